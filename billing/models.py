@@ -1,0 +1,447 @@
+"""Plans, the policy that governs how a plan's customers leave (SPEC §3), and what an account pays for."""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+ROLES = ["owner", "super_admin", "billing_admin", "member"]
+
+TICKET_KINDS = [
+    ("account_cancellation", "Account cancellation"),
+    ("license_cancellation", "License cancellation"),
+    ("number_cancellation", "Number cancellation"),
+    ("addon_cancellation", "Add-on cancellation"),
+    ("port_out", "Port-out"),
+    ("downgrade", "Plan downgrade"),
+    ("reactivation", "Reactivation"),
+]
+
+CHANNELS = [("web", "Web portal"), ("email", "Email"), ("phone", "Phone"), ("api", "API")]
+
+# What the customer ticks before an account cancellation; a policy lists the keys it requires.
+ACKNOWLEDGEMENT_TEXTS = {
+    "numbers_lost": "Phone numbers that have not been ported out will be released and cannot be recovered.",
+    "data_deleted": "All data (users, call flows, billing history, call recordings) will be permanently deleted.",
+    "credit_forfeited": "Any remaining credit is forfeited; credit balances are not refunded.",
+    "no_reactivation": "A cancelled account cannot be reactivated; coming back means starting from scratch.",
+    "access_removed": "User access is removed and messages stop sending immediately.",
+    "no_refund": "Subscription charges already made are not refunded.",
+}
+
+REQUIRED_INFO_FIELDS = {
+    "full_name": "Full name",
+    "company_or_account_id": "Company name or account ID",
+    "contact": "Contact information",
+}
+
+
+def _default_weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+def _valid_roles(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Expected an object mapping each ticket kind to a list of roles.")
+    kinds = {k for k, _ in TICKET_KINDS}
+    for kind, roles in value.items():
+        if kind not in kinds:
+            raise ValidationError(f"Unknown ticket kind {kind!r}.")
+        if not isinstance(roles, list) or any(r not in ROLES for r in roles):
+            raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(ROLES)}.")
+
+
+def _valid_acknowledgements(value) -> None:
+    if not isinstance(value, list) or any(k not in ACKNOWLEDGEMENT_TEXTS for k in value):
+        raise ValidationError(
+            f"Acknowledgements must be a list drawn from {', '.join(ACKNOWLEDGEMENT_TEXTS)}."
+        )
+
+
+def _valid_channels(value) -> None:
+    keys = {k for k, _ in CHANNELS}
+    if not isinstance(value, list) or not value or any(c not in keys for c in value):
+        raise ValidationError(f"Channels must be a non-empty list drawn from {', '.join(sorted(keys))}.")
+
+
+def _valid_weekdays(value) -> None:
+    if not isinstance(value, list) or any(not isinstance(d, int) or not 0 <= d <= 6 for d in value):
+        raise ValidationError("Weekdays must be a list of numbers 0 (Monday) to 6 (Sunday).")
+
+
+def _valid_minimums(value) -> None:
+    if not isinstance(value, dict) or any(not isinstance(v, int) or v < 0 for v in value.values()):
+        raise ValidationError("License minimums must map a product to a whole number ≥ 0.")
+
+
+def _valid_routes(value) -> None:
+    routes = {r for r, _ in Route.choices}
+    if not isinstance(value, dict) or any(v not in routes for v in value.values()):
+        raise ValidationError(f"Routes must map a key to one of {', '.join(sorted(routes))}.")
+
+
+def _valid_required_info(value) -> None:
+    if not isinstance(value, list) or any(k not in REQUIRED_INFO_FIELDS for k in value):
+        raise ValidationError(f"Required information must be drawn from {', '.join(REQUIRED_INFO_FIELDS)}.")
+
+
+class Route(models.TextChoices):
+    SELF_SERVICE = "self_service", "Self-service (completes without an agent once verified)"
+    SUPPORT_CASE = "support_case", "Support case (an agent works it)"
+    ACCOUNT_MANAGER = "account_manager", "Through the account / customer-success manager"
+
+
+class Policy(models.Model):
+    """How the customers of a plan leave. Every field is one or more rules of SPEC §1; presets ship as data."""
+
+    class Verification(models.TextChoices):
+        NONE = "none", "None"
+        CARD_LAST4 = "card_last4", "Last four digits of the card on file"
+        TYPED_CONFIRMATION = "typed_confirmation", "Typed confirmation word"
+
+    class Reactivation(models.TextChoices):
+        NEVER = "never", "Never (a returning customer starts from scratch)"
+        WITHIN_RETENTION = "within_retention", "Within the retention period"
+        BEFORE_PURGE = "before_purge", "Any time before the purge"
+
+    class PortOutBalanceRule(models.TextChoices):
+        IGNORE = "ignore", "Ignore: an outstanding balance never affects a port-out"
+        MANAGER_REVIEW = "manager_review", "Manager review: a manager must approve"
+        DENY = "deny", "Deny: a manager may reject with outstanding_balance (may be unlawful in the US)"
+
+    class Refunds(models.TextChoices):
+        NONE = "none", "No refunds of charged subscriptions or credit"
+
+    class Proration(models.TextChoices):
+        NONE = "none", "No proration: the next bill reflects the new plan"
+
+    preset = models.SlugField(max_length=50, unique=True, help_text="Stable key, e.g. kixie, smrtphone.")
+    name = models.CharField(max_length=100)
+    source = models.CharField(max_length=200, blank=True, help_text="Where these rules come from.")
+
+    # S4, A5, U1: which membership roles may request each ticket kind.
+    request_roles = models.JSONField(default=dict, validators=[_valid_roles])
+    # K6: channels that accept account cancellations, and the intake calendar in its own time zone.
+    intake_channels = models.JSONField(default=list, validators=[_valid_channels])
+    intake_hours_enforced = models.BooleanField(
+        default=False, help_text="Refuse account cancellations outside the intake hours (K6)."
+    )
+    intake_time_zone = models.CharField(max_length=64, default="UTC")
+    intake_weekdays = models.JSONField(default=_default_weekdays, validators=[_valid_weekdays])
+    intake_start = models.TimeField(default=dt.time(9, 0))
+    intake_end = models.TimeField(default=dt.time(17, 0))
+    # K7, S3: how the requester proves the cancellation is theirs and intended.
+    verification_method = models.CharField(
+        max_length=20, choices=Verification.choices, default=Verification.NONE
+    )
+    confirmation_word = models.CharField(max_length=40, blank=True)
+    # S5: what must be acknowledged before an account cancellation.
+    acknowledgements = models.JSONField(default=list, blank=True, validators=[_valid_acknowledgements])
+    # A4: what every cancellation request must carry.
+    required_info = models.JSONField(default=list, blank=True, validators=[_valid_required_info])
+    # U8, S2: exit survey; U9, S2, K1: retention offers.
+    exit_survey_required = models.BooleanField(default=False)
+    offer_downgrade = models.BooleanField(default=False, help_text="Offer a downgrade to the lowest plan.")
+    offer_meeting = models.BooleanField(default=False, help_text="Offer a meeting with customer success.")
+    # S1, U2, U3, K3: how an account cancellation is worked.
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.SUPPORT_CASE)
+    # A2, A10, K11: routes of the other kinds; A6, A8, A9, A11: routes per add-on product.
+    kind_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
+    addon_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
+    # U6, S6: days from completion to purge (0 = purge at completion).
+    retention_days = models.PositiveIntegerField(default=30)
+    # K9, U7, S11.
+    reactivation = models.CharField(max_length=20, choices=Reactivation.choices, default=Reactivation.NEVER)
+    # K10.
+    port_out_balance_rule = models.CharField(
+        max_length=20, choices=PortOutBalanceRule.choices, default=PortOutBalanceRule.IGNORE
+    )
+    port_out_deadline_hours = models.PositiveIntegerField(
+        default=16,
+        help_text="Business hours after which an unanswered verified port-out is approved by the system.",
+    )
+    # S10.
+    require_port_outs_complete = models.BooleanField(default=False)
+    # A10: product → minimum quantity that must remain.
+    license_minimums = models.JSONField(default=dict, blank=True, validators=[_valid_minimums])
+    # A1: no minimum contract and no cancellation fee.
+    minimum_term_months = models.PositiveIntegerField(default=0)
+    cancellation_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # K4, S7: refunds; K1: holds; K2: downgrade proration.
+    refunds = models.CharField(max_length=10, choices=Refunds.choices, default=Refunds.NONE)
+    holds_offered = models.BooleanField(default=False, help_text="K1: accounts cannot be put on hold.")
+    downgrade_proration = models.CharField(max_length=10, choices=Proration.choices, default=Proration.NONE)
+    # K5: days before the next billing date by which a request must be completed to avoid the next bill.
+    billing_cutoff_days = models.PositiveIntegerField(default=0)
+    # SLA targets in business hours of the intake calendar, per kind: {"port_out": {"first_response": 4, ...}}.
+    sla_targets = models.JSONField(default=dict, blank=True)
+    verifier_may_approve = models.BooleanField(
+        default=True, help_text="Whether the agent who verified a ticket may also approve it."
+    )
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["preset"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.verification_method == self.Verification.TYPED_CONFIRMATION and not self.confirmation_word:
+            raise ValidationError({"confirmation_word": "Typed confirmation needs a confirmation word."})
+        try:
+            zoneinfo.ZoneInfo(self.intake_time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"intake_time_zone": "Unknown time zone."}) from exc
+        if self.intake_start >= self.intake_end:
+            raise ValidationError({"intake_end": "Intake hours must end after they start."})
+
+    # -- questions the code asks ------------------------------------------------------------------------
+    def roles_for(self, kind: str) -> list[str]:
+        return list(self.request_roles.get(kind, []))
+
+    def allows_role(self, kind: str, role: str | None) -> bool:
+        return role is not None and role in self.roles_for(kind)
+
+    def route_for(self, kind: str, addon_key: str | None = None) -> str:
+        if kind == "account_cancellation":
+            return self.route
+        if kind == "addon_cancellation" and addon_key:
+            return self.addon_routes.get(addon_key, Route.SUPPORT_CASE)
+        return self.kind_routes.get(kind, Route.SUPPORT_CASE)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.intake_time_zone)
+
+    def within_intake_hours(self, when: dt.datetime | None = None) -> bool:
+        local = (when or timezone.now()).astimezone(self.tz)
+        return local.weekday() in self.intake_weekdays and self.intake_start <= local.time() < self.intake_end
+
+    def license_minimum(self, product: str) -> int:
+        return int(self.license_minimums.get(product, 0))
+
+    def reactivation_open(self, account, when: dt.datetime | None = None) -> bool:
+        now = when or timezone.now()
+        if self.reactivation == self.Reactivation.NEVER or account.status != "cancelled":
+            return False
+        if account.purge_after is None:
+            return True
+        return now < account.purge_after
+
+    @property
+    def intake_hours_text(self) -> str:
+        names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+        days = sorted(self.intake_weekdays)
+        if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 1:
+            span = f"{names[days[0]]}–{names[days[-1]]}"
+        else:
+            span = ", ".join(names[d] for d in days)
+        return f"{span} {self.intake_start:%H:%M}–{self.intake_end:%H:%M} ({self.intake_time_zone})"
+
+
+class Plan(models.Model):
+    name = models.CharField(max_length=100)
+    product_line = models.SlugField(
+        max_length=50,
+        help_text="Plans of one product line rank against each other (downgrades stay inside it).",
+    )
+    rank = models.PositiveIntegerField(help_text="1 is the lowest plan of its product line.")
+    price_per_seat = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="plans")
+
+    class Meta:
+        ordering = ["product_line", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["product_line", "rank"], name="one_plan_per_rank_in_line"),
+            models.UniqueConstraint(fields=["product_line", "name"], name="unique_plan_name_in_line"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def lowest_in_line(self) -> "Plan":
+        return Plan.objects.filter(product_line=self.product_line).order_by("rank").first()
+
+    @property
+    def is_lowest(self) -> bool:
+        return self.lowest_in_line().pk == self.pk
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="subscription")
+    seats = models.PositiveIntegerField(default=1)
+    next_billing_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Subscription of {self.account}"
+
+    @property
+    def next_bill(self) -> Decimal:
+        return self.account.plan.price_per_seat * self.seats
+
+
+class License(models.Model):
+    class Product(models.TextChoices):
+        CONTACT_CENTER = "contact_center", "Contact Center license"
+        AGENT_SEAT = "agent_seat", "Agent seat"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="licenses")
+    product = models.CharField(max_length=30, choices=Product.choices)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(0)])
+    minimum = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["account", "product"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "product"], name="one_license_line_per_product"),
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="license_quantity_not_negative"),
+            models.CheckConstraint(
+                condition=Q(minimum__lte=models.F("quantity")), name="license_minimum_le_quantity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.get_product_display()}"
+
+
+class AddOn(models.Model):
+    class Product(models.TextChoices):
+        CALL_INSIGHTS = "call_insights", "Call Insights"
+        NUMBER_TESTING = "number_testing", "Number testing package"
+        JETPACK = "jetpack", "Jetpack"
+        OUTBOUND_RECORDING = "outbound_recording", "Outbound call recording (whole organisation)"
+        INBOUND_RECORDING = "inbound_recording", "Inbound call recording (one number)"
+        SIP_TRUNK = "sip_trunk", "SIP trunk"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="addons")
+    product = models.CharField(max_length=30, choices=Product.choices)
+    name = models.CharField(max_length=100, blank=True)
+    initial_ucaas = models.BooleanField(
+        default=False, help_text="SIP trunk created with the UCaaS service (A6)."
+    )
+    number = models.ForeignKey(
+        "numbers.PhoneNumber",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="addons",
+        help_text="The number an inbound-recording add-on belongs to (A7).",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", "product"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(product="inbound_recording", number__isnull=False)
+                | (~Q(product="inbound_recording") & Q(number__isnull=True)),
+                name="inbound_recording_is_per_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(initial_ucaas=False) | Q(product="sip_trunk"), name="initial_ucaas_only_on_trunks"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = self.name or self.get_product_display()
+        return f"{label} ({self.number})" if self.number_id else label
+
+    @property
+    def route_key(self) -> str:
+        """The key the policy's addon_routes are looked up by (initial UCaaS trunks have their own, A6)."""
+        return "sip_trunk_initial_ucaas" if self.initial_ucaas else self.product
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def outstanding(self, today: dt.date | None = None):
+        return self.filter(status=Invoice.Status.OPEN, due_date__lt=today or timezone.localdate())
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="invoices")
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    due_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-due_date"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_amount_not_negative")]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.pk} — {self.amount} due {self.due_date}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.OPEN and self.due_date < timezone.localdate()
+
+
+class CreditEntry(models.Model):
+    """The credit ledger: the balance is the sum of an account's entries (S7 forfeiture is a negative entry)."""
+
+    class Reason(models.TextChoices):
+        TOP_UP = "top_up", "Top-up"
+        USAGE = "usage", "Usage"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        FORFEITURE = "forfeiture", "Forfeited on cancellation"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="credit_entries")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "credit entries"
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.get_reason_display()}"
+
+    @staticmethod
+    def balance_of(account) -> Decimal:
+        return CreditEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] or Decimal("0")
+
+
+class CardOnFile(models.Model):
+    """Brand and last four digits only: a full card number is never stored."""
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="card")
+    brand = models.CharField(max_length=30)
+    last4 = models.CharField(
+        max_length=4, validators=[RegexValidator(r"^\d{4}$", "Exactly the last four digits of the card.")]
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(last4__regex=r"^[0-9]{4}$"), name="card_last4_four_digits")
+        ]
+        verbose_name = "card on file"
+
+    def __str__(self) -> str:
+        return f"{self.brand} •••• {self.last4}"

@@ -1,0 +1,378 @@
+"""Tickets: one table for every kind so a queue is one query; a protected django-fsm state machine."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, transition
+
+from billing.models import CHANNELS, TICKET_KINDS
+
+
+class Kind(models.TextChoices):
+    ACCOUNT_CANCELLATION = "account_cancellation", "Account cancellation"
+    LICENSE_CANCELLATION = "license_cancellation", "License cancellation"
+    NUMBER_CANCELLATION = "number_cancellation", "Number cancellation"
+    ADDON_CANCELLATION = "addon_cancellation", "Add-on cancellation"
+    PORT_OUT = "port_out", "Port-out"
+    DOWNGRADE = "downgrade", "Plan downgrade"
+    REACTIVATION = "reactivation", "Reactivation"
+
+
+assert [k for k, _ in TICKET_KINDS] == list(Kind.values)  # noqa: S101 - one list of kinds, two spellings
+
+
+class State(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    VERIFIED = "verified", "Verified"
+    APPROVED = "approved", "Approved"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+OPEN_STATES = [State.SUBMITTED, State.VERIFIED, State.APPROVED]
+CLOSED_STATES = [State.COMPLETED, State.REJECTED, State.WITHDRAWN]
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web portal"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+
+
+assert [c for c, _ in CHANNELS] == list(Channel.values)  # noqa: S101
+
+
+class ExitReason(models.TextChoices):
+    """Stripe's cancellation_details.feedback values."""
+
+    CUSTOMER_SERVICE = "customer_service", "Customer service was less than expected"
+    LOW_QUALITY = "low_quality", "Quality was less than expected"
+    MISSING_FEATURES = "missing_features", "Some features are missing"
+    OTHER = "other", "Other reason"
+    SWITCHED_SERVICE = "switched_service", "I'm switching to a different service"
+    TOO_COMPLEX = "too_complex", "Ease of use was less than expected"
+    TOO_EXPENSIVE = "too_expensive", "It's too expensive"
+    UNUSED = "unused", "I don't use the service enough"
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+# US rules forbid refusing a valid port-out for money owed: a port-out is rejected only with one of these.
+PORT_OUT_REJECTION_CODES = {
+    "invalid_pin": "The PIN or account number does not match.",
+    "name_mismatch": "The authorized name does not match the account.",
+    "number_not_on_account": "A number is not on this account.",
+    "incomplete_request": "The request lacks information the gaining carrier must supply.",
+    "customer_request": "The customer asked to stop the port-out.",
+    "outstanding_balance": "Payments are outstanding (only where the policy's balance rule is deny).",
+}
+
+
+def _is_staff_with(perm: str):
+    def check(instance: "Ticket", user) -> bool:
+        return bool(user and user.is_active and user.is_staff and user.has_perm(perm))
+
+    return check
+
+
+def _may_approve(instance: "Ticket", user) -> bool:
+    if not _is_staff_with("tickets.approve_ticket")(instance, user):
+        return False
+    if instance.needs_manager_review and not user.is_support_manager:
+        return False
+    policy = instance.account.plan.policy
+    return policy.verifier_may_approve or instance.verified_by_id != user.pk
+
+
+def _may_withdraw(instance: "Ticket", user) -> bool:
+    if not (user and user.is_active) or user.is_staff:
+        return False
+    if instance.requester_id == user.pk:
+        return True
+    return instance.account.memberships.filter(user=user, role="owner").exists()
+
+
+class Ticket(models.Model):
+    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    state = FSMField(default=State.SUBMITTED, choices=State.choices, protected=True, db_index=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="tickets")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_tickets",
+    )
+    # A4: who asked and how to reach them, as given on the request (redacted by the purge).
+    full_name = models.CharField(max_length=200, blank=True)
+    company = models.CharField("company name or account ID", max_length=200, blank=True)
+    contact = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    route = models.CharField(max_length=20, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        limit_choices_to={"is_staff": True},
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # The kind's details.
+    license = models.ForeignKey("billing.License", null=True, blank=True, on_delete=models.SET_NULL)
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    numbers = models.ManyToManyField("numbers.PhoneNumber", blank=True, related_name="tickets")
+    addon = models.ForeignKey("billing.AddOn", null=True, blank=True, on_delete=models.SET_NULL)
+    target_plan = models.ForeignKey(
+        "billing.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="downgrade_tickets"
+    )
+    gaining_carrier = models.CharField(max_length=120, blank=True)
+    authorized_name = models.CharField(max_length=200, blank=True)
+    foc_date = models.DateField("FOC date", null=True, blank=True)
+
+    # Exit survey (U8, S2) and what was acknowledged (S5).
+    reason = models.CharField(max_length=30, choices=ExitReason.choices, blank=True)
+    comment = models.TextField(blank=True)
+    acknowledgements = models.JSONField(default=list, blank=True)
+    # Outcome of each verification check, e.g. {"card_last4": true}; never the card digits or the PIN.
+    checks = models.JSONField(default=dict, blank=True)
+
+    needs_manager_review = models.BooleanField(
+        default=False, help_text="K10: outstanding balance on a port-out."
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejection_code = models.CharField(max_length=40, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    # SLA bookkeeping (first response by staff, time waiting on the customer does not count).
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    waiting_on_customer_since = models.DateTimeField(null=True, blank=True)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("verify_ticket", "Can verify tickets"),
+            ("approve_ticket", "Can approve tickets"),
+            ("complete_ticket", "Can complete tickets"),
+            ("reject_ticket", "Can reject tickets"),
+            ("view_queues", "Can view manager queues"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "kind", "created_at"], name="ticket_queue_idx"),
+            models.Index(fields=["assignee", "state"], name="ticket_assignee_idx"),
+            models.Index(fields=["account", "state"], name="ticket_account_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="rejected") | ~Q(rejection_reason=""), name="rejection_needs_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} — {self.account.account_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    # -- transitions: they change the instance only; the service does the rest ---------------------------
+    @transition(
+        field=state,
+        source=State.SUBMITTED,
+        target=State.VERIFIED,
+        permission=_is_staff_with("tickets.verify_ticket"),
+    )
+    def verify(self, *, by=None) -> None:
+        self.verified_by = by if by and by.is_staff else None
+
+    @transition(field=state, source=State.VERIFIED, target=State.APPROVED, permission=_may_approve)
+    def approve(self, *, by=None, foc_date=None) -> None:
+        self.approved_by = by if by and by.is_staff else None
+        if foc_date:
+            self.foc_date = foc_date
+
+    @transition(
+        field=state,
+        source=State.APPROVED,
+        target=State.COMPLETED,
+        permission=_is_staff_with("tickets.complete_ticket"),
+    )
+    def complete(self, *, by=None) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=[State.SUBMITTED, State.VERIFIED, State.APPROVED],
+        target=State.REJECTED,
+        permission=_is_staff_with("tickets.reject_ticket"),
+    )
+    def reject(self, *, by=None, reason: str = "", code: str = "") -> None:
+        self.rejection_reason = reason
+        self.rejection_code = code
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state,
+        source=[State.SUBMITTED, State.VERIFIED],
+        target=State.WITHDRAWN,
+        permission=_may_withdraw,
+    )
+    def withdraw(self, *, by=None) -> None:
+        self.closed_at = timezone.now()
+
+
+TRANSITIONS = ["verify", "approve", "complete", "reject", "withdraw"]
+
+
+class TransitionLog(models.Model):
+    """Every change of state, read-only everywhere.
+
+    Our own model rather than django-fsm-log's StateLog: we need the channel and a free-text note on each row,
+    a plain foreign key to the ticket for one-query timelines, and the purge must redact the actor's name while
+    keeping the row, which StateLog's generic relation and user foreign key do not allow.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="log")
+    transition = models.CharField(max_length=20)
+    source = models.CharField(max_length=20, blank=True)
+    target = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=200, help_text="Who acted, as shown (system, or the user's email)."
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["ticket", "at"], name="log_ticket_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.transition}: {self.source or '∅'} → {self.target} by {self.actor_label}"
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    public = models.BooleanField(default=True, help_text="Internal comments are seen by staff only.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Comment on #{self.ticket_id}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"attachments/{instance.ticket_id}/{filename}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VerificationAttempt(models.Model):
+    """One try at a verification check; five failures in an hour lock verification for that account."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=30)
+    succeeded = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "succeeded", "at"], name="verif_attempt_idx")]
+
+
+class EmailNotice(models.Model):
+    """One row per email the desk sends: the key makes a redelivered task send it once."""
+
+    key = models.CharField(max_length=120, unique=True)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
+    template = models.CharField(max_length=60)
+    recipients = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RetentionOutcome(models.Model):
+    """One run of the cancellation flow: the survey answer, the offers shown and what the customer did."""
+
+    class Outcome(models.TextChoices):
+        KEPT = "kept", "Kept the account"
+        DOWNGRADED = "downgraded", "Took the downgrade"
+        MEETING = "meeting", "Booked a meeting with customer success"
+        CANCELLED = "cancelled", "Went on to cancel"
+        ABANDONED = "abandoned", "Left the flow"
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="retention_outcomes"
+    )
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=30, choices=ExitReason.choices, blank=True)
+    offers_shown = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.ABANDONED)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    @property
+    def saved(self) -> bool:
+        return self.outcome in {self.Outcome.KEPT, self.Outcome.DOWNGRADED, self.Outcome.MEETING}
+
+
+class IdempotencyKey(models.Model):
+    """An API create replayed with the same Idempotency-Key returns the first result."""
+
+    key = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
