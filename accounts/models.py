@@ -85,9 +85,7 @@ class Account(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         PURGED = "purged", "Purged"
 
-    account_id = models.CharField(
-        "account ID", max_length=20, unique=True, default=new_account_id, editable=False
-    )
+    account_id = models.CharField("account ID", max_length=20, unique=True, default=new_account_id, editable=False)
     name = models.CharField(max_length=200)
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="accounts")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
@@ -100,9 +98,7 @@ class Account(models.Model):
         limit_choices_to={"is_staff": True},
         help_text="Account manager / customer-success manager (U3, A11).",
     )
-    port_out_pin = models.CharField(
-        max_length=128, blank=True, editable=False, help_text="Hashed, never shown."
-    )
+    port_out_pin = models.CharField(max_length=128, blank=True, editable=False, help_text="Hashed, never shown.")
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -160,9 +156,7 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "account"], name="one_membership_per_user_and_account"),
             # At most one owner per account is the database's job; "at least one" is checked by the services.
-            models.UniqueConstraint(
-                fields=["account"], condition=Q(role="owner"), name="one_owner_per_account"
-            ),
+            models.UniqueConstraint(fields=["account"], condition=Q(role="owner"), name="one_owner_per_account"),
         ]
 
     def __str__(self) -> str:
@@ -170,13 +164,9 @@ class Membership(models.Model):
 
     def validate_constraints(self, exclude=None) -> None:
         if self.role == self.Role.OWNER and self.account_id:
-            others = Membership.objects.filter(account_id=self.account_id, role=self.Role.OWNER).exclude(
-                pk=self.pk
-            )
+            others = Membership.objects.filter(account_id=self.account_id, role=self.Role.OWNER).exclude(pk=self.pk)
             if others.exists():
-                raise ValidationError(
-                    {"role": "This account already has an owner; an account has exactly one."}
-                )
+                raise ValidationError({"role": "This account already has an owner; an account has exactly one."})
         super().validate_constraints(exclude=exclude)
 
 

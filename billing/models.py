@@ -58,9 +58,7 @@ def _valid_roles(value) -> None:
 
 def _valid_acknowledgements(value) -> None:
     if not isinstance(value, list) or any(k not in ACKNOWLEDGEMENT_TEXTS for k in value):
-        raise ValidationError(
-            f"Acknowledgements must be a list drawn from {', '.join(ACKNOWLEDGEMENT_TEXTS)}."
-        )
+        raise ValidationError(f"Acknowledgements must be a list drawn from {', '.join(ACKNOWLEDGEMENT_TEXTS)}.")
 
 
 def _valid_channels(value) -> None:
@@ -136,9 +134,7 @@ class Policy(models.Model):
     intake_start = models.TimeField(default=dt.time(9, 0))
     intake_end = models.TimeField(default=dt.time(17, 0))
     # K7, S3: how the requester proves the cancellation is theirs and intended.
-    verification_method = models.CharField(
-        max_length=20, choices=Verification.choices, default=Verification.NONE
-    )
+    verification_method = models.CharField(max_length=20, choices=Verification.choices, default=Verification.NONE)
     confirmation_word = models.CharField(max_length=40, blank=True)
     # S5: what must be acknowledged before an account cancellation.
     acknowledgements = models.JSONField(default=list, blank=True, validators=[_valid_acknowledgements])
@@ -307,9 +303,7 @@ class License(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "product"], name="one_license_line_per_product"),
             models.CheckConstraint(condition=Q(quantity__gte=0), name="license_quantity_not_negative"),
-            models.CheckConstraint(
-                condition=Q(minimum__lte=models.F("quantity")), name="license_minimum_le_quantity"
-            ),
+            models.CheckConstraint(condition=Q(minimum__lte=models.F("quantity")), name="license_minimum_le_quantity"),
         ]
 
     def __str__(self) -> str:
@@ -332,9 +326,7 @@ class AddOn(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="addons")
     product = models.CharField(max_length=30, choices=Product.choices)
     name = models.CharField(max_length=100, blank=True)
-    initial_ucaas = models.BooleanField(
-        default=False, help_text="SIP trunk created with the UCaaS service (A6)."
-    )
+    initial_ucaas = models.BooleanField(default=False, help_text="SIP trunk created with the UCaaS service (A6).")
     number = models.ForeignKey(
         "numbers.PhoneNumber",
         null=True,
@@ -380,9 +372,7 @@ class Invoice(models.Model):
         PAID = "paid", "Paid"
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="invoices")
-    amount = models.DecimalField(
-        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
-    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     due_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -438,9 +428,7 @@ class CardOnFile(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(last4__regex=r"^[0-9]{4}$"), name="card_last4_four_digits")
-        ]
+        constraints = [models.CheckConstraint(condition=Q(last4__regex=r"^[0-9]{4}$"), name="card_last4_four_digits")]
         verbose_name = "card on file"
 
     def __str__(self) -> str:

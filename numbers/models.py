@@ -9,9 +9,7 @@ def normalize_e164(value: str) -> str:
     try:
         parsed = phonenumbers.parse(str(value).strip(), None)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(
-            f"{value!r} is not a phone number in international format (+country…)."
-        ) from exc
+        raise ValidationError(f"{value!r} is not a phone number in international format (+country…).") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(f"{value!r} is not a valid phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

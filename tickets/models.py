@@ -149,9 +149,7 @@ class Ticket(models.Model):
     # Outcome of each verification check, e.g. {"card_last4": true}; never the card digits or the PIN.
     checks = models.JSONField(default=dict, blank=True)
 
-    needs_manager_review = models.BooleanField(
-        default=False, help_text="K10: outstanding balance on a port-out."
-    )
+    needs_manager_review = models.BooleanField(default=False, help_text="K10: outstanding balance on a port-out.")
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -258,9 +256,7 @@ class TransitionLog(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(
-        max_length=200, help_text="Who acted, as shown (system, or the user's email)."
-    )
+    actor_label = models.CharField(max_length=200, help_text="Who acted, as shown (system, or the user's email).")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     note = models.TextField(blank=True)
@@ -322,6 +318,9 @@ class VerificationAttempt(models.Model):
     class Meta:
         indexes = [models.Index(fields=["account", "succeeded", "at"], name="verif_attempt_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.method} {'ok' if self.succeeded else 'failed'} at {self.at:%Y-%m-%d %H:%M}"
+
 
 class EmailNotice(models.Model):
     """One row per email the desk sends: the key makes a redelivered task send it once."""
@@ -348,9 +347,7 @@ class RetentionOutcome(models.Model):
         CANCELLED = "cancelled", "Went on to cancel"
         ABANDONED = "abandoned", "Left the flow"
 
-    account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="retention_outcomes"
-    )
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="retention_outcomes")
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="+")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -360,6 +357,9 @@ class RetentionOutcome(models.Model):
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.ABANDONED)
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} — {self.get_outcome_display()}"
 
     @property
     def saved(self) -> bool:
@@ -376,3 +376,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -55,9 +55,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="membership",
-            constraint=models.UniqueConstraint(
-                fields=("user", "account"), name="one_membership_per_user_and_account"
-            ),
+            constraint=models.UniqueConstraint(fields=("user", "account"), name="one_membership_per_user_and_account"),
         ),
         migrations.AddConstraint(
             model_name="membership",

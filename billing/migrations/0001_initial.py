@@ -25,9 +25,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("preset", models.SlugField(help_text="Stable key, e.g. kixie, smrtphone.", unique=True)),
                 ("name", models.CharField(max_length=100)),
@@ -70,15 +68,11 @@ class Migration(migrations.Migration):
                 ("confirmation_word", models.CharField(blank=True, max_length=40)),
                 (
                     "acknowledgements",
-                    models.JSONField(
-                        blank=True, default=list, validators=[billing.models._valid_acknowledgements]
-                    ),
+                    models.JSONField(blank=True, default=list, validators=[billing.models._valid_acknowledgements]),
                 ),
                 (
                     "required_info",
-                    models.JSONField(
-                        blank=True, default=list, validators=[billing.models._valid_required_info]
-                    ),
+                    models.JSONField(blank=True, default=list, validators=[billing.models._valid_required_info]),
                 ),
                 ("exit_survey_required", models.BooleanField(default=False)),
                 (
@@ -193,9 +187,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
                 (
@@ -231,9 +223,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("seats", models.PositiveIntegerField(default=1)),
                 ("next_billing_date", models.DateField()),
@@ -259,9 +249,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "product",
@@ -280,9 +268,7 @@ class Migration(migrations.Migration):
                 ("name", models.CharField(blank=True, max_length=100)),
                 (
                     "initial_ucaas",
-                    models.BooleanField(
-                        default=False, help_text="SIP trunk created with the UCaaS service (A6)."
-                    ),
+                    models.BooleanField(default=False, help_text="SIP trunk created with the UCaaS service (A6)."),
                 ),
                 (
                     "status",
@@ -328,9 +314,7 @@ class Migration(migrations.Migration):
                         name="inbound_recording_is_per_number",
                     ),
                     models.CheckConstraint(
-                        condition=models.Q(
-                            ("initial_ucaas", False), ("product", "sip_trunk"), _connector="OR"
-                        ),
+                        condition=models.Q(("initial_ucaas", False), ("product", "sip_trunk"), _connector="OR"),
                         name="initial_ucaas_only_on_trunks",
                     ),
                 ],
@@ -341,9 +325,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("brand", models.CharField(max_length=30)),
                 (
@@ -380,9 +362,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "amount",
@@ -395,9 +375,7 @@ class Migration(migrations.Migration):
                 ("due_date", models.DateField()),
                 (
                     "status",
-                    models.CharField(
-                        choices=[("open", "Open"), ("paid", "Paid")], default="open", max_length=10
-                    ),
+                    models.CharField(choices=[("open", "Open"), ("paid", "Paid")], default="open", max_length=10),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (
@@ -412,9 +390,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["-due_date"],
                 "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("amount__gte", 0)), name="invoice_amount_not_negative"
-                    )
+                    models.CheckConstraint(condition=models.Q(("amount__gte", 0)), name="invoice_amount_not_negative")
                 ],
             },
         ),
@@ -423,9 +399,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "product",
@@ -451,9 +425,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["account", "product"],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("account", "product"), name="one_license_line_per_product"
-                    ),
+                    models.UniqueConstraint(fields=("account", "product"), name="one_license_line_per_product"),
                     models.CheckConstraint(
                         condition=models.Q(("quantity__gte", 0)), name="license_quantity_not_negative"
                     ),
@@ -469,9 +441,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("name", models.CharField(max_length=100)),
                 (
@@ -495,9 +465,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["product_line", "rank"],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("product_line", "rank"), name="one_plan_per_rank_in_line"
-                    ),
+                    models.UniqueConstraint(fields=("product_line", "rank"), name="one_plan_per_rank_in_line"),
                     models.UniqueConstraint(fields=("product_line", "name"), name="unique_plan_name_in_line"),
                 ],
             },
