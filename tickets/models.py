@@ -45,6 +45,17 @@ class Channel(models.TextChoices):
 assert [c for c, _ in CHANNELS] == list(Channel.values)  # noqa: S101
 
 
+class LogChannel(models.TextChoices):
+    """Where a transition came from: a customer channel, the agents' admin, or the system's own jobs."""
+
+    WEB = "web", "Web portal"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
 class ExitReason(models.TextChoices):
     """Stripe's cancellation_details.feedback values."""
 
@@ -257,7 +268,7 @@ class TransitionLog(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_label = models.CharField(max_length=200, help_text="Who acted, as shown (system, or the user's email).")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=LogChannel.choices)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     note = models.TextField(blank=True)
 

@@ -441,6 +441,8 @@ class Migration(migrations.Migration):
                             ("email", "Email"),
                             ("phone", "Phone"),
                             ("api", "API"),
+                            ("admin", "Admin"),
+                            ("system", "System"),
                         ],
                         max_length=10,
                     ),
