@@ -199,6 +199,12 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} — {self.account.account_id}"
 
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        # The protected FSMField refuses any assignment once loaded; a reload is not a transition.
+        if fields is None or "state" in fields:
+            self.__dict__.pop("state", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES

@@ -1,0 +1,378 @@
+"""The agents' desk in Django admin. Transitions go through tickets.services only, permission checked on POST."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts.models import Account, User
+from billing.models import AddOn, License, Plan
+from numbers.models import PhoneNumber
+
+from . import services
+from .exceptions import Refusal
+from .models import (
+    PORT_OUT_REJECTION_CODES,
+    Attachment,
+    Channel,
+    Comment,
+    EmailNotice,
+    ExitReason,
+    Kind,
+    LogChannel,
+    RetentionOutcome,
+    Ticket,
+    TransitionLog,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TransitionLogInline(ReadOnlyInline):
+    model = TransitionLog
+    fields = ["at", "transition", "source", "target", "actor_label", "channel", "note"]
+    readonly_fields = fields
+    ordering = ["at", "pk"]
+
+
+class CommentInline(admin.StackedInline):
+    model = Comment
+    extra = 1
+    fields = ["body", "public", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # comments are a record: added, never edited
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    fields = ["name", "file", "content_type", "size", "uploaded_by", "created_at"]
+    readonly_fields = ["content_type", "size", "uploaded_by", "created_at"]
+
+
+class RecordRequestForm(forms.Form):
+    """A request an agent takes by phone or email on a customer's behalf (K6, K11, A2)."""
+
+    account = forms.ModelChoiceField(queryset=Account.objects.all())
+    requester = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_staff=False), help_text="The member of the account who asks."
+    )
+    kind = forms.ChoiceField(choices=Kind.choices)
+    channel = forms.ChoiceField(choices=[(Channel.PHONE, "Phone"), (Channel.EMAIL, "Email")])
+    full_name = forms.CharField(required=False)
+    company = forms.CharField(required=False, label="Company name or account ID")
+    contact = forms.CharField(required=False)
+    reason = forms.ChoiceField(choices=[("", "—")] + list(ExitReason.choices), required=False)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    card_last4 = forms.CharField(required=False, max_length=4, label="Card last four (K7)")
+    license = forms.ModelChoiceField(queryset=License.objects.all(), required=False)
+    quantity = forms.IntegerField(required=False, min_value=1)
+    numbers = forms.ModelMultipleChoiceField(queryset=PhoneNumber.objects.all(), required=False)
+    addon = forms.ModelChoiceField(queryset=AddOn.objects.all(), required=False)
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), required=False, label="Target plan")
+    gaining_carrier = forms.CharField(required=False)
+    authorized_name = forms.CharField(required=False)
+    pin = forms.CharField(required=False, widget=forms.PasswordInput, label="Port-out PIN")
+
+    def request(self) -> services.Request:
+        data = self.cleaned_data
+        return services.Request(
+            full_name=data["full_name"],
+            company=data["company"],
+            contact=data["contact"],
+            reason=data["reason"],
+            comment=data["comment"],
+            acknowledgements=list(data["account"].plan.policy.acknowledgements),  # read to the customer
+            card_last4=data["card_last4"] or None,
+            license=data["license"],
+            quantity=data["quantity"],
+            numbers=list(data["numbers"]),
+            addon=data["addon"],
+            plan=data["plan"],
+            gaining_carrier=data["gaining_carrier"],
+            authorized_name=data["authorized_name"],
+            pin=data["pin"] or None,
+        )
+
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "open / closed"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open"), ("no", "Closed")]
+
+    def queryset(self, request, queryset):
+        from .models import OPEN_STATES
+
+        if self.value() == "yes":
+            return queryset.filter(state__in=OPEN_STATES)
+        if self.value() == "no":
+            return queryset.exclude(state__in=OPEN_STATES)
+        return queryset
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "state", "account_link", "assignee", "channel", "route", "priority", "created_at"]
+    list_filter = [
+        "state",
+        "kind",
+        SlaFilter,
+        "channel",
+        "route",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+        "account__plan__policy",
+        "priority",
+    ]
+    search_fields = [
+        "=id",
+        "account__account_id",
+        "account__name",
+        "requester__email",
+        "contact",
+        "numbers__number",
+    ]
+    list_select_related = ["account", "assignee"]
+    list_per_page = 50
+    show_full_result_count = False  # a COUNT(*) over every ticket on each page is what slows big desks
+    autocomplete_fields = ["assignee"]
+    inlines = [TransitionLogInline, CommentInline, AttachmentInline]
+    change_form_template = "admin/tickets/ticket/change_form.html"
+    readonly_fields = [
+        "kind",
+        "state",
+        "account",
+        "requester",
+        "channel",
+        "route",
+        "full_name",
+        "company",
+        "contact",
+        "license",
+        "quantity",
+        "number_list",
+        "addon",
+        "target_plan",
+        "gaining_carrier",
+        "authorized_name",
+        "foc_date",
+        "reason",
+        "comment",
+        "acknowledgements",
+        "checks",
+        "needs_manager_review",
+        "verified_by",
+        "approved_by",
+        "rejection_code",
+        "rejection_reason",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "first_response_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["kind", "state", "account", "requester", "channel", "route", "assignee", "priority"]}),
+        ("Requester's details (A4)", {"fields": ["full_name", "company", "contact"]}),
+        (
+            "Request",
+            {
+                "fields": [
+                    "license",
+                    "quantity",
+                    "number_list",
+                    "addon",
+                    "target_plan",
+                    "gaining_carrier",
+                    "authorized_name",
+                    "foc_date",
+                ]
+            },
+        ),
+        ("Exit survey and verification", {"fields": ["reason", "comment", "acknowledgements", "checks"]}),
+        (
+            "Workflow",
+            {
+                "fields": [
+                    "needs_manager_review",
+                    "verified_by",
+                    "approved_by",
+                    "rejection_code",
+                    "rejection_reason",
+                    "created_at",
+                    "updated_at",
+                    "first_response_at",
+                    "closed_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("account__plan__policy", "assignee")
+
+    @admin.display(description="Account", ordering="account__account_id")
+    def account_link(self, obj: Ticket) -> str:
+        url = reverse("admin:accounts_account_change", args=[obj.account_id])
+        return format_html('<a href="{}">{}</a>', url, obj.account.account_id)
+
+    @admin.display(description="Numbers")
+    def number_list(self, obj: Ticket) -> str:
+        return ", ".join(f"{n.number} ({n.get_status_display()})" for n in obj.numbers.all()) or "—"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # tickets are records; they are rejected or withdrawn, never deleted
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<int:ticket_id>/transition/<str:name>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="%s_%s_transition" % info,
+            ),
+        ] + super().get_urls()
+
+    # -- the agent's actions ----------------------------------------------------------------------------------
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if ticket is not None:
+            extra_context["available_transitions"] = services.available_transitions(ticket, request.user)
+            extra_context["rejection_codes"] = PORT_OUT_REJECTION_CODES if ticket.kind == Kind.PORT_OUT else {}
+            extra_context["needs_card"] = (
+                ticket.kind == Kind.ACCOUNT_CANCELLATION
+                and ticket.account.plan.policy.verification_method == "card_last4"
+                and not ticket.checks.get("card_last4")
+            )
+            extra_context["is_port_out"] = ticket.kind == Kind.PORT_OUT
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def transition_view(self, request: HttpRequest, ticket_id: int, name: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ticket = get_object_or_404(Ticket, pk=ticket_id)
+        if not self.has_view_permission(request, ticket):
+            raise PermissionDenied
+        evidence = {
+            "card_last4": request.POST.get("card_last4", "").strip() or None,
+            "reason": request.POST.get("reason", ""),
+            "code": request.POST.get("code", ""),
+        }
+        foc = request.POST.get("foc_date", "").strip()
+        try:
+            if foc:
+                evidence["foc_date"] = dt.date.fromisoformat(foc)
+            services.transition_ticket(
+                ticket=ticket,
+                name=name,
+                actor=request.user,
+                channel=LogChannel.ADMIN,
+                note=request.POST.get("note", "").strip(),
+                **evidence,
+            )
+        except ValueError:
+            self.message_user(request, "The FOC date must be a date (YYYY-MM-DD).", messages.ERROR)
+        except Refusal as refusal:
+            self.message_user(request, f"{refusal.detail} [{refusal.code}]", messages.ERROR)
+        else:
+            ticket.refresh_from_db()
+            self.message_user(request, f"Ticket #{ticket.pk} is now {ticket.get_state_display().lower()}.")
+        return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RecordRequestForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                ticket = services.submit_ticket(
+                    account=form.cleaned_data["account"],
+                    kind=form.cleaned_data["kind"],
+                    requester=form.cleaned_data["requester"],
+                    request=form.request(),
+                    channel=form.cleaned_data["channel"],
+                    actor=request.user,
+                )
+            except Refusal as refusal:
+                target = refusal.field if refusal.field in form.fields else None
+                form.add_error(target, f"{refusal.detail} [{refusal.code}]")
+            else:
+                self.message_user(request, f"Recorded ticket #{ticket.pk} ({ticket.get_state_display().lower()}).")
+                return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record a request taken by phone or email",
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/record.html", context)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for instance in instances:
+            if isinstance(instance, Comment):
+                services.add_comment(ticket=instance.ticket, author=request.user, body=instance.body,
+                                     public=instance.public)
+            elif isinstance(instance, Attachment):
+                instance.uploaded_by = instance.uploaded_by or request.user
+                if instance.file:
+                    instance.size = instance.file.size
+                    instance.content_type = getattr(instance.file.file, "content_type", "") or ""
+                instance.save()
+        formset.save_m2m()
+
+
+@admin.register(TransitionLog)
+class TransitionLogAdmin(admin.ModelAdmin):
+    list_display = ["at", "ticket", "transition", "source", "target", "actor_label", "channel"]
+    list_filter = ["transition", "target", "channel"]
+    search_fields = ["=ticket__id", "actor_label"]
+    list_select_related = ["ticket__account"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailNotice)
+class EmailNoticeAdmin(TransitionLogAdmin):
+    list_display = ["key", "template", "created_at", "sent_at", "attempts"]
+    list_filter = ["template"]
+    search_fields = ["key"]
+    list_select_related = []
+
+
+@admin.register(RetentionOutcome)
+class RetentionOutcomeAdmin(TransitionLogAdmin):
+    list_display = ["created_at", "account", "plan", "reason", "outcome"]
+    list_filter = ["outcome", "reason", "plan"]
+    search_fields = ["account__account_id", "account__name"]
+    list_select_related = ["account", "plan"]

@@ -1,0 +1,149 @@
+"""What a transition does to the rest of the world, run inside the transition's transaction.
+
+Only emails (and the purge at retention 0) leave the transaction, queued with `transaction.on_commit` so a
+rolled-back transition sends nothing.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, User
+from billing.models import AddOn, CreditEntry, License, Policy, Subscription
+from numbers.models import PhoneNumber
+
+from .models import Kind, Ticket
+
+
+def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
+    from .tasks import send_ticket_email
+
+    key = f"ticket:{ticket.pk}:{event}" + (f":{log_id}" if log_id else "")
+    ticket_id = ticket.pk
+    transaction.on_commit(lambda: send_ticket_email.delay(ticket_id, event, key))
+
+
+def next_business_day(policy: Policy, today: dt.date | None = None) -> dt.date:
+    day = (today or timezone.now().astimezone(policy.tz).date()) + dt.timedelta(days=1)
+    while day.weekday() not in (policy.intake_weekdays or [0, 1, 2, 3, 4]):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, quiet: bool = False) -> None:
+    """Side effects of a transition; `quiet` skips the email (the steps a self-service request runs at once)."""
+    if name == "complete":
+        COMPLETERS[ticket.kind](ticket)
+        notify(ticket, "completed")
+        return
+    if name in {"reject", "withdraw"} and ticket.kind == Kind.PORT_OUT:
+        # The request is closed: its numbers are no longer in flight.
+        ticket.numbers.filter(status=PhoneNumber.Status.PORTING_OUT).update(status=PhoneNumber.Status.ACTIVE)
+    if not quiet:
+        notify(ticket, ticket.state, log_id=log_id)
+
+
+def cancel_account(ticket: Ticket) -> None:
+    """K8, U5, S6–S8, K4, U6, U10: everything an account cancellation does, in the caller's transaction."""
+    now = timezone.now()
+    account = Account.objects.select_for_update().select_related("plan__policy").get(pk=ticket.account_id)
+    policy = account.plan.policy
+    account.status = Account.Status.CANCELLED
+    account.cancelled_at = now
+    account.purge_after = now + dt.timedelta(days=policy.retention_days)  # U6; 0 = at completion (S6)
+    account.reactivated_at = None
+    account.save(update_fields=["status", "cancelled_at", "purge_after", "reactivated_at"])
+    _remove_access(account)  # K8, U5
+    account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8
+    Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now)  # K4
+    account.addons.filter(status=AddOn.Status.ACTIVE).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
+    balance = CreditEntry.balance_of(account)
+    if balance > Decimal("0"):  # S7: remaining credit is forfeited, never refunded
+        CreditEntry.objects.create(
+            account=account, amount=-balance, reason=CreditEntry.Reason.FORFEITURE, note=f"Ticket #{ticket.pk}"
+        )
+    if policy.retention_days == 0:
+        _queue_purge(account.pk)
+
+
+def _queue_purge(account_id: int) -> None:
+    try:
+        from accounts.tasks import purge_account
+    except ImportError:  # the purge job lives in accounts.tasks; without it the daily sweep picks it up
+        return
+    transaction.on_commit(lambda: purge_account.delay(account_id))
+
+
+def _remove_access(account: Account) -> None:
+    """Deactivate members who belong to no other active account, and revoke their API tokens."""
+    from rest_framework.authtoken.models import Token
+
+    member_ids = list(account.memberships.values_list("user_id", flat=True))
+    still_elsewhere = set(
+        account.memberships.model.objects.filter(user_id__in=member_ids, account__status=Account.Status.ACTIVE)
+        .exclude(account=account)
+        .values_list("user_id", flat=True)
+    )
+    leaving = [pk for pk in member_ids if pk not in still_elsewhere]
+    User.objects.filter(pk__in=leaving, is_staff=False).update(is_active=False)
+    Token.objects.filter(user_id__in=leaving).delete()
+
+
+def reactivate_account(ticket: Ticket) -> None:
+    """K9, U7: the account comes back and its purge is cancelled; released numbers stay released."""
+    now = timezone.now()
+    account = Account.objects.select_for_update().get(pk=ticket.account_id)
+    account.status = Account.Status.ACTIVE
+    account.purge_after = None
+    account.reactivated_at = now
+    account.save(update_fields=["status", "purge_after", "reactivated_at"])
+    member_ids = account.memberships.values_list("user_id", flat=True)
+    User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
+    Subscription.objects.filter(account=account).update(status=Subscription.Status.ACTIVE, ended_at=None)
+
+
+def reduce_license(ticket: Ticket) -> None:
+    license_ = License.objects.select_for_update().get(pk=ticket.license_id)
+    license_.quantity -= ticket.quantity or 0
+    license_.save(update_fields=["quantity"])
+
+
+def release_numbers(ticket: Ticket) -> None:
+    ticket.numbers.filter(status__in=["active", "porting_out"]).update(
+        status=PhoneNumber.Status.RELEASED, released_at=timezone.now(), inbound_recording=False
+    )
+
+
+def end_addon(ticket: Ticket) -> None:
+    """A7: inbound recording ends on its number; outbound recording ends for the whole organisation."""
+    addon = AddOn.objects.select_for_update().get(pk=ticket.addon_id)
+    addon.status = AddOn.Status.CANCELLED
+    addon.cancelled_at = timezone.now()
+    addon.save(update_fields=["status", "cancelled_at"])
+    if addon.product == AddOn.Product.INBOUND_RECORDING and addon.number_id:
+        PhoneNumber.objects.filter(pk=addon.number_id).update(inbound_recording=False)
+
+
+def port_out(ticket: Ticket) -> None:
+    ticket.numbers.update(status=PhoneNumber.Status.PORTED_OUT, ported_out_at=timezone.now())
+
+
+def downgrade(ticket: Ticket) -> None:
+    """K2: the lower plan applies at once, with no prorated credit; the next bill uses its price."""
+    Account.objects.filter(pk=ticket.account_id).update(plan=ticket.target_plan)
+    ticket.account.plan = ticket.target_plan
+
+
+COMPLETERS = {
+    Kind.ACCOUNT_CANCELLATION: cancel_account,
+    Kind.LICENSE_CANCELLATION: reduce_license,
+    Kind.NUMBER_CANCELLATION: release_numbers,
+    Kind.ADDON_CANCELLATION: end_addon,
+    Kind.PORT_OUT: port_out,
+    Kind.DOWNGRADE: downgrade,
+    Kind.REACTIVATION: reactivate_account,
+}
+
+assert set(COMPLETERS) == set(Kind.values)  # noqa: S101

@@ -1,0 +1,617 @@
+"""Ticket use cases: submit a request and move it through its state machine.
+
+Every interface (portal, admin, API, Celery tasks) calls these functions; none of them changes a ticket's
+state any other way. A refusal is a `Refusal` with a stable code.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import can_proceed, has_transition_perm
+
+from accounts.models import Account, Membership, User
+from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
+
+from . import effects
+from .exceptions import Refusal
+from .models import (
+    OPEN_STATES,
+    PORT_OUT_REJECTION_CODES,
+    TRANSITIONS,
+    Channel,
+    ExitReason,
+    Kind,
+    LogChannel,
+    State,
+    Ticket,
+    TransitionLog,
+    VerificationAttempt,
+)
+
+VERIFICATION_LOCK_ATTEMPTS = 5
+VERIFICATION_LOCK_WINDOW = dt.timedelta(hours=1)
+CANCELLATION_KINDS = {
+    Kind.ACCOUNT_CANCELLATION,
+    Kind.LICENSE_CANCELLATION,
+    Kind.NUMBER_CANCELLATION,
+    Kind.ADDON_CANCELLATION,
+}
+TARGETS = {
+    "verify": State.VERIFIED,
+    "approve": State.APPROVED,
+    "complete": State.COMPLETED,
+    "reject": State.REJECTED,
+    "withdraw": State.WITHDRAWN,
+}
+
+
+@dataclass
+class Request:
+    """What a requester asks for: the ticket's kind-specific details, as every interface parses them."""
+
+    full_name: str = ""
+    company: str = ""
+    contact: str = ""
+    reason: str = ""
+    comment: str = ""
+    acknowledgements: list[str] = field(default_factory=list)
+    confirmation: str | None = None
+    card_last4: str | None = None
+    license: License | int | None = None
+    quantity: int | None = None
+    numbers: list[Any] = field(default_factory=list)
+    addon: AddOn | int | None = None
+    plan: Plan | int | None = None
+    gaining_carrier: str = ""
+    authorized_name: str = ""
+    pin: str | None = None
+    priority: str = "normal"
+
+
+# -- small helpers -----------------------------------------------------------------------------------------
+
+
+def role_of(user: User | None, account: Account) -> str | None:
+    if user is None:
+        return None
+    return Membership.objects.filter(user=user, account=account).values_list("role", flat=True).first()
+
+
+def actor_label(actor: User | None) -> str:
+    return actor.email if actor else "system"
+
+
+def _log(ticket: Ticket, *, transition: str, source: str, actor: User | None, channel: str, note: str = ""):
+    return TransitionLog.objects.create(
+        ticket=ticket,
+        transition=transition,
+        source=source,
+        target=ticket.state,
+        actor=actor,
+        actor_label=actor_label(actor),
+        channel=channel,
+        note=note,
+    )
+
+
+def verification_locked(account: Account, now: dt.datetime | None = None) -> bool:
+    since = (now or timezone.now()) - VERIFICATION_LOCK_WINDOW
+    failures = VerificationAttempt.objects.filter(account=account, succeeded=False, at__gte=since).count()
+    return failures >= VERIFICATION_LOCK_ATTEMPTS
+
+
+def _check_not_locked(account: Account) -> None:
+    if verification_locked(account):
+        raise Refusal(
+            "verification_locked",
+            "Verification is locked after 5 failed attempts in an hour. Try again later or contact support.",
+        )
+
+
+def _failed_verification(account: Account, user: User | None, method: str, detail: str, field: str) -> Refusal:
+    refusal = Refusal("verification_failed", detail, field=field)
+    refusal.failed_attempt = (account.pk, user.pk if user else None, method)
+    return refusal
+
+
+def _record_failed_attempt(refusal: Refusal) -> None:
+    """Written after the refused transaction rolled back, so the failure still counts toward the lock."""
+    if refusal.failed_attempt:
+        account_id, user_id, method = refusal.failed_attempt
+        VerificationAttempt.objects.create(account_id=account_id, user_id=user_id, method=method, succeeded=False)
+
+
+def _outstanding_balance(account: Account) -> bool:
+    return account.invoices.outstanding().exists()
+
+
+def port_outs_pending(account: Account) -> bool:
+    """S10: a number in flight, or an open port-out request, blocks the account's cancellation."""
+    in_flight = account.numbers.filter(status="porting_out").exists()
+    open_request = account.tickets.filter(kind=Kind.PORT_OUT, state__in=OPEN_STATES).exists()
+    return in_flight or open_request
+
+
+def _instance(model, value, account: Account, what: str):
+    if value is None or value == "":
+        return None
+    pk = value.pk if isinstance(value, model) else value
+    try:
+        return model.objects.get(pk=pk, account=account)
+    except (model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Refusal("invalid_request", f"That {what} is not on this account.", field=what) from exc
+
+
+# -- submission --------------------------------------------------------------------------------------------
+
+
+def submit_ticket(
+    *,
+    account: Account,
+    kind: str,
+    requester: User,
+    request: Request,
+    channel: str = Channel.WEB,
+    actor: User | None = None,
+) -> Ticket:
+    """Record a customer's request and run it as far as the policy lets it go on its own.
+
+    1. Lock the account and check the requester's role, the channel and the intake hours.
+    2. Validate the kind's details and run the verification the policy asks for, storing each outcome.
+    3. Create the ticket and its first log row.
+    4. If the policy's verification was satisfied now, verify as the system; on a self-service route, run
+       verify → approve → complete at once with the customer as actor.
+    A refused verification is recorded (after the rollback) toward the lock.
+    """
+    try:
+        with transaction.atomic():
+            return _submit(
+                account=account,
+                kind=kind,
+                requester=requester,
+                request=request,
+                channel=channel,
+                actor=actor or requester,
+            )
+    except Refusal as refusal:
+        _record_failed_attempt(refusal)
+        raise
+
+
+def _submit(*, account, kind, requester, request: Request, channel, actor) -> Ticket:
+    account = Account.objects.select_for_update().select_related("plan__policy").get(pk=account.pk)
+    policy: Policy = account.plan.policy
+    if kind not in Kind.values:
+        raise Refusal("invalid_request", f"Unknown request kind {kind!r}.", field="kind")
+    if channel not in Channel.values:
+        raise Refusal("invalid_request", f"Unknown channel {channel!r}.", field="channel")
+
+    role = role_of(requester, account)
+    if role is None or not requester.is_active:
+        raise Refusal("role_not_allowed", "You are not a member of this account.")
+    if not policy.allows_role(kind, role):
+        allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+        raise Refusal(
+            "role_not_allowed",
+            f"Your role ({Membership.Role(role).label}) may not request a {Kind(kind).label.lower()}; "
+            f"allowed: {allowed}.",
+        )
+
+    if kind == Kind.REACTIVATION:
+        if not policy.reactivation_open(account):
+            raise Refusal("reactivation_closed", _reactivation_closed_sentence(policy, account))
+    elif account.status != Account.Status.ACTIVE:
+        raise Refusal("account_not_active", "This account is not active.")
+
+    ticket = Ticket(
+        kind=kind,
+        account=account,
+        requester=requester,
+        channel=channel,
+        full_name=request.full_name.strip(),
+        company=request.company.strip(),
+        contact=request.contact.strip(),
+        priority=request.priority or "normal",
+    )
+    checks: dict[str, bool] = {}
+
+    if kind in CANCELLATION_KINDS:
+        missing = [
+            label
+            for key, label in REQUIRED_INFO_FIELDS.items()
+            if key in policy.required_info and not getattr(ticket, _REQUIRED_INFO_ATTR[key])
+        ]
+        if missing:
+            raise Refusal(
+                "missing_required_info",
+                "A cancellation request must include: " + ", ".join(missing) + ".",
+                field=_REQUIRED_INFO_ATTR[next(k for k, v in REQUIRED_INFO_FIELDS.items() if v == missing[0])],
+            )
+
+    numbers: list = []
+    addon = None
+    if kind == Kind.ACCOUNT_CANCELLATION:
+        _check_account_cancellation(account, policy, ticket, request, channel, requester, checks)
+    elif kind == Kind.LICENSE_CANCELLATION:
+        license_ = _instance(License, request.license, account, "license")
+        if license_ is None:
+            raise Refusal("invalid_request", "Choose the license to cancel.", field="license")
+        quantity = request.quantity
+        if not isinstance(quantity, int) or quantity < 1 or quantity > license_.quantity:
+            raise Refusal(
+                "invalid_request",
+                f"Quantity must be between 1 and {license_.quantity}.",
+                field="quantity",
+            )
+        _check_license_minimum(policy, license_, quantity)
+        ticket.license, ticket.quantity = license_, quantity
+    elif kind == Kind.NUMBER_CANCELLATION:
+        numbers = _numbers_on_account(account, request.numbers[:1] if request.numbers else [])
+        if not numbers:
+            raise Refusal("invalid_request", "Choose the number to cancel.", field="number")
+    elif kind == Kind.ADDON_CANCELLATION:
+        addon = _instance(AddOn, request.addon, account, "addon")
+        if addon is None or addon.status != AddOn.Status.ACTIVE:
+            raise Refusal("invalid_request", "Choose an active add-on to cancel.", field="addon")
+        ticket.addon = addon
+    elif kind == Kind.PORT_OUT:
+        numbers = _numbers_on_account(account, request.numbers, allow_porting=False)
+        if not numbers:
+            raise Refusal("invalid_request", "Choose at least one number to port out.", field="numbers")
+        for name in ("gaining_carrier", "authorized_name"):
+            if not getattr(request, name).strip():
+                raise Refusal(
+                    "missing_required_info", f"{name.replace('_', ' ').capitalize()} is required.", field=name
+                )
+        ticket.gaining_carrier = request.gaining_carrier.strip()
+        ticket.authorized_name = request.authorized_name.strip()
+        checks.update(_port_out_checks(account, ticket.authorized_name, request.pin))
+        checks["numbers_on_account"] = True
+        if policy.port_out_balance_rule != Policy.PortOutBalanceRule.IGNORE and _outstanding_balance(account):
+            ticket.needs_manager_review = True  # K10: a manager decides
+    elif kind == Kind.DOWNGRADE:
+        plan = request.plan
+        plan = Plan.objects.filter(pk=plan.pk if isinstance(plan, Plan) else plan).first() if plan else None
+        if plan is None or plan.product_line != account.plan.product_line or plan.rank >= account.plan.rank:
+            raise Refusal("invalid_plan", "Choose a lower plan of the same product line.", field="plan")
+        ticket.target_plan = plan
+
+    route = policy.route_for(kind, addon.route_key if addon else None)
+    ticket.route = route
+    if route == Route.ACCOUNT_MANAGER and account.account_manager_id:
+        ticket.assignee_id = account.account_manager_id  # U3, A11
+    ticket.checks = checks
+    ticket.save()
+    if numbers:
+        ticket.numbers.set(numbers)
+        if kind == Kind.PORT_OUT:
+            account.numbers.filter(pk__in=[n.pk for n in numbers]).update(status="porting_out")
+    _log(ticket, transition="submit", source="", actor=actor, channel=channel)
+    effects.notify(ticket, "submitted")
+
+    if route == Route.SELF_SERVICE:
+        for name in ("verify", "approve", "complete"):
+            _run(ticket, name, actor=requester, channel=channel, by_system=True, evidence={}, quiet=name != "complete")
+    elif _verified_at_submission(policy, ticket):
+        _run(
+            ticket,
+            "verify",
+            actor=None,
+            channel=LogChannel.SYSTEM,
+            by_system=True,
+            evidence={},
+            note="Verification satisfied at submission.",
+        )
+    return ticket
+
+
+_REQUIRED_INFO_ATTR = {"full_name": "full_name", "company_or_account_id": "company", "contact": "contact"}
+
+
+def _reactivation_closed_sentence(policy: Policy, account: Account) -> str:
+    if policy.reactivation == Policy.Reactivation.NEVER:
+        return "A cancelled account cannot be reactivated; a returning customer starts a new account."
+    if account.status != Account.Status.CANCELLED:
+        return "Only a cancelled account can be reactivated."
+    return "The reactivation window has closed; the account's data is deleted and a new account is needed."
+
+
+def _check_account_cancellation(account, policy: Policy, ticket: Ticket, request: Request, channel, requester, checks):
+    if channel not in policy.intake_channels:
+        ways = " or ".join(Channel(c).label.lower() for c in policy.intake_channels)
+        raise Refusal(
+            "channel_not_accepted",
+            f"Account cancellations are taken by {ways} only, {policy.intake_hours_text}.",
+        )
+    if policy.intake_hours_enforced and not policy.within_intake_hours():
+        raise Refusal(
+            "outside_intake_hours",
+            f"Account cancellations are handled {policy.intake_hours_text}. Please contact us then.",
+        )
+    if account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).exists():
+        raise Refusal("already_requested", "This account already has an open cancellation request.")
+    if policy.require_port_outs_complete and port_outs_pending(account):
+        raise Refusal("port_outs_pending", "All port-outs must be complete before the account can be cancelled.")
+    if policy.exit_survey_required and request.reason not in ExitReason.values:
+        raise Refusal("survey_required", "Tell us why you are cancelling.", field="reason")
+    if request.reason and request.reason not in ExitReason.values:
+        raise Refusal("invalid_request", "Choose one of the listed reasons.", field="reason")
+    ticket.reason, ticket.comment = request.reason, request.comment.strip()
+    missing = [key for key in policy.acknowledgements if key not in (request.acknowledgements or [])]
+    if missing:
+        raise Refusal("acknowledgement_missing", "Please acknowledge every statement.", field="acknowledgements")
+    ticket.acknowledgements = list(policy.acknowledgements)
+    checks["acknowledgements"] = True
+
+    method = policy.verification_method
+    if method == Policy.Verification.TYPED_CONFIRMATION:
+        _check_not_locked(account)
+        # S3: exact comparison: no trimming, no case folding.
+        if request.confirmation != policy.confirmation_word:
+            raise _failed_verification(
+                account, requester, method, f"Type {policy.confirmation_word} exactly to confirm.", "confirmation"
+            )
+        checks["confirmation"] = True
+    elif method == Policy.Verification.CARD_LAST4 and request.card_last4 not in (None, ""):
+        checks["card_last4"] = _check_card(account, request.card_last4, requester)
+
+
+def _check_card(account: Account, last4: str, user: User | None) -> bool:
+    """K7: the last four digits against the card on file; only the outcome is kept."""
+    _check_not_locked(account)
+    card = getattr(account, "card", None)
+    if card is None:
+        raise Refusal("verification_failed", "There is no card on file to verify against.", field="card_last4")
+    if str(last4) != card.last4:
+        raise _failed_verification(
+            account, user, "card_last4", "The last four digits do not match the card on file.", "card_last4"
+        )
+    return True
+
+
+def _check_license_minimum(policy: Policy, license_: License, quantity: int) -> None:
+    minimum = max(license_.minimum, policy.license_minimum(license_.product))
+    if license_.quantity - quantity < minimum:
+        raise Refusal(
+            "license_minimum",
+            f"At least {minimum} {license_.get_product_display()}s must remain; "
+            f"you can cancel at most {max(license_.quantity - minimum, 0)}.",
+            field="quantity",
+        )
+
+
+def _numbers_on_account(account: Account, values: list, *, allow_porting: bool = True) -> list:
+    wanted = {v.pk if hasattr(v, "pk") else v for v in values}
+    statuses = ["active", "porting_out"] if allow_porting else ["active"]
+    found = list(account.numbers.filter(Q(pk__in=[w for w in wanted if str(w).isdigit()]), status__in=statuses))
+    if len(found) != len(wanted):
+        raise Refusal(
+            "number_not_on_account", "A number you chose is not an active number on this account.", field="numbers"
+        )
+    return found
+
+
+def _port_out_checks(account: Account, authorized_name: str, pin: str | None) -> dict[str, bool]:
+    admins = account.memberships.exclude(role=Membership.Role.MEMBER).values_list("user__full_name", flat=True)
+    name_ok = authorized_name.strip().casefold() in {n.strip().casefold() for n in admins if n}
+    return {"pin": account.check_port_out_pin(pin), "name": name_ok}
+
+
+def _verified_at_submission(policy: Policy, ticket: Ticket) -> bool:
+    if ticket.kind != Kind.ACCOUNT_CANCELLATION:
+        return False
+    method = policy.verification_method
+    if method == Policy.Verification.TYPED_CONFIRMATION:
+        return ticket.checks.get("confirmation") is True
+    if method == Policy.Verification.CARD_LAST4:
+        return ticket.checks.get("card_last4") is True
+    return False
+
+
+# -- transitions -------------------------------------------------------------------------------------------
+
+
+def transition_ticket(
+    *,
+    ticket: Ticket | int,
+    name: str,
+    actor: User | None,
+    channel: str = LogChannel.ADMIN,
+    note: str = "",
+    replay_ok: bool = False,
+    **evidence: Any,
+) -> Ticket:
+    """Run one transition under a row lock: guards, state change, log row, side effects.
+
+    `actor=None` is the system (deadline and purge jobs). With `replay_ok` (jobs that may be redelivered),
+    asking for the state the ticket is already in is a no-op success; interactive callers get a refusal,
+    so of N concurrent approvals exactly one succeeds.
+    """
+    if name not in TRANSITIONS:
+        raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    try:
+        with transaction.atomic():
+            locked = Ticket.objects.select_for_update().select_related("account__plan__policy").get(pk=pk)
+            if replay_ok and locked.state == TARGETS[name]:
+                return locked
+            _run(locked, name, actor=actor, channel=channel, by_system=actor is None, evidence=evidence, note=note)
+            return locked
+    except Refusal as refusal:
+        _record_failed_attempt(refusal)
+        raise
+
+
+def _run(
+    ticket: Ticket, name: str, *, actor, channel, by_system: bool, evidence: dict, note: str = "", quiet: bool = False
+) -> None:
+    method = getattr(ticket, name)
+    if not can_proceed(method):
+        raise Refusal(
+            "invalid_state",
+            f"A {ticket.get_state_display().lower()} ticket cannot be {_past(name)}.",
+        )
+    _guard(ticket, name, actor, evidence, by_system=by_system)
+    if not by_system and not has_transition_perm(method, actor):
+        code, detail = _why_not_permitted(ticket, name, actor)
+        raise Refusal(code, detail)
+
+    source = ticket.state
+    kwargs: dict[str, Any] = {"by": actor}
+    if name == "approve":
+        kwargs["foc_date"] = evidence.get("foc_date") or (
+            effects.next_business_day(ticket.account.plan.policy) if ticket.kind == Kind.PORT_OUT else None
+        )
+    if name == "reject":
+        kwargs.update(reason=evidence.get("reason", "").strip(), code=evidence.get("code", "") or "")
+    method(**kwargs)
+    if actor is not None and actor.is_staff and ticket.first_response_at is None:
+        ticket.first_response_at = timezone.now()
+    ticket.save()
+    log_note = note or (kwargs.get("reason") if name == "reject" else "")
+    row = _log(ticket, transition=name, source=source, actor=actor, channel=channel, note=log_note)
+    effects.after_transition(ticket, name, source, log_id=row.pk, quiet=quiet)
+
+
+def _past(name: str) -> str:
+    return {
+        "verify": "verified",
+        "approve": "approved",
+        "complete": "completed",
+        "reject": "rejected",
+        "withdraw": "withdrawn",
+    }[name]
+
+
+def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool) -> None:
+    """The policy's rules for this transition, each refusing with its own code."""
+    account = ticket.account
+    policy = account.plan.policy
+    if name == "verify":
+        _guard_verify(ticket, policy, actor, evidence)
+    elif name == "approve":
+        if ticket.kind == Kind.PORT_OUT and ticket.needs_manager_review and not by_system:
+            if actor is None or not actor.is_support_manager:
+                raise Refusal(
+                    "outstanding_balance",
+                    "Payments are outstanding on this account: a support manager must review this port-out.",
+                )
+        if ticket.route == Route.ACCOUNT_MANAGER and not by_system and account.account_manager_id:
+            if actor is None or (actor.pk != account.account_manager_id and not actor.is_support_manager):
+                raise Refusal(
+                    "requires_account_manager",
+                    f"This request goes through the account manager ({account.account_manager}).",
+                )
+        if not policy.verifier_may_approve and actor is not None and ticket.verified_by_id == actor.pk:
+            raise Refusal("same_verifier", "The agent who verified this request may not also approve it.")
+    elif name == "complete":
+        if ticket.kind == Kind.ACCOUNT_CANCELLATION and policy.require_port_outs_complete:
+            if (
+                account.numbers.filter(status="porting_out").exists()
+                or account.tickets.filter(kind=Kind.PORT_OUT, state__in=OPEN_STATES).exclude(pk=ticket.pk).exists()
+            ):
+                raise Refusal(
+                    "port_outs_pending", "All port-outs must be complete before the account can be cancelled."
+                )
+        if ticket.kind == Kind.LICENSE_CANCELLATION and ticket.license_id:
+            _check_license_minimum(
+                policy, License.objects.select_for_update().get(pk=ticket.license_id), ticket.quantity or 0
+            )
+        if ticket.kind == Kind.REACTIVATION and not policy.reactivation_open(account):
+            raise Refusal("reactivation_closed", _reactivation_closed_sentence(policy, account))
+    elif name == "reject":
+        reason = (evidence.get("reason") or "").strip()
+        if not reason:
+            raise Refusal("reason_required", "A rejection needs a reason the customer will read.", field="reason")
+        if ticket.kind == Kind.PORT_OUT:
+            code = evidence.get("code") or ""
+            if code not in PORT_OUT_REJECTION_CODES:
+                raise Refusal(
+                    "rejection_code_not_allowed",
+                    "A port-out may be rejected only with one of: " + ", ".join(PORT_OUT_REJECTION_CODES) + ".",
+                    field="code",
+                )
+            if code == "outstanding_balance" and not (
+                policy.port_out_balance_rule == Policy.PortOutBalanceRule.DENY and _outstanding_balance(account)
+            ):
+                raise Refusal(
+                    "rejection_code_not_allowed",
+                    "A port-out cannot be refused because money is owed unless the policy's balance rule is deny "
+                    "and payments are outstanding.",
+                    field="code",
+                )
+            if code == "outstanding_balance" and actor is not None and not actor.is_support_manager:
+                raise Refusal("role_not_allowed", "Only a support manager may reject a port-out for a balance.")
+
+
+def _guard_verify(ticket: Ticket, policy: Policy, actor, evidence: dict) -> None:
+    account = ticket.account
+    if ticket.kind == Kind.ACCOUNT_CANCELLATION:
+        method = policy.verification_method
+        if method == Policy.Verification.CARD_LAST4 and not ticket.checks.get("card_last4"):
+            last4 = evidence.get("card_last4")
+            if not last4:
+                raise Refusal(
+                    "verification_failed",
+                    "Verify the last four digits of the card on file with the customer first.",
+                    field="card_last4",
+                )
+            ticket.checks = {**ticket.checks, "card_last4": _check_card(account, last4, actor)}
+        if method == Policy.Verification.TYPED_CONFIRMATION and not ticket.checks.get("confirmation"):
+            raise Refusal("verification_failed", "The customer has not typed the confirmation word.")
+    elif ticket.kind == Kind.PORT_OUT:
+        failed = [label for key, label in (("pin", "PIN"), ("name", "authorized name")) if not ticket.checks.get(key)]
+        on_account = ticket.numbers.exclude(account=account).count() == 0
+        if failed or not on_account:
+            raise Refusal(
+                "verification_failed",
+                "The port-out request does not match the account ("
+                + ", ".join(failed + ([] if on_account else ["numbers"]))
+                + "); reject it with the matching code.",
+            )
+
+
+def _why_not_permitted(ticket: Ticket, name: str, actor) -> tuple[str, str]:
+    if actor is None or not actor.is_active:
+        return "role_not_allowed", "Sign in to do this."
+    if name == "withdraw":
+        return "role_not_allowed", "Only the requester or the account owner may withdraw this request."
+    return "role_not_allowed", f"You do not have permission to {name} tickets."
+
+
+def available_transitions(ticket: Ticket, user) -> list[str]:
+    """The transitions this user may run now: django-fsm's state and permission checks, in TRANSITIONS order."""
+    names = {t.name for t in ticket.get_available_user_state_transitions(user)}
+    return [n for n in TRANSITIONS if n in names]
+
+
+# -- other use cases -----------------------------------------------------------------------------------------
+
+
+def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True):
+    from .models import Comment
+
+    body = (body or "").strip()
+    if not body:
+        raise Refusal("invalid_request", "A comment cannot be empty.", field="body")
+    if not author.is_staff:
+        public = True
+    with transaction.atomic():
+        comment = Comment.objects.create(ticket=ticket, author=author, body=body, public=public)
+        if author.is_staff and ticket.first_response_at is None and public:
+            Ticket.objects.filter(pk=ticket.pk, first_response_at__isnull=True).update(
+                first_response_at=comment.created_at
+            )
+    return comment
+
+
+def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
+    if assignee is not None and not assignee.is_staff:
+        raise Refusal("invalid_request", "Tickets are assigned to staff only.", field="assignee")
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=assignee, updated_at=timezone.now())
+    ticket.assignee = assignee
+    return ticket

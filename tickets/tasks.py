@@ -1,0 +1,76 @@
+"""Celery tasks: they take ids, are safe to run twice and call the services."""
+
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import EmailNotice, State, Ticket
+
+EMAIL_TEMPLATES = {
+    "submitted": "ticket_submitted",
+    "verified": "ticket_changed",
+    "approved": "ticket_changed",
+    "rejected": "ticket_changed",
+    "withdrawn": "ticket_changed",
+    "completed": "ticket_completed",
+}
+
+
+def recipients_for(ticket: Ticket, event: str) -> list[str]:
+    """The requester, and for a completed account cancellation the owner too (U10)."""
+    emails: list[str] = []
+    if ticket.requester_id and ticket.requester.email:
+        emails.append(ticket.requester.email)
+    if "@" in ticket.contact and ticket.contact not in emails:
+        emails.append(ticket.contact)
+    if event == "completed" and ticket.kind == "account_cancellation":
+        owner = ticket.account.owner
+        if owner and owner.email not in emails:
+            emails.append(owner.email)
+    return emails
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
+    """Send one email about a ticket once, however often the task is delivered."""
+    ticket = Ticket.objects.select_related("account__plan", "requester").filter(pk=ticket_id).first()
+    if ticket is None or event not in EMAIL_TEMPLATES:
+        return "skipped"
+    try:
+        with transaction.atomic():
+            notice, _ = EmailNotice.objects.get_or_create(
+                key=key,
+                defaults={"ticket": ticket, "template": EMAIL_TEMPLATES[event], "recipients": []},
+            )
+    except IntegrityError:
+        notice = EmailNotice.objects.get(key=key)
+    if notice.sent_at:
+        return "already sent"
+    recipients = recipients_for(ticket, event)
+    if not recipients:
+        return "no recipients"
+    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
+    context = {
+        "ticket": ticket,
+        "event": event,
+        "event_label": dict(State.choices).get(event, event),
+        "site_url": settings.SITE_URL,
+    }
+    name = EMAIL_TEMPLATES[event]
+    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
+    body = render_to_string(f"emails/{name}-body.txt", context)
+    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    message.send()
+    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
+    return "sent"
