@@ -1,0 +1,204 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
+
+from accounts.models import Account, Membership, Tombstone, User
+from billing.admin import LicenseForm
+from billing.models import AddOn, CardOnFile, Invoice, License, Subscription
+from numbers.admin import PhoneNumberForm, PhoneNumberFormSet
+from numbers.models import PhoneNumber
+
+
+class EmailUserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class EmailUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class MembershipOfUserInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    autocomplete_fields = ["account"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin for a user who signs in with the email (no username, one full-name field)."""
+
+    form = EmailUserChangeForm
+    add_form = EmailUserCreationForm
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "full_name", "memberships__account__account_id", "memberships__account__name"]
+    inlines = [MembershipOfUserInline]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "usable_password", "password1", "password2")}),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+
+
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """An account has exactly one owner; the database refuses a second, the formset says so first."""
+        super().clean()
+        owners = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("role") == Membership.Role.OWNER
+        ]
+        if len(owners) > 1:
+            raise ValidationError("This account already has an owner; an account has exactly one.")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    formset = MembershipFormSet
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class SubscriptionInline(admin.StackedInline):
+    model = Subscription
+    extra = 0
+    max_num = 1
+    fields = ["seats", "next_billing_date", "status", "ended_at"]
+
+
+class CardOnFileInline(admin.TabularInline):
+    model = CardOnFile
+    extra = 0
+    max_num = 1
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    form = PhoneNumberForm
+    formset = PhoneNumberFormSet
+    extra = 0
+    fields = ["number", "status", "inbound_recording", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class LicenseInline(admin.TabularInline):
+    model = License
+    form = LicenseForm
+    extra = 0
+
+
+class AddOnInline(admin.TabularInline):
+    model = AddOn
+    extra = 0
+    fields = ["product", "name", "initial_ucaas", "number", "status", "cancelled_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "number":
+            account_pk = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            numbers = PhoneNumber.objects.filter(account_id=account_pk) if account_pk else PhoneNumber.objects.none()
+            kwargs["queryset"] = numbers
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class InvoiceInline(admin.TabularInline):
+    model = Invoice
+    extra = 0
+    fields = ["amount", "due_date", "status", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class AccountForm(forms.ModelForm):
+    new_port_out_pin = forms.CharField(
+        label="New port-out PIN",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored hashed and never shown. Leave empty to keep the current PIN.",
+    )
+
+    class Meta:
+        model = Account
+        fields = ["name", "plan", "status", "account_manager", "purge_after", "legal_hold", "legal_hold_reason"]
+
+    def save(self, commit: bool = True) -> Account:
+        if self.cleaned_data.get("new_port_out_pin"):
+            self.instance.set_port_out_pin(self.cleaned_data["new_port_out_pin"])
+        return super().save(commit=commit)
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = ["account_id", "name", "plan", "status", "legal_hold", "account_manager", "created_at"]
+    list_filter = ["status", "plan", "legal_hold"]
+    list_select_related = ["plan", "account_manager"]
+    search_fields = ["account_id", "name", "memberships__user__email", "numbers__number"]
+    autocomplete_fields = ["plan", "account_manager"]
+    readonly_fields = ["account_id", "has_port_out_pin", "created_at", "cancelled_at", "reactivated_at", "purged_at"]
+    fieldsets = (
+        (None, {"fields": ("account_id", "name", "plan", "status", "account_manager")}),
+        ("Port-out", {"fields": ("has_port_out_pin", "new_port_out_pin")}),
+        ("Lifecycle", {"fields": ("created_at", "cancelled_at", "purge_after", "reactivated_at", "purged_at")}),
+        ("Legal hold (blocks the purge)", {"fields": ("legal_hold", "legal_hold_reason")}),
+    )
+    inlines = [
+        MembershipInline,
+        SubscriptionInline,
+        CardOnFileInline,
+        PhoneNumberInline,
+        LicenseInline,
+        AddOnInline,
+        InvoiceInline,
+    ]
+
+    @admin.display(boolean=True, description="Port-out PIN set")
+    def has_port_out_pin(self, obj: Account) -> bool:
+        return bool(obj.port_out_pin)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role", "created_at"]
+    list_filter = ["role", "account__plan"]
+    list_select_related = ["user", "account"]
+    search_fields = ["user__email", "user__full_name", "account__account_id", "account__name"]
+    autocomplete_fields = ["user", "account"]
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(admin.ModelAdmin):
+    """What is left of a purged account; written by the purge only."""
+
+    list_display = ["account_code", "plan_name", "cancelled_at", "purge_after", "started_at", "finished_at"]
+    list_filter = ["plan_name"]
+    search_fields = ["account_code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
