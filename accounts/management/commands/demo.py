@@ -1,0 +1,268 @@
+"""`python manage.py demo`: an account per policy preset, users of every role, staff, and their logins.
+
+Idempotent: every row is found by a stable key (account name, email, number, product) before it is created,
+so running it twice leaves the same data. The presets and their plans come from the billing migrations.
+"""
+
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from accounts import services
+from accounts.models import STAFF_GROUP_AGENTS, STAFF_GROUP_MANAGERS, Account, Membership, User
+from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan
+from numbers.models import PhoneNumber
+
+DEMO_PASSWORD = "demo-pass-2026"
+ROLE_MAILBOXES = {
+    Membership.Role.OWNER: "owner",
+    Membership.Role.SUPER_ADMIN: "super-admin",
+    Membership.Role.BILLING_ADMIN: "billing-admin",
+    Membership.Role.MEMBER: "member",
+}
+
+
+@dataclass
+class StaffSpec:
+    key: str
+    email: str
+    full_name: str
+    group: str | None = None
+    superuser: bool = False
+
+
+STAFF = [
+    StaffSpec("agent", "agent@exitdesk.demo", "Alex Agent", group=STAFF_GROUP_AGENTS),
+    StaffSpec("manager", "manager@exitdesk.demo", "Morgan Manager", group=STAFF_GROUP_MANAGERS),
+    StaffSpec("csm", "csm@exitdesk.demo", "Casey Success", group=STAFF_GROUP_AGENTS),
+    StaffSpec("admin", "admin@exitdesk.demo", "Ada Admin", superuser=True),
+]
+
+
+@dataclass
+class AccountSpec:
+    preset: str
+    domain: str
+    name: str
+    plan: str
+    people: tuple[str, str, str, str]  # owner, super admin, billing admin, member
+    numbers: list[str]
+    seats: int = 1
+    account_manager: str | None = None
+    pin: str = "2468"
+    card: tuple[str, str] | None = None
+    licenses: dict[str, int] = field(default_factory=dict)
+    addons: list[dict] = field(default_factory=list)
+    # (amount, days from today to the due date, status)
+    invoices: list[tuple[str, int, str]] = field(default_factory=list)
+    # (amount, reason, note)
+    credits: list[tuple[str, str, str]] = field(default_factory=list)
+    porting_out: list[str] = field(default_factory=list)
+
+
+ACCOUNTS = [
+    AccountSpec(
+        preset="kixie",
+        domain="kixie.demo",
+        name="Kixie Demo Dialers",
+        plan="Power Dialer",  # the higher plan, so K2's downgrade to Integrated has somewhere to go
+        people=("Kim Owner", "Sam Super", "Bea Billing", "Max Member"),
+        numbers=["+14152370100", "+14152370101"],
+        seats=5,
+        card=("Visa", "4242"),
+        licenses={"agent_seat": 5},
+        invoices=[("475.00", -45, "paid"), ("190.00", -14, "open")],  # the open one is overdue (K10)
+    ),
+    AccountSpec(
+        preset="avoxi",
+        domain="avoxi.demo",
+        name="AVOXI Demo Contact Centre",
+        plan="AVOXI Cloud",
+        people=("Ava Owner", "Sol Super", "Bo Billing", "Mia Member"),
+        numbers=["+12025550143", "+12025550144", "+12025550145"],
+        seats=10,
+        account_manager="csm",  # A11: Jetpack goes through the account manager
+        card=("Mastercard", "5454"),
+        licenses={"contact_center": 5, "agent_seat": 10},  # A10: minimum 3 contact-center licenses
+        addons=[
+            {"product": "call_insights", "name": "Call Insights Pro"},  # A8
+            {"product": "number_testing", "name": "Number testing 500"},  # A9
+            {"product": "jetpack", "name": "Jetpack"},  # A11
+            {"product": "outbound_recording", "name": "Outbound recording"},  # A7, whole organisation
+            {"product": "inbound_recording", "name": "Inbound recording", "number": "+12025550143"},  # A7
+            {"product": "sip_trunk", "name": "Office PBX trunk"},  # A6: self-service
+            {"product": "sip_trunk", "name": "UCaaS trunk", "initial_ucaas": True},  # A6: needs a case
+        ],
+        invoices=[("299.90", -20, "paid"), ("299.90", 10, "open")],
+    ),
+    AccountSpec(
+        preset="kustomer",
+        domain="kustomer.demo",
+        name="Kustomer Demo Essentials",
+        plan="Essentials",
+        people=("Kai Owner", "Sky Super", "Bel Billing", "Mo Member"),
+        numbers=["+13125550123"],
+        seats=3,
+        card=("Amex", "0005"),
+        invoices=[("267.00", -25, "paid")],
+    ),
+    AccountSpec(
+        preset="kustomer_premium",
+        domain="kustomer-premium.demo",
+        name="Kustomer Demo Premium",
+        plan="Premium",
+        people=("Pat Owner", "Pax Super", "Pia Billing", "Pim Member"),
+        numbers=["+16175550100", "+16175550101"],
+        seats=8,
+        account_manager="csm",  # U3: cancellation goes through the customer-success manager
+        card=("Visa", "1881"),
+        invoices=[("1112.00", -25, "paid")],
+    ),
+    AccountSpec(
+        preset="smrtphone",
+        domain="smrtphone.demo",
+        name="smrtPhone Demo Realty",
+        plan="smrtPhone Pro",
+        people=("Sid Owner", "Sue Super", "Ben Billing", "Meg Member"),
+        numbers=["+12125551234", "+12125551235"],
+        seats=2,
+        card=("Visa", "4000"),
+        credits=[("100.00", "top_up", "Demo top-up"), ("-25.50", "usage", "Demo call usage")],  # S7: balance 74.50
+        porting_out=["+12125551235"],  # S10: a port-out in progress blocks the cancellation
+        invoices=[("80.00", -30, "paid")],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo: an account per policy preset with users of every role, staff users, and print the logins."
+
+    def handle(self, *args, **options) -> None:
+        if not Plan.objects.exists():
+            raise CommandError("No plans found: run `python manage.py migrate` first (the presets ship as migrations).")
+        self.password_hash = make_password(DEMO_PASSWORD)  # hashed once: every demo login shares it
+        self.logins: list[tuple[str, str]] = []
+        steps = tqdm(
+            total=len(STAFF) + len(ACCOUNTS) + 1,
+            desc="Loading demo",
+            unit="step",
+            file=sys.stderr,
+            disable=options["verbosity"] == 0,
+        )
+        with transaction.atomic():
+            staff = {}
+            for spec in STAFF:
+                staff[spec.key] = self.load_staff(spec)
+                steps.update()
+            accounts = {}
+            for spec in ACCOUNTS:
+                steps.set_postfix_str(spec.preset)
+                accounts[spec.preset] = self.load_account(spec, staff)
+                steps.update()
+            self.load_tickets(accounts, staff)
+            steps.update()
+        steps.close()
+        if options["verbosity"] > 0:
+            self.print_logins()
+
+    # -- staff ---------------------------------------------------------------------------------------------
+    def load_staff(self, spec: StaffSpec) -> User:
+        user, _ = User.objects.update_or_create(
+            email=spec.email,
+            defaults={
+                "full_name": spec.full_name,
+                "is_staff": True,
+                "is_superuser": spec.superuser,
+                "is_active": True,
+                "password": self.password_hash,
+            },
+        )
+        if spec.group:
+            user.groups.set([Group.objects.get(name=spec.group)])
+        self.logins.append((spec.email, "superuser" if spec.superuser else (spec.group or "staff")))
+        return user
+
+    # -- accounts ------------------------------------------------------------------------------------------
+    def load_account(self, spec: AccountSpec, staff: dict[str, User]) -> Account:
+        """Find or create one preset's account, then bring everything it holds to the spec.
+
+        1. The account and its subscription (created by the service, found by name afterwards).
+        2. Its people, one per role, all with the demo password.
+        3. Numbers, the card, licenses, add-ons, invoices and credit lines, each found by a stable key.
+        """
+        plan = Plan.objects.get(policy__preset=spec.preset, name=spec.plan)
+        manager = staff[spec.account_manager] if spec.account_manager else None
+        account = Account.objects.filter(name=spec.name).first()
+        if account is None:
+            account = services.create_account(
+                name=spec.name, plan=plan, port_out_pin=spec.pin, account_manager=manager, seats=spec.seats
+            )
+        else:
+            account.plan, account.account_manager = plan, manager
+            account.save(update_fields=["plan", "account_manager"])
+
+        for role, full_name in zip(ROLE_MAILBOXES, spec.people, strict=True):
+            email = f"{ROLE_MAILBOXES[role]}@{spec.domain}"
+            membership = Membership.objects.filter(account=account, user__email=email).select_related("user").first()
+            if membership is None:
+                membership = services.add_member(account=account, email=email, full_name=full_name, role=role)
+            User.objects.filter(pk=membership.user_id).update(
+                password=self.password_hash, full_name=full_name, is_active=True
+            )
+            self.logins.append((email, f"{role} of {spec.name} ({spec.preset})"))
+
+        numbers = {}
+        for number in spec.numbers:
+            phone = PhoneNumber.objects.filter(account=account, number=number).first()
+            numbers[number] = phone or services.add_number(account=account, number=number)
+        for number in spec.porting_out:
+            PhoneNumber.objects.filter(pk=numbers[number].pk).update(status=PhoneNumber.Status.PORTING_OUT)
+
+        if spec.card and not CardOnFile.objects.filter(account=account, last4=spec.card[1]).exists():
+            services.set_card(account=account, brand=spec.card[0], last4=spec.card[1])
+        for product, quantity in spec.licenses.items():
+            if not License.objects.filter(account=account, product=product).exists():
+                services.add_license(account=account, product=product, quantity=quantity)
+        for addon in spec.addons:
+            number = numbers[addon["number"]] if addon.get("number") else None
+            if not AddOn.objects.filter(account=account, product=addon["product"], name=addon["name"]).exists():
+                services.add_addon(
+                    account=account,
+                    product=addon["product"],
+                    name=addon["name"],
+                    initial_ucaas=addon.get("initial_ucaas", False),
+                    number=number,
+                )
+        today = timezone.localdate()
+        for amount, due_in_days, status in spec.invoices:
+            due_date = today + dt.timedelta(days=due_in_days)
+            invoice = Invoice.objects.filter(account=account, amount=Decimal(amount), status=status).first()
+            if invoice is None:
+                services.add_invoice(account=account, amount=amount, due_date=due_date, status=status)
+            elif invoice.due_date != due_date:
+                # Keep "overdue" overdue whatever day the demo is loaded again.
+                Invoice.objects.filter(pk=invoice.pk).update(due_date=due_date)
+        for amount, reason, note in spec.credits:
+            if not CreditEntry.objects.filter(account=account, reason=reason, note=note).exists():
+                services.add_credit(account=account, amount=amount, reason=reason, note=note)
+        return account
+
+    # -- tickets -------------------------------------------------------------------------------------------
+    def load_tickets(self, accounts: dict[str, Account], staff: dict[str, User]) -> None:
+        """Tickets in every state on the demo accounts (filled in by the tickets work)."""
+
+    # -- output --------------------------------------------------------------------------------------------
+    def print_logins(self) -> None:
+        width = max(len(email) for email, _ in self.logins)
+        self.stdout.write(self.style.SUCCESS(f"\nDemo loaded. Every login below uses the password: {DEMO_PASSWORD}\n"))
+        for email, what in self.logins:
+            self.stdout.write(f"  {email:<{width}}  {DEMO_PASSWORD}  {what}")
+        self.stdout.write("\nAdmin (staff): http://127.0.0.1:8000/admin/   Portal (customers): http://127.0.0.1:8000/")
