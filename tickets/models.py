@@ -173,6 +173,8 @@ class Ticket(models.Model):
     # SLA bookkeeping (first response by staff, time waiting on the customer does not count).
     first_response_at = models.DateTimeField(null=True, blank=True)
     waiting_on_customer_since = models.DateTimeField(null=True, blank=True)
+    # Where the SLA clocks start (NULL: created_at); moved forward past a pause by tickets.sla.resume_clock.
+    sla_clock_started_at = models.DateTimeField(null=True, blank=True)
     sla_warned_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
 
@@ -189,6 +191,11 @@ class Ticket(models.Model):
             models.Index(fields=["state", "kind", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["assignee", "state"], name="ticket_assignee_idx"),
             models.Index(fields=["account", "state"], name="ticket_account_idx"),
+            # Manager queues (tickets.selectors): history lists by date within a state, throughput per week,
+            # exit reasons per month.
+            models.Index(fields=["state", "-created_at"], name="ticket_state_created_idx"),
+            models.Index(fields=["state", "closed_at"], name="ticket_state_closed_idx"),
+            models.Index(fields=["kind", "created_at"], name="ticket_kind_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(
