@@ -74,3 +74,43 @@ def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
     message.send()
     EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
     return "sent"
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_meeting_request(self, outcome_id: int) -> str:
+    """S2, U9: a customer about to cancel asked for a meeting; tell the account manager (or the desk) once."""
+    from .models import RetentionOutcome
+
+    outcome = (
+        RetentionOutcome.objects.select_related("account__account_manager", "account__plan", "user")
+        .filter(pk=outcome_id)
+        .first()
+    )
+    if outcome is None:
+        return "skipped"
+    key = f"meeting:{outcome_id}"
+    try:
+        with transaction.atomic():
+            notice, _ = EmailNotice.objects.get_or_create(
+                key=key, defaults={"template": "meeting_requested", "recipients": []}
+            )
+    except IntegrityError:
+        notice = EmailNotice.objects.get(key=key)
+    if notice.sent_at:
+        return "already sent"
+    manager = outcome.account.account_manager
+    recipients = [manager.email] if manager and manager.email else [settings.DEFAULT_FROM_EMAIL]
+    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
+    context = {"outcome": outcome, "account": outcome.account, "site_url": settings.SITE_URL}
+    subject = " ".join(render_to_string("emails/meeting_requested-subject.txt", context).split())
+    body = render_to_string("emails/meeting_requested-body.txt", context)
+    reply_to = [outcome.user.email] if outcome.user_id and outcome.user.email else None
+    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to).send()
+    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
+    return "sent"

@@ -4,6 +4,18 @@ from . import views
 
 portal_patterns = [
     path("", views.home, name="home"),
+    path("a/<str:account_id>/", views.dashboard, name="dashboard"),
+    path("a/<str:account_id>/products/", views.products, name="products"),
+    path("a/<str:account_id>/pause/", views.pause, name="pause"),
+    path("a/<str:account_id>/request/<str:kind>/", views.request_kind, name="request"),
+    path("a/<str:account_id>/cancel/", views.cancel_start, name="cancel"),
+    path("a/<str:account_id>/cancel/<str:step>/", views.cancel_step, name="cancel_step"),
+    path("cancellation-submitted/", views.cancel_done, name="cancel_done"),
+    path("tickets/<int:pk>/", views.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/comment/", views.ticket_comment, name="ticket_comment"),
+    path("tickets/<int:pk>/withdraw/", views.ticket_withdraw, name="ticket_withdraw"),
+    path("tickets/<int:pk>/attachments/", views.attachment_upload, name="attachment_upload"),
+    path("tickets/<int:pk>/attachments/<int:attachment_pk>/", views.attachment_download, name="attachment"),
 ]
 
 urlpatterns = [

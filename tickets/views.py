@@ -1,7 +1,520 @@
+"""The customer portal. Each view parses input, calls one service, and renders the result or the refusal."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import Account, Membership
+from billing.models import ACKNOWLEDGEMENT_TEXTS, CHANNELS, AddOn, Route
+
+from . import portal_selectors as selectors
+from .exceptions import Refusal
+from .forms import (
+    KIND_FORMS,
+    AcknowledgementForm,
+    AttachmentForm,
+    CancellationVerificationForm,
+    CommentForm,
+    ExitSurveyForm,
+    add_refusal,
+)
+from .models import Kind, LogChannel, RetentionOutcome, Ticket
+from .services import Request, add_comment, available_transitions, submit_ticket, transition_ticket
+from .tasks import send_meeting_request
+
+SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
+STEP_TITLES = {
+    "survey": "Why are you leaving?",
+    "offers": "Before you go",
+    "preview": "What cancelling will do",
+    "acknowledge": "Please acknowledge",
+    "verify": "Confirm the cancellation",
+}
+
+
+def _context(membership: Membership, **extra) -> dict:
+    return {"membership": membership, "account": membership.account, "policy": membership.account.plan.policy, **extra}
+
+
+def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> HttpResponse:
+    """S4, A5, U1: a kind the role may not request is refused with the roles that may."""
+    policy = membership.account.plan.policy
+    allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+    sentence = (
+        f"Your role ({membership.get_role_display()}) may not request a {Kind(kind).label.lower()}; allowed: {allowed}."
+    )
+    return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
+
+
+# -- home and dashboard ------------------------------------------------------------------------------------------
 
 
 @login_required
-def home(request):
-    return render(request, "portal/home.html", {})
+def home(request: HttpRequest) -> HttpResponse:
+    memberships = list(selectors.memberships_of(request.user))
+    if len(memberships) == 1:
+        return redirect("portal:dashboard", account_id=memberships[0].account.account_id)
+    return render(request, "portal/home.html", {"memberships": memberships})
+
+
+@login_required
+def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    closed = request.GET.get("cases") == "closed"
+    kinds = selectors.requestable_kinds(account, membership.role)
+    return render(
+        request,
+        "portal/dashboard.html",
+        _context(
+            membership,
+            cases=selectors.dashboard_cases(request.user, account, membership.role, closed=closed),
+            closed=closed,
+            kinds=[(kind, Kind(kind).label) for kind in kinds if kind != Kind.ACCOUNT_CANCELLATION],
+            may_cancel_account=Kind.ACCOUNT_CANCELLATION in kinds,
+            may_pause=account.status == Account.Status.ACTIVE
+            and bool({Kind.ACCOUNT_CANCELLATION, Kind.DOWNGRADE} & set(kinds)),
+            subscription=getattr(account, "subscription", None),
+        ),
+    )
+
+
+@login_required
+def products(request: HttpRequest, account_id: str) -> HttpResponse:
+    """What the account pays for; self-service items (A6, A8, A9) cancel from here after a confirmation."""
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    policy = account.plan.policy
+    addons = [
+        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key))
+        for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
+    ]
+    return render(
+        request,
+        "portal/products.html",
+        _context(
+            membership,
+            licenses=account.licenses.all(),
+            numbers=account.numbers.on_account(),
+            addons=addons,
+            kinds=selectors.requestable_kinds(account, membership.role),
+            routes=dict(Route.choices),
+        ),
+    )
+
+
+@login_required
+def pause(request: HttpRequest, account_id: str) -> HttpResponse:
+    """K1: holds are not offered; the page shows the alternatives the policy and the role allow."""
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    kinds = selectors.requestable_kinds(account, membership.role)
+    lowest = selectors.lower_plans(account).first()
+    return render(
+        request,
+        "portal/pause.html",
+        _context(
+            membership,
+            may_downgrade=Kind.DOWNGRADE in kinds,
+            lowest=lowest,
+            may_cancel_account=Kind.ACCOUNT_CANCELLATION in kinds,
+            subscription=getattr(account, "subscription", None),
+        ),
+    )
+
+
+# -- a form per kind --------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpResponse:
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    if kind == Kind.ACCOUNT_CANCELLATION:
+        return redirect("portal:cancel", account_id=account_id)
+    if kind not in KIND_FORMS:
+        raise Http404("No such request.")
+    policy = account.plan.policy
+    if not policy.allows_role(kind, membership.role):
+        return _not_allowed(request, membership, kind)
+
+    form_class = KIND_FORMS[kind]
+    form_kwargs = {"account": account, "user": request.user, "kind": kind}
+    if request.method == "POST":
+        form = form_class(request.POST, **form_kwargs)
+        if form.is_valid():
+            try:
+                ticket = submit_ticket(account=account, kind=kind, requester=request.user, request=form.to_request())
+            except Refusal as refusal:
+                add_refusal(form, refusal)
+            else:
+                ticket.refresh_from_db()
+                done = "completed" if ticket.state == "completed" else "submitted"
+                messages.success(
+                    request,
+                    f"Case #{ticket.pk} {done}. {selectors.route_explanation(policy, ticket.route)}",
+                )
+                return redirect("portal:ticket", pk=ticket.pk)
+    else:
+        initial = dict(form_class(**form_kwargs).initial)
+        for name in ("license", "number", "addon", "plan"):
+            if request.GET.get(name):
+                initial[name] = request.GET[name]
+        form = form_class(initial=initial, **form_kwargs)
+
+    addon = None
+    if kind == Kind.ADDON_CANCELLATION:
+        addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
+        addon = account.addons.filter(pk=addon_pk if str(addon_pk or "").isdigit() else None).first()
+    route = policy.route_for(kind, addon.route_key if addon else None)
+    unavailable = "" if selectors.kind_applies(account, kind) else _unavailable_sentence(account, kind)
+    return render(
+        request,
+        f"portal/request_{kind}.html",
+        _context(
+            membership,
+            form=form,
+            kind=kind,
+            kind_label=Kind(kind).label,
+            addon=addon,
+            route=route,
+            route_text=selectors.route_explanation(policy, route),
+            unavailable=unavailable,
+            outstanding_balance=account.invoices.outstanding().exists(),
+            lowest=selectors.lower_plans(account).first(),
+        ),
+    )
+
+
+def _unavailable_sentence(account: Account, kind: str) -> str:
+    policy = account.plan.policy
+    if kind == Kind.REACTIVATION:
+        if policy.reactivation == policy.Reactivation.NEVER:
+            return "A cancelled account cannot be reactivated on this plan; a returning customer starts a new account."
+        if account.status == Account.Status.ACTIVE:
+            return "This account is active: there is nothing to reactivate."
+        return "The reactivation window has closed: the account's data is deleted and a new account is needed."
+    if account.status != Account.Status.ACTIVE:
+        return "This account is not active."
+    return f"There is nothing on this account a {Kind(kind).label.lower()} could be about."
+
+
+# -- the account-cancellation flow ------------------------------------------------------------------------------
+
+
+def _flow_key(account: Account) -> str:
+    return f"cancel_flow_{account.pk}"
+
+
+def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResponse | None:
+    """Who may start the flow at all: the role (S4, A5, U1) and the policy's channels and hours (K6)."""
+    account = membership.account
+    policy = account.plan.policy
+    if not policy.allows_role(Kind.ACCOUNT_CANCELLATION, membership.role):
+        return _not_allowed(request, membership, Kind.ACCOUNT_CANCELLATION)
+    web = selectors.takes_cancellations_on_the_web(policy)
+    if not web or (policy.intake_hours_enforced and not policy.within_intake_hours()):
+        return render(
+            request,
+            "portal/cancel_intake_hours.html",
+            _context(
+                membership,
+                web=web,
+                channels=[label for key, label in CHANNELS if key in policy.intake_channels],
+                open_now=policy.within_intake_hours(),
+                subscription=getattr(account, "subscription", None),
+            ),
+        )
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_start(request: HttpRequest, account_id: str) -> HttpResponse:
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    gate = _cancellation_gate(request, membership)
+    if gate is not None:
+        return gate
+    blockers = selectors.cancellation_blockers(account)
+    steps = selectors.cancellation_steps(account, membership.role)
+    if request.method == "POST" and not blockers:
+        # One RetentionOutcome per run: it stays "abandoned" unless the customer reaches an outcome.
+        run = RetentionOutcome.objects.create(account=account, plan=account.plan, user=request.user)
+        request.session[_flow_key(account)] = {"run": run.pk, "done": []}
+        return redirect("portal:cancel_step", account_id=account_id, step=steps[0])
+    return render(
+        request,
+        "portal/cancel_start.html",
+        _context(membership, blockers=blockers, steps=[STEP_TITLES[s] for s in steps]),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpResponse:
+    """One page of the flow. Steps must be taken in order; the state lives in the session."""
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    policy = account.plan.policy
+    gate = _cancellation_gate(request, membership)
+    if gate is not None:
+        return gate
+    steps = selectors.cancellation_steps(account, membership.role)
+    if step not in steps:
+        raise Http404("No such step.")
+    flow = request.session.get(_flow_key(account))
+    run = RetentionOutcome.objects.filter(pk=(flow or {}).get("run"), account=account, user=request.user).first()
+    if not flow or run is None or run.outcome != RetentionOutcome.Outcome.ABANDONED:
+        return redirect("portal:cancel", account_id=account_id)
+    first_open = next((s for s in steps if s not in flow["done"]), steps[-1])
+    if steps.index(step) > steps.index(first_open):
+        return redirect("portal:cancel_step", account_id=account_id, step=first_open)
+
+    def advance() -> HttpResponse:
+        flow["done"] = sorted(set(flow["done"]) | {step}, key=steps.index)
+        request.session[_flow_key(account)] = flow
+        return redirect("portal:cancel_step", account_id=account_id, step=steps[steps.index(step) + 1])
+
+    def finish(outcome: str, ticket: Ticket | None = None) -> None:
+        RetentionOutcome.objects.filter(pk=run.pk).update(outcome=outcome, ticket=ticket)
+        request.session.pop(_flow_key(account), None)
+
+    context = _context(
+        membership,
+        step=step,
+        step_title=STEP_TITLES[step],
+        step_number=steps.index(step) + 1,
+        step_count=len(steps),
+        previous=steps[steps.index(step) - 1] if steps.index(step) else None,
+    )
+    method = request.method
+
+    if step == "survey":
+        form = ExitSurveyForm(request.POST if method == "POST" else None, policy=policy, initial=flow)
+        if method == "POST" and form.is_valid():
+            flow["reason"], flow["comment"] = form.cleaned_data["reason"], form.cleaned_data["comment"]
+            RetentionOutcome.objects.filter(pk=run.pk).update(reason=flow["reason"])
+            return advance()
+        return render(request, "portal/cancel_survey.html", {**context, "form": form})
+
+    if step == "offers":
+        offers = selectors.retention_offers(account, membership.role)
+        if run.offers_shown != offers:
+            RetentionOutcome.objects.filter(pk=run.pk).update(offers_shown=offers)
+        lowest = selectors.lower_plans(account).first()
+        error = ""
+        if method == "POST":
+            action = request.POST.get("action")
+            if action == "keep":
+                finish(RetentionOutcome.Outcome.KEPT)
+                messages.success(request, "Thank you for staying. Nothing has changed on your account.")
+                return redirect("portal:dashboard", account_id=account_id)
+            if action == "meeting" and "meeting" in offers:
+                finish(RetentionOutcome.Outcome.MEETING)
+                transaction.on_commit(lambda: send_meeting_request.delay(run.pk))
+                messages.success(
+                    request,
+                    "We have asked customer success to contact you to book a meeting. Your account stays as it is.",
+                )
+                return redirect("portal:dashboard", account_id=account_id)
+            if action == "downgrade" and "downgrade" in offers:
+                try:
+                    ticket = submit_ticket(
+                        account=account,
+                        kind=Kind.DOWNGRADE,
+                        requester=request.user,
+                        request=Request(
+                            full_name=request.user.full_name,
+                            company=f"{account.name} ({account.account_id})",
+                            contact=request.user.email,
+                            plan=lowest,
+                        ),
+                    )
+                except Refusal as refusal:
+                    error = refusal.detail
+                else:
+                    finish(RetentionOutcome.Outcome.DOWNGRADED, ticket)
+                    ticket.refresh_from_db()
+                    messages.success(
+                        request,
+                        f"Case #{ticket.pk}: downgrade to {lowest.name} requested. "
+                        + selectors.route_explanation(policy, ticket.route),
+                    )
+                    return redirect("portal:ticket", pk=ticket.pk)
+            elif action == "continue":
+                return advance()
+            else:
+                error = "Choose one of the options."
+        return render(
+            request,
+            "portal/cancel_offers.html",
+            {**context, "offers": offers, "lowest": lowest, "error": error},
+        )
+
+    if step == "preview":
+        impact = selectors.cancellation_impact(account)
+        if method == "POST" and not impact.port_outs_block:
+            return advance()
+        return render(
+            request,
+            "portal/cancel_preview.html",
+            {**context, "impact": impact, "subscription": getattr(account, "subscription", None)},
+        )
+
+    if step == "acknowledge":
+        form = AcknowledgementForm(
+            request.POST if method == "POST" else None,
+            policy=policy,
+            initial={key: True for key in flow.get("acknowledgements", [])},
+        )
+        if method == "POST" and form.is_valid():
+            flow["acknowledgements"] = form.acknowledged()
+            return advance()
+        return render(request, "portal/cancel_acknowledge.html", {**context, "form": form})
+
+    # step == "verify"
+    form_kwargs = {"account": account, "user": request.user, "kind": Kind.ACCOUNT_CANCELLATION}
+    form = CancellationVerificationForm(request.POST if method == "POST" else None, **form_kwargs)
+    if method == "POST" and form.is_valid():
+        cancellation = form.to_request()
+        cancellation.reason = flow.get("reason", "")
+        cancellation.comment = flow.get("comment", "")
+        cancellation.acknowledgements = flow.get("acknowledgements", [])
+        try:
+            ticket = submit_ticket(
+                account=account, kind=Kind.ACCOUNT_CANCELLATION, requester=request.user, request=cancellation
+            )
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            finish(RetentionOutcome.Outcome.CANCELLED, ticket)
+            # A self-service cancellation removes the user's access at once (K8, U5): the page that follows
+            # must not need a signed-in user, so it finds the case through the session.
+            request.session[SUBMITTED_SESSION_KEY] = ticket.pk
+            return redirect("portal:cancel_done")
+    return render(
+        request,
+        "portal/cancel_verify.html",
+        {
+            **context,
+            "form": form,
+            "acknowledged": [ACKNOWLEDGEMENT_TEXTS[k] for k in flow.get("acknowledgements", [])],
+        },
+    )
+
+
+def cancel_done(request: HttpRequest) -> HttpResponse:
+    """The last page: the case, what happens next (the route explained), and whether access is already gone."""
+    ticket = (
+        Ticket.objects.select_related("account__plan__policy")
+        .filter(pk=request.session.get(SUBMITTED_SESSION_KEY))
+        .first()
+    )
+    if ticket is None:
+        raise Http404("Nothing was submitted in this session.")
+    policy = ticket.account.plan.policy
+    still_member = (
+        request.user.is_authenticated and Membership.objects.filter(user=request.user, account=ticket.account).exists()
+    )
+    return render(
+        request,
+        "portal/cancel_done.html",
+        {
+            "ticket": ticket,
+            "account": ticket.account,
+            "policy": policy,
+            "route_text": selectors.route_explanation(policy, ticket.route),
+            "signed_in": still_member,
+        },
+    )
+
+
+# -- the ticket page ----------------------------------------------------------------------------------------------
+
+
+def _ticket_page(request: HttpRequest, ticket: Ticket, membership: Membership, **forms) -> HttpResponse:
+    policy = ticket.account.plan.policy
+    return render(
+        request,
+        "portal/ticket.html",
+        _context(
+            membership,
+            ticket=ticket,
+            timeline=selectors.timeline(ticket),
+            attachments=ticket.attachments.order_by("created_at"),
+            may_withdraw="withdraw" in available_transitions(ticket, request.user),
+            route_text=selectors.route_explanation(policy, ticket.route),
+            comment_form=forms.get("comment_form") or CommentForm(),
+            attachment_form=forms.get("attachment_form") or AttachmentForm(),
+        ),
+        status=400 if forms else 200,
+    )
+
+
+@login_required
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
+    return _ticket_page(request, ticket, membership)
+
+
+@login_required
+@require_POST
+def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            add_comment(ticket=ticket, author=request.user, body=form.cleaned_data["body"])
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            messages.success(request, "Your comment was added.")
+            return redirect("portal:ticket", pk=ticket.pk)
+    return _ticket_page(request, ticket, membership, comment_form=form)
+
+
+@login_required
+@require_POST
+def ticket_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
+    try:
+        transition_ticket(ticket=ticket, name="withdraw", actor=request.user, channel=LogChannel.WEB)
+    except Refusal as refusal:
+        messages.error(request, refusal.detail)
+    else:
+        messages.success(request, f"Case #{ticket.pk} was withdrawn.")
+    return redirect("portal:ticket", pk=ticket.pk)
+
+
+@login_required
+@require_POST
+def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        attachment = form.save(ticket=ticket, user=request.user)
+        messages.success(request, f"{attachment.name} was attached.")
+        return redirect("portal:ticket", pk=ticket.pk)
+    return _ticket_page(request, ticket, membership, attachment_form=form)
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """Attachments are served only through here, to those who may see the case; never from MEDIA_URL."""
+    ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
+    attachment = get_object_or_404(ticket.attachments, pk=attachment_pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("The file is no longer available.") from exc
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.content_type or "application/octet-stream",
+    )

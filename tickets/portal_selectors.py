@@ -1,0 +1,224 @@
+"""Reads the customer portal's pages share: which accounts and cases a user sees, what they may ask for,
+and what an account cancellation would do to the account (the impact preview).
+
+Only reads live here: every write goes through tickets.services.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import Account, Membership, User
+from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
+from numbers.models import PhoneNumber
+
+from .models import CLOSED_STATES, OPEN_STATES, Kind, Ticket
+from .services import port_outs_pending
+
+# Roles that see every case of their account; a plain member sees the cases they asked for.
+ACCOUNT_WIDE_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
+
+ROUTE_EXPLANATIONS = {
+    Route.SELF_SERVICE: "It is completed at once, without waiting for an agent.",
+    Route.SUPPORT_CASE: "An agent will verify it within business hours ({hours}) and keep you posted by email.",
+    Route.ACCOUNT_MANAGER: "Your account manager takes it from here and will contact you.",
+}
+
+
+def memberships_of(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("account__plan__policy").order_by("account__name")
+
+
+def membership_or_404(user: User, account_id: str) -> Membership:
+    """The user's membership of the account with this public id; anyone else's account is a 404."""
+    membership = memberships_of(user).filter(account__account_id=account_id).first()
+    if membership is None:
+        raise Http404("No such account.")
+    return membership
+
+
+def visible_tickets(user: User, account: Account, role: str) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.filter(account=account).select_related("requester", "account")
+    if role not in ACCOUNT_WIDE_ROLES:
+        tickets = tickets.filter(requester=user)
+    return tickets
+
+
+def dashboard_cases(user: User, account: Account, role: str, *, closed: bool = False) -> QuerySet[Ticket]:
+    """A3: the open and pending cases (or, behind the filter, the closed ones), most recently updated first."""
+    states = CLOSED_STATES if closed else OPEN_STATES
+    return visible_tickets(user, account, role).filter(state__in=states).order_by("-updated_at")
+
+
+def ticket_for_user_or_404(user: User, pk: int) -> tuple[Ticket, Membership]:
+    related = ("account__plan__policy", "requester", "license", "addon", "target_plan")
+    ticket = Ticket.objects.select_related(*related).filter(pk=pk).first()
+    membership = Membership.objects.filter(user=user, account_id=ticket.account_id).first() if ticket else None
+    if ticket is None or membership is None:
+        raise Http404("No such case.")
+    if membership.role not in ACCOUNT_WIDE_ROLES and ticket.requester_id != user.pk:
+        raise Http404("No such case.")
+    return ticket, membership
+
+
+def timeline(ticket: Ticket) -> list[dict]:
+    """The transition log and the public comments, in the order they happened."""
+    entries = [{"at": row.at, "type": "transition", "row": row} for row in ticket.log.all()] + [
+        {"at": comment.created_at, "type": "comment", "row": comment}
+        for comment in ticket.comments.filter(public=True).select_related("author")
+    ]
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
+def route_explanation(policy: Policy, route: str) -> str:
+    return ROUTE_EXPLANATIONS.get(route, "").format(hours=policy.intake_hours_text)
+
+
+# -- what a role may ask for -----------------------------------------------------------------------------------
+
+
+def lower_plans(account: Account) -> QuerySet[Plan]:
+    return Plan.objects.filter(product_line=account.plan.product_line, rank__lt=account.plan.rank).order_by("rank")
+
+
+def kind_applies(account: Account, kind: str) -> bool:
+    """Whether the account has anything this kind of request could be about right now."""
+    policy = account.plan.policy
+    if kind == Kind.REACTIVATION:
+        return policy.reactivation_open(account)
+    if account.status != Account.Status.ACTIVE:
+        return False
+    if kind == Kind.LICENSE_CANCELLATION:
+        return account.licenses.filter(quantity__gt=0).exists()
+    if kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
+        return account.numbers.filter(status=PhoneNumber.Status.ACTIVE).exists()
+    if kind == Kind.ADDON_CANCELLATION:
+        return account.addons.filter(status=AddOn.Status.ACTIVE).exists()
+    if kind == Kind.DOWNGRADE:
+        return lower_plans(account).exists()
+    return True
+
+
+def requestable_kinds(account: Account, role: str) -> list[str]:
+    """S4, A5, U1: the kinds this role may request on this account now, in the order of Kind."""
+    policy = account.plan.policy
+    return [kind for kind in Kind.values if policy.allows_role(kind, role) and kind_applies(account, kind)]
+
+
+def takes_cancellations_on_the_web(policy: Policy) -> bool:
+    """K6: whether the policy accepts account cancellations through the portal at all."""
+    return "web" in policy.intake_channels
+
+
+# -- the impact preview ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CancellationImpact:
+    numbers_released: list[PhoneNumber]
+    numbers_porting_out: list[PhoneNumber]
+    port_outs_block: bool
+    credit_forfeited: Decimal
+    refunds_text: str
+    next_billing_date: dt.date | None
+    seats: int
+    next_bill: Decimal
+    misses_billing_cutoff: bool
+    completes_now: bool
+    purge_date: dt.date | None
+    retention_days: int
+    reactivation_text: str
+    addons_ended: list[AddOn] = field(default_factory=list)
+    licenses_ended: list[License] = field(default_factory=list)
+
+
+def cancellation_impact(account: Account, now: dt.datetime | None = None) -> CancellationImpact:
+    """What cancelling the account would do, computed from its data and its policy (K5, K8, S5–S8, S10, U6, U7)."""
+    now = now or timezone.now()
+    policy = account.plan.policy
+    subscription = getattr(account, "subscription", None)
+    completes_now = policy.route == Route.SELF_SERVICE
+    next_billing_date = subscription.next_billing_date if subscription else None
+    today = now.astimezone(policy.tz).date()
+    if next_billing_date is None:
+        misses_cutoff = False
+    else:
+        cutoff = next_billing_date - dt.timedelta(days=policy.billing_cutoff_days)
+        # A case an agent works may take until the next business day; a self-service one is done today.
+        done_by = today if completes_now else today + dt.timedelta(days=1)
+        misses_cutoff = done_by >= cutoff
+
+    if policy.reactivation == Policy.Reactivation.NEVER:
+        reactivation_text = "A cancelled account cannot be reactivated: coming back means starting a new account."
+    elif policy.reactivation == Policy.Reactivation.WITHIN_RETENTION:
+        reactivation_text = (
+            f"You can ask to restart the account within {policy.retention_days} days of the cancellation; "
+            "after that only a new account is possible."
+        )
+    else:
+        reactivation_text = "You can ask to reactivate the account at any time until its data is deleted."
+
+    refunds_text = {
+        Policy.Refunds.NONE: "Charges already made are not refunded, and credit balances are not paid out.",
+    }.get(policy.refunds, "")
+    return CancellationImpact(
+        numbers_released=list(account.numbers.filter(status=PhoneNumber.Status.ACTIVE)),
+        numbers_porting_out=list(account.numbers.filter(status=PhoneNumber.Status.PORTING_OUT)),
+        port_outs_block=policy.require_port_outs_complete and port_outs_pending(account),
+        credit_forfeited=max(CreditEntry.balance_of(account), Decimal("0")),
+        refunds_text=refunds_text,
+        next_billing_date=next_billing_date,
+        seats=subscription.seats if subscription else 0,
+        next_bill=subscription.next_bill if subscription else Decimal("0"),
+        misses_billing_cutoff=misses_cutoff,
+        completes_now=completes_now,
+        purge_date=(today + dt.timedelta(days=policy.retention_days)) if completes_now else None,
+        retention_days=policy.retention_days,
+        reactivation_text=reactivation_text,
+        addons_ended=list(account.addons.filter(status=AddOn.Status.ACTIVE)),
+        licenses_ended=list(account.licenses.filter(quantity__gt=0)),
+    )
+
+
+def cancellation_blockers(account: Account) -> list[str]:
+    """Reasons the flow cannot even start, in the customer's words (S10, one open request at a time)."""
+    policy = account.plan.policy
+    blockers = []
+    if account.status != Account.Status.ACTIVE:
+        blockers.append("This account is not active.")
+    if account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).exists():
+        blockers.append("This account already has an open cancellation request.")
+    if policy.require_port_outs_complete and port_outs_pending(account):
+        blockers.append(
+            "A port-out is still in progress. All port-outs must be complete before the account can be cancelled: "
+            "numbers you want to keep must finish moving first."
+        )
+    return blockers
+
+
+def retention_offers(account: Account, role: str) -> list[str]:
+    """U9, S2, K1: the offers the policy enables that this role could take up; "keep" is always possible."""
+    policy = account.plan.policy
+    offers = []
+    if policy.offer_downgrade and policy.allows_role(Kind.DOWNGRADE, role) and lower_plans(account).exists():
+        offers.append("downgrade")
+    if policy.offer_meeting:
+        offers.append("meeting")
+    return offers
+
+
+def cancellation_steps(account: Account, role: str) -> list[str]:
+    """The pages of the account-cancellation flow for this policy, in order."""
+    policy = account.plan.policy
+    steps = ["survey"]
+    if retention_offers(account, role):
+        steps.append("offers")
+    steps.append("preview")
+    if policy.acknowledgements:
+        steps.append("acknowledge")
+    steps.append("verify")
+    return steps
