@@ -31,6 +31,7 @@ from .models import (
     Ticket,
     TransitionLog,
 )
+from .sla import SlaStatusListFilter
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -145,6 +146,7 @@ class TicketAdmin(admin.ModelAdmin):
         ("assignee", admin.RelatedOnlyFieldListFilter),
         "account__plan__policy",
         "priority",
+        SlaStatusListFilter,  # manager queues: SLA in business hours (tickets.sla)
     ]
     search_fields = [
         "=id",

@@ -1,0 +1,323 @@
+"""Manager queues: overview, queue list, insights, CSV export and assignment. Staff only.
+
+Support managers (tickets.view_queues) see every ticket; support agents see their own part (tickets assigned
+to them and the open pool they can claim). Customers get 404: the pages do not exist for them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from billing.models import Plan
+
+from . import selectors, services, sla
+from .exceptions import Refusal
+from .models import Kind, Ticket
+
+# -- access ---------------------------------------------------------------------------------------------------
+
+
+def staff_view(*, managers_only: bool = False) -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not (user.is_active and user.is_staff):
+                raise Http404  # customers do not learn these pages exist
+            manager = selectors.is_manager(user)
+            if not (manager or selectors.is_agent(user)) or (managers_only and not manager):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _nav(request: HttpRequest, current: str) -> dict:
+    return {"current": current, "is_manager": selectors.is_manager(request.user)}
+
+
+# -- charts: server-side SVG, each shown with its numbers' table ---------------------------------------------
+
+PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#c53030", "#6b46c1", "#718096", "#d69e2e", "#319795"]
+
+
+def bar_chart(
+    labels: list[str], series: list[tuple[str, list[int | float]]], *, title: str, width: int = 640, height: int = 220
+) -> dict:
+    """Grouped vertical bars: one group per label, one bar per series; geometry for templates/queues/_chart.html."""
+    left, bottom, top = 40, 40, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max([v for _, values in series for v in values] + [0])
+    scale_max = _nice_ceiling(peak)
+    group_w = plot_w / max(len(labels), 1)
+    bar_w = max(group_w * 0.8 / max(len(series), 1), 1)
+    groups = []
+    for i, label in enumerate(labels):
+        bars = []
+        for j, (name, values) in enumerate(series):
+            value = values[i]
+            h = plot_h * value / scale_max if scale_max else 0
+            x = left + i * group_w + group_w * 0.1 + j * bar_w
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(top + plot_h - h, 1),
+                    "w": round(bar_w - 1, 1),
+                    "h": round(h, 1),
+                    "value": value,
+                    "series": name,
+                    "color": PALETTE[j % len(PALETTE)],
+                }
+            )
+        groups.append({"label": label, "x": round(left + i * group_w + group_w / 2, 1), "bars": bars})
+    ticks = [{"value": round(scale_max * k / 4, 1), "y": round(top + plot_h - plot_h * k / 4, 1)} for k in range(5)]
+    return {
+        "title": title,
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - 10,
+        "baseline": top + plot_h,
+        "label_y": top + plot_h + 16,
+        "groups": groups,
+        "ticks": ticks,
+        "legend": [{"name": name, "color": PALETTE[j % len(PALETTE)]} for j, (name, _) in enumerate(series)],
+        "rotate_labels": len(labels) > 8,
+    }
+
+
+def _nice_ceiling(value: float) -> float:
+    if value <= 0:
+        return 0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return value
+
+
+# -- pages ----------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_view()
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    data = selectors.overview(request.user, now)
+    rows = [
+        {
+            "kind": kind,
+            "label": label,
+            "cells": [(state, data.matrix[kind][state]) for state, _ in data.states],
+            "total": sum(data.matrix[kind].values()),
+            "sla": [(status, data.sla_by_kind[kind][status]) for status in sla.Status.FILTERS],
+        }
+        for kind, label in data.kinds
+    ]
+    ageing = [(key, label, data.ageing[key]) for key, label, *_ in sla.AGE_BUCKETS]
+    charts = {
+        "ageing": bar_chart(
+            [label for _, label, _ in ageing], [("Open tickets", [n for *_, n in ageing])], title="Ageing of open work"
+        ),
+        "sla": bar_chart(
+            [sla.Status.LABELS[s].split(" (")[0] for s in sla.Status.FILTERS],
+            [("Open tickets", [data.sla_totals[s] for s in sla.Status.FILTERS])],
+            title="SLA status of open work",
+        ),
+        "load": bar_chart(
+            [label for _, label in data.kinds],
+            [(label, [data.matrix[k][s] for k, _ in data.kinds]) for s, label in data.states],
+            title="Open work by kind and state",
+            height=260,
+        ),
+    }
+    context = {
+        **_nav(request, "overview"),
+        "data": data,
+        "rows": rows,
+        "ageing": ageing,
+        "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
+        "charts": charts,
+        "now": now,
+    }
+    return render(request, "queues/overview.html", context)
+
+
+@require_GET
+@staff_view()
+def queue_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    filters = selectors.QueueFilters.from_query(request.GET)
+    tickets = selectors.queue(request.user, filters, now)
+    page = selectors.page_of(tickets, filters.page, now)
+    manager = selectors.is_manager(request.user)
+    context = {
+        **_nav(request, "list"),
+        "filters": filters,
+        "page": page,
+        "presets": [(key, label) for key, (label, _) in selectors.PRESETS.items()],
+        "current_preset": request.GET.get("preset", ""),
+        "kinds": Kind.choices,
+        "states": selectors.STATE_CHOICES,
+        "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
+        "ages": [(key, label) for key, label, *_ in sla.AGE_BUCKETS],
+        "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
+        "plans": Plan.objects.only("pk", "name").order_by("name") if manager else [],
+        "staff": selectors.staff_choices() if manager else [],
+        "query": filters.query(),
+        "page_query": filters.query(page=""),
+        "csv_query": filters.query(page=""),
+        "now": now,
+    }
+    return render(request, "queues/list.html", context)
+
+
+@require_GET
+@staff_view(managers_only=True)
+def insights(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    weeks = selectors.throughput(now)
+    reasons = selectors.exit_reasons(now)
+    retention = selectors.retention(now)
+    port_outs = selectors.port_outs(now)
+    charts = {
+        "throughput": bar_chart(
+            [f"{w['week']:%d %b}" for w in weeks],
+            [("Opened", [w["opened"] for w in weeks]), ("Completed", [w["completed"] for w in weeks])],
+            title="Tickets opened and completed per week",
+        ),
+        "reasons": bar_chart(
+            [key.replace("_", " ") for key, _ in reasons["reasons"]],
+            [("Cancellations", [reasons["totals"][key] for key, _ in reasons["reasons"]])],
+            title="Exit-survey reasons",
+        ),
+        "retention": bar_chart(
+            [f"{m['month']:%b %y}" for m in retention],
+            [("Offers shown", [m["shown"] for m in retention]), ("Saved", [m["saved"] for m in retention])],
+            title="Retention offers shown and accepted",
+        ),
+        "port_outs": bar_chart(
+            [label for _, label in Ticket._meta.get_field("state").choices],
+            [("Port-outs", [port_outs["by_state"][s] for s, _ in Ticket._meta.get_field("state").choices])],
+            title="Port-outs by state",
+        ),
+    }
+    context = {
+        **_nav(request, "insights"),
+        "weeks": weeks,
+        "reasons": reasons,
+        "retention": retention,
+        "port_outs": port_outs,
+        "port_out_states": [(label, port_outs["by_state"][s]) for s, label in Ticket._meta.get_field("state").choices],
+        "charts": charts,
+        "now": now,
+    }
+    return render(request, "queues/insights.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@staff_view()
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The queue view of this query string, every row (no pagination), streamed."""
+    now = timezone.now()
+    filters = selectors.QueueFilters.from_query(request.GET)
+    tickets = selectors.queue(request.user, filters, now)
+    writer = csv.writer(_Echo())
+    body: Iterable[str] = (writer.writerow(line) for line in selectors.csv_rows(tickets, now))
+    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="queue-{now:%Y%m%d-%H%M}.csv"'
+    return response
+
+
+# -- assignment and the customer clock --------------------------------------------------------------------
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    # Only a query string comes back from the form: the redirect stays on this page whatever it holds.
+    query = request.POST.get("query", "")
+    return HttpResponseRedirect(reverse("queues:list") + (f"?{query}" if query else ""))
+
+
+@require_POST
+@staff_view()
+def assign(request: HttpRequest) -> HttpResponseRedirect:
+    """Claim one ticket (button `claim`), or assign the ticked tickets to someone (managers only)."""
+    user = request.user
+    manager = selectors.is_manager(user)
+    if request.POST.get("claim"):
+        ids, target = [request.POST["claim"]], "me"
+    else:
+        ids, target = request.POST.getlist("tickets"), request.POST.get("assignee", "")
+    ids = [int(i) for i in ids if str(i).isdigit()]
+    if not ids:
+        messages.warning(request, "Tick at least one ticket.")
+        return _back(request)
+    if target == "me":
+        assignee: User | None = user
+    elif target == "none" and manager:
+        assignee = None
+    elif target.isdigit() and manager:
+        assignee = User.objects.filter(pk=int(target), is_staff=True, is_active=True).first()
+        if assignee is None:
+            messages.error(request, "Choose an active member of staff.")
+            return _back(request)
+    else:
+        raise PermissionDenied  # agents claim for themselves only
+    tickets = list(selectors.visible_tickets(user).filter(pk__in=ids).order_by("pk"))
+    if not manager:
+        # An agent claims from the unassigned pool; another agent's ticket is not theirs to take.
+        tickets = [t for t in tickets if t.assignee_id in (None, user.pk)]
+    done = 0
+    for ticket in tickets:
+        try:
+            services.assign_ticket(ticket=ticket, assignee=assignee, actor=user)
+        except Refusal as refusal:
+            messages.error(request, f"#{ticket.pk}: {refusal.detail}")
+        else:
+            done += 1
+    who = "nobody" if assignee is None else ("you" if assignee == user else assignee.email)
+    if done:
+        messages.success(request, f"{done} ticket{'s' if done != 1 else ''} assigned to {who}.")
+    if len(tickets) < len(ids):
+        messages.warning(request, f"{len(ids) - len(tickets)} ticket(s) were not yours to assign and were skipped.")
+    return _back(request)
+
+
+@require_POST
+@staff_view()
+def customer_clock(request: HttpRequest, pk: int, action: str) -> HttpResponseRedirect:
+    """Mark a ticket as waiting on the customer (the SLA clock pauses) or as answered (it runs again)."""
+    ticket = get_object_or_404(selectors.visible_tickets(request.user).select_related("account__plan__policy"), pk=pk)
+    if not request.user.has_perm("tickets.change_ticket"):
+        raise PermissionDenied
+    if action == "wait":
+        changed = sla.pause_clock(ticket)
+        text = "is waiting on the customer: SLA clock paused" if changed else "was already waiting on the customer"
+    elif action == "resume":
+        changed = sla.resume_clock(ticket, ticket.account.plan.policy)
+        text = "has the customer's answer: SLA clock running" if changed else "was not waiting on the customer"
+    else:
+        raise Http404
+    messages.info(request, f"#{ticket.pk} {text}.")
+    return _back(request)
