@@ -5,6 +5,7 @@ Production sets DATABASE_URL, CELERY_BROKER_URL (or REDIS_URL), SECRET_KEY, ALLO
 A bad or missing value stops start-up with ImproperlyConfigured.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -151,11 +152,29 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="exitdesk")
 CELERY_BEAT_SCHEDULE: dict = {}
 
+# API throttles (DRF scoped rates, "<n>/<second|minute|hour|day>"), kept in the cache below.
+_RATE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"
+API_THROTTLE_RATES = {
+    "auth_token": env.str("API_THROTTLE_AUTH_TOKEN", default="20/minute"),
+    "verification": env.str("API_THROTTLE_VERIFICATION", default="30/minute"),
+}
+for _scope, _rate in API_THROTTLE_RATES.items():
+    if not re.match(_RATE, _rate):
+        raise ImproperlyConfigured(f"Throttle rate for {_scope} must look like 20/minute, not {_rate!r}.")
+# Local memory by default; several web processes share throttles through e.g. CACHE_URL=redis://host:6379/1.
+try:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+except Exception as exc:
+    raise ImproperlyConfigured(f"CACHE_URL is not a cache URL Django understands: {exc}") from exc
+
 REST_FRAMEWORK = {
+    # Token first: an anonymous API call gets 401 with `WWW-Authenticate: Token`, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    "EXCEPTION_HANDLER": "tickets.api.common.exception_handler",
+    "DEFAULT_THROTTLE_RATES": API_THROTTLE_RATES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -170,6 +189,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # `<id:pk>` in config/api_urls.py: a database id that fits a bigint.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+    "ENUM_NAME_OVERRIDES": {
+        "TicketChannelEnum": "tickets.models.Channel",
+        "LogChannelEnum": "tickets.models.LogChannel",
+        "TransitionNameEnum": "tickets.models.TRANSITIONS",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,418 @@
+"""REST API: API tokens, and provisioning accounts with their members, numbers, licenses, add-ons, invoices, card.
+
+Provisioning (every POST/PUT here) is for staff and calls accounts.services; customers read what belongs to their
+own accounts, invoices and the card only with a billing role (U1). Another account's objects are 404.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import Account, Membership
+from billing.models import AddOn, CardOnFile, Invoice, License, Plan
+from numbers.models import PhoneNumber, normalize_e164
+from tickets.api.common import (
+    IdField,
+    TokenThrottle,
+    account_for,
+    error_responses,
+    require_staff,
+    visible_accounts,
+)
+from tickets.exceptions import Refusal
+
+logger = logging.getLogger(__name__)
+
+
+# -- token -----------------------------------------------------------------------------------------------------
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ObtainToken(APIView):
+    """Exchange an email and password for an API token (refused once the user's access is removed)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Get an API token",
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, **error_responses(400, 429)},
+        auth=[],
+    )
+    def post(self, request):
+        form = TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request, email=form.validated_data["email"].lower(), password=form.validated_data["password"]
+        )
+        if user is None or not user.is_active:  # the model backend refuses inactive users too
+            raise Refusal("invalid_credentials", "Unable to sign in with that email and password.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# -- accounts --------------------------------------------------------------------------------------------------
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all())
+    plan_name = serializers.CharField(source="plan.name", read_only=True)
+    port_out_pin = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=64, help_text="Stored hashed, never returned."
+    )
+    seats = serializers.IntegerField(write_only=True, required=False, min_value=1, max_value=100_000)
+    next_billing_date = serializers.DateField(write_only=True, required=False)
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "account_id",
+            "name",
+            "plan",
+            "plan_name",
+            "status",
+            "created_at",
+            "cancelled_at",
+            "purge_after",
+            "port_out_pin",
+            "seats",
+            "next_billing_date",
+        ]
+        read_only_fields = ["id", "account_id", "status", "created_at", "cancelled_at", "purge_after"]
+
+
+class AccountList(generics.ListAPIView):
+    serializer_class = AccountSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Account.objects.none()
+        return visible_accounts(self.request.user).select_related("plan").order_by("pk")
+
+    @extend_schema(tags=["accounts"], summary="Accounts the caller may see", responses=error_responses(401, 404))
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Open an account (staff)",
+        request=AccountSerializer,
+        responses={201: AccountSerializer, **error_responses(400, 401, 403)},
+    )
+    def post(self, request):
+        require_staff(request, "Only support staff open accounts.")
+        form = AccountSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        account = services.create_account(
+            name=data["name"],
+            plan=data["plan"],
+            port_out_pin=data.get("port_out_pin") or None,
+            seats=data.get("seats", 1),
+            next_billing_date=data.get("next_billing_date"),
+        )
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+
+class AccountDetail(APIView):
+    @extend_schema(
+        tags=["accounts"], summary="One account", responses={200: AccountSerializer, **error_responses(401, 404)}
+    )
+    def get(self, request, pk: int):
+        return Response(AccountSerializer(account_for(request, pk)).data)
+
+
+# -- what an account holds -------------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", max_length=254)
+    full_name = serializers.CharField(source="user.full_name", max_length=200, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=256,
+        trim_whitespace=False,
+        help_text="Optional; without one the new member gets an email inviting them to set theirs.",
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "email", "full_name", "role", "password", "created_at"]
+        read_only_fields = ["id", "user", "created_at"]
+
+    def validate_password(self, value: str) -> str:
+        try:
+            validate_password(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+class NumberSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(max_length=32, help_text="E.164, e.g. +14155550123.")
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["id", "number", "status", "inbound_recording", "created_at", "released_at", "ported_out_at"]
+        read_only_fields = ["id", "status", "created_at", "released_at", "ported_out_at"]
+
+    def validate_number(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+class LicenseSerializer(serializers.ModelSerializer):
+    product = serializers.ChoiceField(choices=License.Product.choices)
+    quantity = serializers.IntegerField(min_value=0, max_value=1_000_000)
+
+    class Meta:
+        model = License
+        fields = ["id", "product", "quantity", "minimum"]
+        read_only_fields = ["id", "minimum"]
+
+
+class AddOnSerializer(serializers.ModelSerializer):
+    product = serializers.ChoiceField(choices=AddOn.Product.choices)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    number = IdField(
+        source="number_id",
+        required=False,
+        allow_null=True,
+        help_text="Id of the number an inbound-recording add-on belongs to.",
+    )
+
+    class Meta:
+        model = AddOn
+        fields = ["id", "product", "name", "initial_ucaas", "number", "status", "cancelled_at"]
+        read_only_fields = ["id", "status", "cancelled_at"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    status = serializers.ChoiceField(choices=Invoice.Status.choices, default=Invoice.Status.OPEN)
+    outstanding = serializers.BooleanField(source="is_overdue", read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "amount", "due_date", "status", "outstanding", "created_at"]
+        read_only_fields = ["id", "outstanding", "created_at"]
+
+
+class CardSerializer(serializers.ModelSerializer):
+    brand = serializers.CharField(max_length=30)
+    last4 = serializers.RegexField(r"^[0-9]{4}$", max_length=4, help_text="The last four digits only.")
+
+    class Meta:
+        model = CardOnFile
+        fields = ["brand", "last4"]
+
+
+class _AccountChildren(generics.GenericAPIView):
+    """GET lists what one account holds; POST provisions one more (staff) through accounts.services."""
+
+    filter_backends: list = []
+    billing = False  # reading needs a billing role (U1)
+
+    def children(self, account: Account):
+        raise NotImplementedError
+
+    def provision(self, account: Account, data: dict):
+        raise NotImplementedError
+
+    def get(self, request, pk: int):
+        account = account_for(request, pk, billing=self.billing)
+        page = self.paginate_queryset(self.children(account))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def post(self, request, pk: int):
+        account = account_for(request, pk, write=True)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if account.status != Account.Status.ACTIVE:
+            raise Refusal("account_not_active", f"This account is {account.get_status_display().lower()}.")
+        created = self.provision(account, form.validated_data)
+        return Response(self.get_serializer(created).data, status=status.HTTP_201_CREATED)
+
+
+def _children_schema(tag: str, what: str, serializer, *, billing: bool = False):
+    read_codes = (401, 403, 404) if billing else (401, 404)
+    return extend_schema_view(
+        get=extend_schema(
+            tags=[tag],
+            summary=f"List the account's {what}",
+            responses={200: serializer(many=True), **error_responses(*read_codes)},
+        ),
+        post=extend_schema(
+            tags=[tag],
+            summary=f"Add {what} to the account (staff)",
+            request=serializer,
+            responses={201: serializer, **error_responses(400, 401, 403, 404, 409)},
+        ),
+    )
+
+
+@_children_schema("members", "members", MemberSerializer)
+class MemberList(_AccountChildren):
+    serializer_class = MemberSerializer
+
+    def children(self, account):
+        return account.memberships.select_related("user").order_by("pk")
+
+    def provision(self, account, data):
+        user_data = data.get("user", {})
+        password = data.get("password")
+        membership = services.add_member(
+            account=account,
+            email=user_data["email"],
+            full_name=user_data.get("full_name", ""),
+            role=data["role"],
+            password=password,
+        )
+        if not membership.user.has_usable_password():
+            _invite(membership)
+        return membership
+
+
+def _invite(membership: Membership) -> None:
+    """A member without a password gets an email with a link to set one (the password-reset flow)."""
+    user = membership.user
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "password_reset_confirm",
+        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+    )
+    context = {"user": user, "account": membership.account, "role": membership.get_role_display(), "link": link}
+    subject = render_to_string("emails/member_invitation-subject.txt", context).strip()
+    body = render_to_string("emails/member_invitation-body.txt", context)
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, [user.email])
+        except Exception:  # the member exists either way; staff can resend through the reset page
+            logger.exception("Invitation email to %s failed", user.email)
+
+    transaction.on_commit(send)
+
+
+@_children_schema("numbers", "phone numbers", NumberSerializer)
+class NumberList(_AccountChildren):
+    serializer_class = NumberSerializer
+
+    def children(self, account):
+        return account.numbers.order_by("pk")
+
+    def provision(self, account, data):
+        return services.add_number(
+            account=account, number=data["number"], inbound_recording=data.get("inbound_recording", False)
+        )
+
+
+@_children_schema("licenses", "licenses", LicenseSerializer)
+class LicenseList(_AccountChildren):
+    serializer_class = LicenseSerializer
+
+    def children(self, account):
+        return account.licenses.order_by("pk")
+
+    def provision(self, account, data):
+        return services.add_license(account=account, product=data["product"], quantity=data["quantity"])
+
+
+@_children_schema("add-ons", "add-ons", AddOnSerializer)
+class AddOnList(_AccountChildren):
+    serializer_class = AddOnSerializer
+
+    def children(self, account):
+        return account.addons.order_by("pk")
+
+    def provision(self, account, data):
+        number = None
+        if data.get("number_id"):
+            number = account.numbers.filter(pk=data["number_id"]).first()
+            if number is None:
+                raise serializers.ValidationError({"number": ["No such number on this account."]})
+        return services.add_addon(
+            account=account,
+            product=data["product"],
+            name=data.get("name", ""),
+            initial_ucaas=data.get("initial_ucaas", False),
+            number=number,
+        )
+
+
+@_children_schema("invoices", "invoices", InvoiceSerializer, billing=True)
+class InvoiceList(_AccountChildren):
+    serializer_class = InvoiceSerializer
+    billing = True
+
+    def children(self, account):
+        return account.invoices.order_by("pk")
+
+    def provision(self, account, data):
+        return services.add_invoice(
+            account=account, amount=data["amount"], due_date=data["due_date"], status=data["status"]
+        )
+
+
+class Card(APIView):
+    @extend_schema(
+        tags=["card"],
+        summary="The card on file (brand and last four digits)",
+        responses={200: CardSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        account = account_for(request, pk, billing=True)
+        card = CardOnFile.objects.filter(account=account).first()
+        if card is None:
+            return Response(
+                {"code": "not_found", "detail": "This account has no card on file."}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(CardSerializer(card).data)
+
+    @extend_schema(
+        tags=["card"],
+        summary="Set the card on file (staff)",
+        request=CardSerializer,
+        responses={200: CardSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def put(self, request, pk: int):
+        account = account_for(request, pk, write=True)
+        form = CardSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if account.status != Account.Status.ACTIVE:
+            raise Refusal("account_not_active", f"This account is {account.get_status_display().lower()}.")
+        card = services.set_card(account=account, **form.validated_data)
+        return Response(CardSerializer(card).data)

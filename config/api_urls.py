@@ -1,0 +1,37 @@
+"""The REST API under /api/: version 1, the OpenAPI schema and its browsable docs (served locally, no CDN)."""
+
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import api as accounts_api
+from billing import api as billing_api
+from tickets.api import views as tickets_api
+from tickets.api.common import IdConverter, api_not_found
+
+register_converter(IdConverter, "id")
+
+v1 = [
+    path("auth/token/", accounts_api.ObtainToken.as_view(), name="token"),
+    path("plans/", billing_api.PlanList.as_view(), name="plans"),
+    path("accounts/", accounts_api.AccountList.as_view(), name="accounts"),
+    path("accounts/<id:pk>/", accounts_api.AccountDetail.as_view(), name="account"),
+    path("accounts/<id:pk>/members/", accounts_api.MemberList.as_view(), name="members"),
+    path("accounts/<id:pk>/numbers/", accounts_api.NumberList.as_view(), name="numbers"),
+    path("accounts/<id:pk>/licenses/", accounts_api.LicenseList.as_view(), name="licenses"),
+    path("accounts/<id:pk>/addons/", accounts_api.AddOnList.as_view(), name="addons"),
+    path("accounts/<id:pk>/invoices/", accounts_api.InvoiceList.as_view(), name="invoices"),
+    path("accounts/<id:pk>/card/", accounts_api.Card.as_view(), name="card"),
+    path("tickets/", tickets_api.TicketList.as_view(), name="tickets"),
+    path("tickets/<id:pk>/", tickets_api.TicketDetail.as_view(), name="ticket"),
+    path("tickets/<id:pk>/transitions/", tickets_api.TicketTransitions.as_view(), name="transitions"),
+    path("tickets/<id:pk>/comments/", tickets_api.TicketComments.as_view(), name="comments"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include((v1, "v1"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: any other path under /api/ answers in the API's error format, not with the HTML 404 page.
+    re_path(r"^", api_not_found),
+]

@@ -1,0 +1,194 @@
+"""What every API view shares: the `{"code", "detail"}` error format, who sees which account, ids, throttles.
+
+Refusals keep the workflow's codes and statuses (`Refusal.http_status`: 403 role, 400 request content, 409 state
+or guard). Anything belonging to an account the caller is not on is a 404, never a 403, so ids reveal nothing.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from accounts.models import Account, Membership
+from tickets.exceptions import Refusal
+
+MAX_ID = 2**63 - 1
+# U1: the roles holding "access billing & account info" read invoices and the card on file.
+BILLING_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
+
+
+# -- errors ----------------------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. invalid_state, role_not_allowed.")
+    detail = serializers.CharField(help_text="A sentence for people.")
+    field = serializers.CharField(required=False, help_text="The request field the refusal is about, if one.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="400 only: the messages for each request field.",
+    )
+
+
+_DESCRIPTIONS = {
+    400: "The request's content is invalid (field errors in `errors`) or refused by a rule about its content.",
+    401: "Not signed in: send `Authorization: Token <key>` or a session cookie.",
+    403: "Signed in, but the caller's role may not do this.",
+    404: "No such object among those the caller may see (another account's objects are 404, never 403).",
+    409: "The ticket's state or one of the policy's guards refuses it; `code` says which.",
+    429: "Too many requests; retry after the `Retry-After` seconds.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[code]) for code in codes}
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                for sub, messages in _flatten(value).items():
+                    out[f"{key}.{sub}"] = messages
+            else:
+                out[str(key)] = [str(m) for m in (value if isinstance(value, list) else [value])]
+        return out
+    return {api_settings.NON_FIELD_ERRORS_KEY: [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+
+
+def _first_message(errors: dict[str, list[str]]) -> str:
+    for key, messages in errors.items():
+        for message in messages:
+            return message if key == api_settings.NON_FIELD_ERRORS_KEY else f"{key}: {message}"
+    return "Invalid request."
+
+
+def exception_handler(exc, context) -> Response | None:
+    """Every error the API returns has the same shape: `{"code", "detail"}`, plus `errors` on a 400."""
+    if isinstance(exc, Refusal):
+        body = exc.as_dict()
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):  # the provisioning services refuse bad input this way
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        response.data = {"code": "invalid_request", "detail": _first_message(errors), "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "detail": str(exc.detail),
+        }
+    return response
+
+
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Unmatched paths under /api/ (a negative or oversized id, a typo) answer in the API's own format."""
+    return JsonResponse({"code": "not_found", "detail": "No such API path."}, status=status.HTTP_404_NOT_FOUND)
+
+
+# -- who sees what ---------------------------------------------------------------------------------------------
+
+
+def visible_accounts(user) -> QuerySet[Account]:
+    """Staff see every account; a customer the accounts they are a member of."""
+    if user.is_staff:
+        return Account.objects.all()
+    return Account.objects.filter(memberships__user=user)
+
+
+def account_for(request, pk: int, *, write: bool = False, billing: bool = False) -> Account:
+    """The account at `pk` if the caller may see it (else 404); 403 when they see it but may not do this.
+
+    Writes to an account (provisioning) are for staff; billing reads need a billing role (U1).
+    """
+    account = visible_accounts(request.user).select_related("plan__policy").filter(pk=pk).first()
+    if account is None:
+        raise Http404
+    user = request.user
+    if user.is_staff:
+        return account
+    if write:
+        raise exceptions.PermissionDenied("Only support staff provision accounts.")
+    if billing:
+        role = account.memberships.filter(user=user).values_list("role", flat=True).first()
+        if role not in BILLING_ROLES:
+            raise exceptions.PermissionDenied("Only members with access to billing & account info see this.")
+    return account
+
+
+def require_staff(request, message: str = "Only support staff may do this.") -> None:
+    if not request.user.is_staff:
+        raise exceptions.PermissionDenied(message)
+
+
+class IdField(serializers.IntegerField):
+    """A database id: a positive integer that fits a bigint, so no lookup overflows."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdConverter:
+    """`<id:pk>` in URLs: digits that fit a bigint; anything else does not match and falls to a JSON 404."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValueError(value)
+        return number
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+# -- throttles -------------------------------------------------------------------------------------------------
+
+
+class _SettingsRateThrottle(ScopedRateThrottle):
+    """Reads its rate when asked, not at import, so settings changes (and tests) take effect."""
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        if self.scope not in rates:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}.")
+        return rates[self.scope]
+
+
+class TokenThrottle(_SettingsRateThrottle):
+    """Token requests: counted by the client address (the caller is anonymous by definition)."""
+
+    def allow_request(self, request, view) -> bool:
+        view.throttle_scope = "auth_token"
+        return super().allow_request(request, view)
+
+
+class VerificationThrottle(_SettingsRateThrottle):
+    """Requests carrying verification evidence (card digits, a typed word, a PIN): counted per user."""
+
+    EVIDENCE = ("card_last4", "confirmation", "pin")
+
+    def allow_request(self, request, view) -> bool:
+        data = request.data if isinstance(request.data, dict) else {}
+        carries = data.get("name") == "verify" or any(data.get(key) not in (None, "") for key in self.EVIDENCE)
+        if request.method != "POST" or not carries:
+            return True
+        view.throttle_scope = "verification"
+        return super().allow_request(request, view)

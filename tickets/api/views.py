@@ -1,0 +1,281 @@
+"""REST API for tickets: create (every kind), list, detail with history, transitions, comments.
+
+Views parse input and call tickets.services; a Refusal comes back as `{"code", "detail"}` with its status.
+"""
+
+from django import forms
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Membership
+from tickets import services
+from tickets.exceptions import Refusal
+from tickets.models import TRANSITIONS, Channel, IdempotencyKey, Kind, LogChannel, State, Ticket
+
+from .common import MAX_ID, VerificationThrottle, error_responses, visible_accounts
+from .serializers import (
+    CREATE_SERIALIZERS,
+    CommentSerializer,
+    TicketCreateSerializer,
+    TicketSerializer,
+    TransitionSerializer,
+)
+
+
+def visible_tickets(user):
+    tickets = Ticket.objects.select_related("account__plan__policy").prefetch_related("log", "numbers")
+    if user.is_staff:
+        return tickets
+    return tickets.filter(account__in=visible_accounts(user).values("pk"))
+
+
+def ticket_for(request, pk: int) -> Ticket:
+    ticket = visible_tickets(request.user).filter(pk=pk).first()
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+# -- list and create -------------------------------------------------------------------------------------------
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class TicketFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=State.choices)
+    kind = filters.ChoiceFilter(choices=Kind.choices)
+    account = IdFilter(field_name="account", min_value=1, max_value=MAX_ID)
+    assignee = IdFilter(field_name="assignee", min_value=1, max_value=MAX_ID)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    ordering = filters.OrderingFilter(fields=("created_at", "updated_at", "id", "state", "kind"))
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+
+CREATE_REQUEST = PolymorphicProxySerializer(
+    component_name="TicketCreate",
+    serializers={kind.value: serializer for kind, serializer in CREATE_SERIALIZERS.items()},
+    resource_type_field_name="kind",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Up to 200 characters. Repeating a key returns the first request's ticket instead of a new one.",
+)
+
+
+class TicketList(generics.ListAPIView):
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    throttle_classes = [VerificationThrottle]
+
+    queryset = Ticket.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Ticket.objects.none()
+        return visible_tickets(self.request.user).order_by("-created_at", "-pk")
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Tickets the caller may see",
+        responses={200: TicketSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Submit a request",
+        description=(
+            "Customers submit for their own accounts (requester: the caller, channel: api). Staff submit on a "
+            "customer's behalf with `requester` (a member's user id) and `channel`."
+        ),
+        request=CREATE_REQUEST,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: TicketSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request):
+        """Submit a ticket.
+
+        1. Validate the kind's fields with that kind's serializer; the account must be one the caller sees (404).
+        2. Work out the requester and channel: the caller and `api`, or for staff the member they name.
+        3. With an Idempotency-Key, a key already used returns its ticket; otherwise claim the key.
+        4. Submit through tickets.services.submit_ticket; a refusal releases the key.
+        """
+        data = request.data if isinstance(request.data, dict) else {}
+        form_class = CREATE_SERIALIZERS.get(data.get("kind"), TicketCreateSerializer)
+        form = form_class(data=request.data)
+        form.is_valid(raise_exception=True)
+        values = form.validated_data
+        account = visible_accounts(request.user).select_related("plan__policy").filter(pk=values["account"]).first()
+        if account is None:
+            raise Http404
+        requester, channel = self._requester_and_channel(account, values)
+
+        key = self._idempotency_key(request)
+        if key is not None:
+            replayed = self._claim(request.user, key)
+            if replayed is not None:
+                body = TicketSerializer(replayed, context=self.get_serializer_context()).data
+                return Response(body, status=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
+        try:
+            ticket = services.submit_ticket(
+                account=account,
+                kind=values["kind"],
+                requester=requester,
+                request=form.to_request(),
+                channel=channel,
+                actor=request.user,
+            )
+        except BaseException:
+            if key is not None:
+                IdempotencyKey.objects.filter(user=request.user, key=key, ticket__isnull=True).delete()
+            raise
+        if key is not None:
+            IdempotencyKey.objects.filter(user=request.user, key=key).update(ticket=ticket)
+        return Response(
+            TicketSerializer(_reload(ticket), context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
+
+    def _requester_and_channel(self, account, values: dict):
+        user = self.request.user
+        if not user.is_staff:
+            if values.get("requester") not in (None, user.pk):
+                raise exceptions.ValidationError({"requester": ["Only staff submit on someone else's behalf."]})
+            if values.get("channel") not in (None, Channel.API):
+                raise exceptions.ValidationError({"channel": ["Requests through the API come by the api channel."]})
+            return user, Channel.API
+        if values.get("requester") is None:
+            raise exceptions.ValidationError(
+                {"requester": ["Staff submit on a customer's behalf: give the member's user id."]}
+            )
+        membership = (
+            Membership.objects.select_related("user")
+            .filter(account=account, user_id=values["requester"], user__is_active=True)
+            .first()
+        )
+        if membership is None:
+            raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
+        return membership.user, values.get("channel") or Channel.API
+
+    @staticmethod
+    def _idempotency_key(request) -> str | None:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        key = key.strip()
+        if not key or len(key) > 200:
+            raise exceptions.ValidationError({"Idempotency-Key": ["Give a key of 1 to 200 characters."]})
+        return key
+
+    @staticmethod
+    def _claim(user, key: str) -> Ticket | None:
+        """Claim the key, or return the ticket an earlier request with it created."""
+        try:
+            with transaction.atomic():  # a savepoint: a lost race must not break the caller's transaction
+                IdempotencyKey.objects.create(user=user, key=key)
+            return None
+        except IntegrityError:
+            pass
+        earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
+        if earlier is None or earlier.ticket is None:
+            raise Refusal("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed.")
+        return _reload(earlier.ticket)
+
+
+def _reload(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_related("account__plan__policy").prefetch_related("log", "numbers").get(pk=ticket.pk)
+
+
+# -- one ticket ------------------------------------------------------------------------------------------------
+
+
+class TicketDetail(APIView):
+    @extend_schema(
+        tags=["tickets"],
+        summary="One ticket with its available transitions and history",
+        responses={200: TicketSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, pk: int):
+        return Response(TicketSerializer(ticket_for(request, pk), context={"request": request}).data)
+
+
+class TicketTransitions(APIView):
+    throttle_classes = [VerificationThrottle]
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Run a transition",
+        description=(
+            "`verify` may carry `card_last4`; `approve` may carry `foc_date`; `reject` carries `reason` and, for "
+            "port-outs, `code`. 403 when the caller's role may not; 409 `{code, detail}` when the state or a "
+            "guard refuses."
+        ),
+        request=TransitionSerializer,
+        responses={200: TicketSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request, pk: int):
+        ticket = ticket_for(request, pk)
+        name = request.data.get("name") if isinstance(request.data, dict) else None
+        if isinstance(name, str) and name not in TRANSITIONS:
+            # The workflow's own refusal, so the API answers as the admin does.
+            raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+        form = TransitionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.transition_ticket(
+            ticket=ticket,
+            name=form.validated_data["name"],
+            actor=request.user,
+            channel=LogChannel.API,
+            note=form.validated_data.get("note", ""),
+            **form.evidence(),
+        )
+        return Response(TicketSerializer(_reload(ticket), context={"request": request}).data)
+
+
+class TicketComments(generics.GenericAPIView):
+    serializer_class = CommentSerializer
+    filter_backends: list = []
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="The ticket's comments (customers see public ones)",
+        responses={200: CommentSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request, pk: int):
+        ticket = ticket_for(request, pk)
+        comments = ticket.comments.select_related("author").order_by("created_at", "pk")
+        if not request.user.is_staff:
+            comments = comments.filter(public=True)
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Comment on the ticket",
+        request=CommentSerializer,
+        responses={201: CommentSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request, pk: int):
+        ticket = ticket_for(request, pk)
+        form = CommentSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        comment = services.add_comment(
+            ticket=ticket, author=request.user, body=form.validated_data["body"], public=form.validated_data["public"]
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
