@@ -191,7 +191,8 @@ def _submit(*, account, kind, requester, request: Request, channel, actor) -> Ti
         raise Refusal("invalid_request", f"Unknown channel {channel!r}.", field="channel")
 
     role = role_of(requester, account)
-    if role is None or not requester.is_active:
+    # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
+    if role is None or not (requester.is_active or kind == Kind.REACTIVATION):
         raise Refusal("role_not_allowed", "You are not a member of this account.")
     if not policy.allows_role(kind, role):
         allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"

@@ -1,0 +1,119 @@
+"""Shared fixtures: the fixed cast of STYLE.md on any preset, fast password hashing, and CI's skip rule."""
+
+import itertools
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from accounts import services
+from accounts.models import Membership
+from tests.factories import PASSWORD, PIN, ManagerFactory, StaffFactory, preset_plan
+
+_serial = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # PBKDF2 at Django's default work factor costs ~0.3 s a hash here; tests do not need it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings) -> None:
+    # The manifest storage needs `collectstatic` first; pages under test only need the URLs.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def cast(db):
+    """`cast("smrtphone")` builds an account on that preset's lowest plan (or `plan=`), and the fixed cast.
+
+    The namespace holds: account, other_account, plan, policy; owner, super_admin, billing_admin, member
+    (users of `account`), outsider (a member of `other_account`), agent, manager (staff). Every user's
+    password is tests.factories.PASSWORD and the account's port-out PIN is tests.factories.PIN.
+    Calling it twice gives two separate accounts with their own people (the staff are new each time too).
+    """
+
+    def build(preset: str = "avoxi", *, plan=None) -> SimpleNamespace:
+        n = next(_serial)
+        plan = plan or preset_plan(preset)
+        account = services.create_account(name=f"{preset} customer {n}", plan=plan, port_out_pin=PIN)
+        other_account = services.create_account(name=f"{preset} other customer {n}", plan=plan, port_out_pin=PIN)
+        people = {}
+        for role in Membership.Role.values:
+            people[role] = services.add_member(
+                account=account,
+                email=f"{role.replace('_', '-')}{n}@{preset.replace('_', '-')}.test",
+                full_name=f"{role.replace('_', ' ').title()} {n}",
+                role=role,
+                password=PASSWORD,
+            ).user
+        services.add_member(
+            account=other_account,
+            email=f"owner-other{n}@{preset.replace('_', '-')}.test",
+            full_name="Other Owner",
+            role="owner",
+        )
+        outsider = services.add_member(
+            account=other_account,
+            email=f"outsider{n}@{preset.replace('_', '-')}.test",
+            full_name=f"Outsider {n}",
+            role=Membership.Role.SUPER_ADMIN,
+            password=PASSWORD,
+        ).user
+        return SimpleNamespace(
+            account=account,
+            other_account=other_account,
+            plan=plan,
+            policy=plan.policy,
+            outsider=outsider,
+            agent=StaffFactory(email=f"agent{n}@exitdesk.test", full_name=f"Agent {n}"),
+            manager=ManagerFactory(email=f"manager{n}@exitdesk.test", full_name=f"Manager {n}"),
+            **people,
+        )
+
+    return build
+
+
+# -- CI: a skipped test is a failure -------------------------------------------------------------------------
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _skipped_reports(config) -> list:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter else []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if _ci() and exitstatus == pytest.ExitCode.OK and _skipped_reports(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    skipped = _skipped_reports(config)
+    if _ci() and skipped:
+        terminalreporter.section("CI=true: skipped tests count as failures", sep="=", red=True, bold=True)
+        for report in skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.line(f"SKIPPED {report.nodeid}: {reason}", red=True)
+
+
+# -- tests that need a real service run where it is, and are deselected (not skipped) elsewhere -----------------
+def pytest_collection_modifyitems(config, items) -> None:
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    has_broker = bool(settings.CELERY_BROKER_URL)
+    keep, drop = [], []
+    for item in items:
+        needs_postgres = item.get_closest_marker("postgres") is not None
+        needs_worker = item.get_closest_marker("worker") is not None
+        (drop if (needs_postgres and not on_postgres) or (needs_worker and not has_broker) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
