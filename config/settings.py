@@ -23,7 +23,19 @@ def _read(name: str, cast, default):
         raise ImproperlyConfigured(f"Environment variable {name} has an unparsable value: {exc}") from exc
 
 
-DEBUG = _read("DEBUG", env.bool, False)
+def _read_bool(name: str, default: bool) -> bool:
+    # django-environ reads any unknown word as False; a typo such as DEBUG=maybe must stop start-up instead.
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on", "y", "t"}:
+        return True
+    if raw in {"0", "false", "no", "off", "n", "f"}:
+        return False
+    raise ImproperlyConfigured(f"Environment variable {name} must be true or false, not {raw!r}.")
+
+
+DEBUG = _read_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -92,6 +104,8 @@ except ImproperlyConfigured:
     raise
 except Exception as exc:  # django-environ raises plain errors for an unknown scheme
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django understands: {exc}") from exc
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL is not a database URL Django understands, e.g. postgres://user@host/db.")
 DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
