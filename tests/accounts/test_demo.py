@@ -1,0 +1,78 @@
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from accounts.management.commands.demo import DEMO_PASSWORD
+from accounts.models import Account, Membership
+from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License
+from numbers.models import PhoneNumber
+
+pytestmark = pytest.mark.django_db
+OUR_APPS = ["accounts", "billing", "numbers", "tickets"]
+
+
+def counts() -> dict[str, int]:
+    models = [m for label in OUR_APPS for m in apps.get_app_config(label).get_models()]
+    return {m._meta.label: m.objects.count() for m in models}
+
+
+def load_demo() -> str:
+    out = io.StringIO()
+    call_command("demo", stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_demo_twice_leaves_the_same_data():
+    load_demo()
+    first = counts()
+    load_demo()
+    assert counts() == first
+
+
+def test_demo_loads_an_account_per_preset_with_every_role():
+    load_demo()
+    presets = set(Account.objects.values_list("plan__policy__preset", flat=True))
+    assert presets == {"kixie", "avoxi", "kustomer", "kustomer_premium", "smrtphone"}
+    for account in Account.objects.all():
+        assert set(account.memberships.values_list("role", flat=True)) == set(Membership.Role.values)
+        assert account.numbers.exists()
+        assert account.subscription
+
+
+def test_demo_kixie_is_on_the_higher_plan_with_an_overdue_invoice_and_a_card():
+    load_demo()
+    kixie = Account.objects.get(plan__policy__preset="kixie")
+    assert not kixie.plan.is_lowest  # rule K2: a downgrade has somewhere to go
+    assert Invoice.objects.outstanding().filter(account=kixie).exists()  # rule K10
+    assert CardOnFile.objects.get(account=kixie).last4 == "4242"  # rule K7
+
+
+def test_demo_avoxi_has_licenses_and_every_addon():
+    load_demo()
+    avoxi = Account.objects.get(plan__policy__preset="avoxi")
+    contact_center = License.objects.get(account=avoxi, product="contact_center")
+    assert (contact_center.quantity, contact_center.minimum) == (5, 3)  # rule A10
+    products = set(AddOn.objects.filter(account=avoxi).values_list("product", flat=True))
+    assert products == set(AddOn.Product.values)
+    assert AddOn.objects.filter(account=avoxi, initial_ucaas=True).count() == 1  # rule A6
+    assert avoxi.account_manager.is_staff  # rule A11
+
+
+def test_demo_smrtphone_has_credit_and_a_port_out_in_progress():
+    load_demo()
+    smrtphone = Account.objects.get(plan__policy__preset="smrtphone")
+    assert CreditEntry.balance_of(smrtphone) > 0  # rule S7
+    assert smrtphone.numbers.filter(status=PhoneNumber.Status.PORTING_OUT).exists()  # rule S10
+
+
+def test_demo_prints_logins_that_work():
+    output = load_demo()
+    for email in ["agent@exitdesk.demo", "manager@exitdesk.demo", "admin@exitdesk.demo", "owner@kixie.demo"]:
+        assert email in output
+        assert authenticate(email=email, password=DEMO_PASSWORD) is not None, email
+    assert DEMO_PASSWORD in output
+    assert authenticate(email="admin@exitdesk.demo", password=DEMO_PASSWORD).is_superuser
+    assert authenticate(email="manager@exitdesk.demo", password=DEMO_PASSWORD).is_support_manager
