@@ -155,6 +155,7 @@ class TicketAdmin(admin.ModelAdmin):
         "requester__email",
         "contact",
         "numbers__number",
+        "account__numbers__number",
     ]
     list_select_related = ["account", "assignee"]
     list_per_page = 50
@@ -252,7 +253,7 @@ class TicketAdmin(admin.ModelAdmin):
             path(
                 "<int:ticket_id>/transition/<str:name>/",
                 self.admin_site.admin_view(self.transition_view),
-                name="%s_%s_transition" % info,
+                name="{}_{}_transition".format(*info),
             ),
         ] + super().get_urls()
 
@@ -335,8 +336,9 @@ class TicketAdmin(admin.ModelAdmin):
         instances = formset.save(commit=False)
         for instance in instances:
             if isinstance(instance, Comment):
-                services.add_comment(ticket=instance.ticket, author=request.user, body=instance.body,
-                                     public=instance.public)
+                services.add_comment(
+                    ticket=instance.ticket, author=request.user, body=instance.body, public=instance.public
+                )
             elif isinstance(instance, Attachment):
                 instance.uploaded_by = instance.uploaded_by or request.user
                 if instance.file:

@@ -1,0 +1,112 @@
+"""The agents' desk in the admin: buttons for exactly what the user may do now, and the server refusing the rest."""
+
+import pytest
+from django.urls import reverse
+
+from accounts import services as provisioning
+from numbers.models import PhoneNumber
+from tickets.models import Kind, State, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kixie(cast, in_business_hours):
+    from billing.models import Plan
+
+    desk = cast("kixie", plan=Plan.objects.get(policy__preset="kixie", rank=2))
+    provisioning.set_card(account=desk.account, brand="Visa", last4="4242")
+    desk.line = provisioning.add_number(account=desk.account, number="+12025550143")
+    return desk
+
+
+def change_page(client, ticket):
+    return client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+
+
+def post_transition(client, ticket, name, **data):
+    return client.post(reverse("admin:tickets_ticket_transition", args=[ticket.pk, name]), data, follow=True)
+
+
+def buttons(response) -> set[str]:
+    html = response.content.decode()
+    return {
+        name
+        for name in ("verify", "approve", "complete", "reject", "withdraw")
+        if f'name="transition" value="{name}"' in html
+    }
+
+
+def test_agent_and_manager_take_a_kixie_cancellation_to_completed_in_the_admin(client, kixie, submit):
+    # rules K6, K7, K8 through the admin
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    client.force_login(kixie.agent)
+    assert buttons(change_page(client, ticket)) == {"verify", "reject"}
+    page = post_transition(client, ticket, "verify", card_last4="1111")
+    assert "do not match the card on file. [verification_failed]" in page.content.decode()
+    page = post_transition(client, ticket, "verify", card_last4="4242")
+    assert "is now verified" in page.content.decode()
+    assert buttons(page) == {"reject"}  # approve is the manager's
+    client.force_login(kixie.manager)
+    assert "is now approved" in post_transition(client, ticket, "approve").content.decode()
+    client.force_login(kixie.agent)
+    assert "is now completed" in post_transition(client, ticket, "complete").content.decode()
+    kixie.owner.refresh_from_db()
+    assert PhoneNumber.objects.get(pk=kixie.line.pk).status == "released"
+    assert kixie.owner.is_active is False
+    assert not client.login(email=kixie.member.email, password="test-pass-2026")
+
+
+def test_forged_post_for_a_transition_the_user_may_not_run_is_refused(client, kixie, submit):
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent, card_last4="4242")
+    assert ticket.state == State.VERIFIED
+    client.force_login(kixie.agent)
+    assert "approve" not in buttons(change_page(client, ticket))
+    page = post_transition(client, ticket, "approve")
+    assert "permission to approve tickets. [role_not_allowed]" in page.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).state == State.VERIFIED
+
+
+def test_transition_url_refuses_get_and_customers(client, kixie, submit):
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    client.force_login(kixie.agent)
+    assert client.get(reverse("admin:tickets_ticket_transition", args=[ticket.pk, "verify"])).status_code == 405
+    client.force_login(kixie.owner)
+    response = client.post(reverse("admin:tickets_ticket_transition", args=[ticket.pk, "verify"]))
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert Ticket.objects.get(pk=ticket.pk).state == State.SUBMITTED
+
+
+def test_smrtphone_cancellation_refused_while_port_out_pending(client, cast, submit):
+    # rule S10 through the admin
+    desk = cast("smrtphone")
+    line = provisioning.add_number(account=desk.account, number="+12025550177")
+    submit(
+        desk, Kind.PORT_OUT, numbers=[line], gaining_carrier="Telnyx", authorized_name=desk.owner.full_name, pin="1234"
+    )
+    client.force_login(desk.agent)
+    response = client.post(
+        reverse("admin:tickets_ticket_add"),
+        {"account": desk.account.pk, "requester": desk.owner.pk, "kind": "account_cancellation", "channel": "phone"},
+    )
+    assert "All port-outs must be complete" in response.content.decode()
+    assert not Ticket.objects.filter(account=desk.account, kind="account_cancellation").exists()
+
+
+def test_log_is_read_only_and_tickets_cannot_be_deleted(client, kixie, submit):
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    client.force_login(kixie.manager)
+    row = ticket.log.first()
+    assert client.get(reverse("admin:tickets_transitionlog_change", args=[row.pk])).status_code == 200
+    assert client.post(reverse("admin:tickets_transitionlog_delete", args=[row.pk])).status_code == 403
+    assert client.post(reverse("admin:tickets_ticket_delete", args=[ticket.pk])).status_code == 403
+
+
+def test_changelist_filters_and_search(client, kixie, submit):
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    client.force_login(kixie.agent)
+    url = reverse("admin:tickets_ticket_changelist")
+    for query in (kixie.account.account_id, kixie.owner.email, "+12025550143"):
+        page = client.get(url, {"q": query})
+        assert f"/admin/tickets/ticket/{ticket.pk}/change/" in page.content.decode(), query
+    assert client.get(url, {"state": "submitted", "kind": "account_cancellation"}).status_code == 200
