@@ -312,7 +312,10 @@ def _invite(membership: Membership) -> None:
     user = membership.user
     link = settings.SITE_URL.rstrip("/") + reverse(
         "password_reset_confirm",
-        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
     )
     context = {"user": user, "account": membership.account, "role": membership.get_role_display(), "link": link}
     subject = render_to_string("emails/member_invitation-subject.txt", context).strip()

@@ -5,6 +5,7 @@ or guard). Anything belonging to an account the caller is not on is a 404, never
 """
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
@@ -80,6 +81,10 @@ def exception_handler(exc, context) -> Response | None:
         return Response(body, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):  # the provisioning services refuse bad input this way
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -148,7 +148,8 @@ class TicketList(generics.ListAPIView):
         if key is not None:
             IdempotencyKey.objects.filter(user=request.user, key=key).update(ticket=ticket)
         return Response(
-            TicketSerializer(_reload(ticket), context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+            TicketSerializer(_reload(ticket), context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
         )
 
     def _requester_and_channel(self, account, values: dict):
@@ -278,4 +279,3 @@ class TicketComments(generics.GenericAPIView):
             ticket=ticket, author=request.user, body=form.validated_data["body"], public=form.validated_data["public"]
         )
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
-
