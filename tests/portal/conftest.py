@@ -1,0 +1,77 @@
+"""Portal fixtures: signed-in clients, a private MEDIA_ROOT, and Debian's Chromium for pytest-playwright."""
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+
+from tests.factories import PASSWORD
+
+# Playwright's sync API runs an event loop in the test thread; the live server's ORM calls are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # A phone-sized window: the portal must be usable there.
+    return {**browser_context_args, "viewport": {"width": 420, "height": 900}}
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def signed_in(client):
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def presets(transactional_db) -> None:
+    """Browser tests run on flushed tables: put the shipped presets back (the data migration is idempotent)."""
+    importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
+
+
+@pytest.fixture
+def shoot():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def screenshot(page, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    return screenshot
+
+
+@pytest.fixture
+def browser_login(live_server):
+    def login(page, user) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Email address").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+
+    return login
