@@ -19,6 +19,11 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_configure(config) -> None:
+    # WhiteNoise warns once per client that STATIC_ROOT does not exist; tests never run collectstatic.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings) -> None:
     # The manifest storage needs `collectstatic` first; pages under test only need the URLs.
