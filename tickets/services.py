@@ -157,6 +157,7 @@ def submit_ticket(
     request: Request,
     channel: str = Channel.WEB,
     actor: User | None = None,
+    received_at: dt.datetime | None = None,
 ) -> Ticket:
     """Record a customer's request and run it as far as the policy lets it go on its own.
 
@@ -165,8 +166,12 @@ def submit_ticket(
     3. Create the ticket and its first log row.
     4. If the policy's verification was satisfied now, verify as the system; on a self-service route, run
        verify → approve → complete at once with the customer as actor.
-    A refused verification is recorded (after the rollback) toward the lock.
+    A refused verification is recorded (after the rollback) toward the lock. Staff recording an email or a
+    call after the fact pass `received_at`: the intake hours are those of the moment the request arrived.
     """
+    actor = actor or requester
+    if received_at is not None and (not actor.is_staff or received_at > timezone.now()):
+        raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
     try:
         with transaction.atomic():
             return _submit(
@@ -175,14 +180,15 @@ def submit_ticket(
                 requester=requester,
                 request=request,
                 channel=channel,
-                actor=actor or requester,
+                actor=actor,
+                received_at=received_at,
             )
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
 
 
-def _submit(*, account, kind, requester, request: Request, channel, actor) -> Ticket:
+def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
     account = Account.objects.select_for_update().select_related("plan__policy").get(pk=account.pk)
     policy: Policy = account.plan.policy
     if kind not in Kind.values:
@@ -217,6 +223,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor) -> Ti
         company=request.company.strip(),
         contact=request.contact.strip(),
         priority=request.priority or "normal",
+        created_at=received_at or timezone.now(),
     )
     checks: dict[str, bool] = {}
 
@@ -328,7 +335,7 @@ def _check_account_cancellation(account, policy: Policy, ticket: Ticket, request
             "channel_not_accepted",
             f"Account cancellations are taken by {ways} only, {policy.intake_hours_text}.",
         )
-    if policy.intake_hours_enforced and not policy.within_intake_hours():
+    if policy.intake_hours_enforced and not policy.within_intake_hours(ticket.created_at):
         raise Refusal(
             "outside_intake_hours",
             f"Account cancellations are handled {policy.intake_hours_text}. Please contact us then.",

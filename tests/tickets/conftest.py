@@ -20,7 +20,7 @@ def in_business_hours():
 def submit():
     """submit(desk, kind, requester=None, channel="web", **request fields) → Ticket."""
 
-    def run(desk, kind, *, requester=None, channel="web", actor=None, **fields):
+    def run(desk, kind, *, requester=None, channel="web", actor=None, received_at=None, **fields):
         return submit_ticket(
             account=desk.account,
             kind=kind,
@@ -28,6 +28,7 @@ def submit():
             request=Request(**fields),
             channel=channel,
             actor=actor,
+            received_at=received_at,
         )
 
     return run

@@ -101,6 +101,14 @@ def test_cancellation_only_by_email_or_phone_in_pacific_business_hours(cast, sub
         assert late.code == "outside_intake_hours"
     with time_machine.travel(dt.datetime(2026, 11, 28, 18, 0, tzinfo=dt.UTC)):  # Saturday
         assert refusal(submit, desk, Kind.ACCOUNT_CANCELLATION, channel="phone").code == "outside_intake_hours"
+        # An email that arrived on Friday at 16:00 Pacific is recorded on Saturday with its arrival time.
+        friday = dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC)
+        assert refusal(submit, desk, Kind.ACCOUNT_CANCELLATION, channel="email", received_at=friday).code == (
+            "invalid_request"  # only staff may date a request
+        )
+        recorded = submit(desk, Kind.ACCOUNT_CANCELLATION, channel="email", actor=desk.agent, received_at=friday)
+        assert recorded.created_at == friday
+        recorded.delete()
     with time_machine.travel(dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)):  # Monday 06:00 Pacific
         assert submit(desk, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=desk.agent).pk
 

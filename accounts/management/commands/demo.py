@@ -257,7 +257,10 @@ class Command(BaseCommand):
 
     # -- tickets -------------------------------------------------------------------------------------------
     def load_tickets(self, accounts: dict[str, Account], staff: dict[str, User]) -> None:
-        """Tickets in every state on the demo accounts (filled in by the tickets work)."""
+        """Tickets of every kind in every state, through the workflow's own services."""
+        from tickets.demo import load_demo_tickets
+
+        load_demo_tickets(accounts, staff)
 
     # -- output --------------------------------------------------------------------------------------------
     def print_logins(self) -> None:

@@ -1,0 +1,234 @@
+"""Demo tickets: every kind and every state, made through the same services a real desk uses.
+
+Idempotent: a ticket is made only when its account has no ticket of that kind yet.
+"""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from accounts import services as provisioning
+from accounts.models import Account, Membership, User
+from billing.models import AddOn, License, Plan, Policy
+from numbers.models import PhoneNumber
+
+from .models import Kind, LogChannel, Ticket
+from .services import Request, submit_ticket, transition_ticket
+
+FORMER_CUSTOMER = "Kustomer Demo Former Customer"
+
+
+def _person(account: Account, role: str) -> User:
+    return Membership.objects.select_related("user").get(account=account, role=role).user
+
+
+def _last_intake_moment(policy: Policy) -> dt.datetime:
+    """10:00 on the most recent intake weekday, in the policy's time zone (for a call taken earlier)."""
+    local = timezone.now().astimezone(policy.tz)
+    day = local.date() if local.time() >= dt.time(10, 0) else local.date() - dt.timedelta(days=1)
+    while day.weekday() not in policy.intake_weekdays:
+        day -= dt.timedelta(days=1)
+    return dt.datetime.combine(day, max(policy.intake_start, dt.time(10, 0)), tzinfo=policy.tz)
+
+
+def _once(account: Account, kind: str, make) -> None:
+    if not Ticket.objects.filter(account=account, kind=kind).exists():
+        make()
+
+
+def _run(ticket: Ticket, staff: dict[str, User], *steps: str, **evidence) -> Ticket:
+    for name in steps:
+        actor = staff["manager"] if name == "approve" else staff["agent"]
+        ticket = transition_ticket(ticket=ticket, name=name, actor=actor, channel=LogChannel.ADMIN, **evidence)
+    return ticket
+
+
+def load_demo_tickets(accounts: dict[str, Account], staff: dict[str, User]) -> int:
+    """Make the demo's tickets; returns how many tickets the demo accounts hold afterwards."""
+    kixie, avoxi, smrt = accounts["kixie"], accounts["avoxi"], accounts["smrtphone"]
+    premium = accounts["kustomer_premium"]
+
+    # Kixie: a cancellation taken by phone waits for the agent's card check (K6, K7); a downgrade (K1, K2);
+    # a port-out with an overdue invoice waits for a manager (K10).
+    owner = _person(kixie, "owner")
+    _once(
+        kixie,
+        Kind.ACCOUNT_CANCELLATION,
+        lambda: submit_ticket(
+            account=kixie,
+            kind=Kind.ACCOUNT_CANCELLATION,
+            requester=owner,
+            channel="phone",
+            actor=staff["agent"],
+            received_at=_last_intake_moment(kixie.plan.policy),
+            request=Request(
+                full_name=owner.full_name,
+                contact=owner.email,
+                reason="too_expensive",
+                comment="Slow season; we may come back.",
+            ),
+        ),
+    )
+    _once(
+        kixie,
+        Kind.DOWNGRADE,
+        lambda: submit_ticket(
+            account=kixie,
+            kind=Kind.DOWNGRADE,
+            requester=owner,
+            channel="email",
+            actor=staff["agent"],
+            request=Request(plan=kixie.plan.lowest_in_line(), full_name=owner.full_name, contact=owner.email),
+        ),
+    )
+    kixie_line = kixie.numbers.filter(status="active").order_by("number").last()
+    _once(
+        kixie,
+        Kind.PORT_OUT,
+        lambda: _run(
+            submit_ticket(
+                account=kixie,
+                kind=Kind.PORT_OUT,
+                requester=owner,
+                channel="email",
+                actor=staff["agent"],
+                request=Request(
+                    numbers=[kixie_line],
+                    gaining_carrier="Telnyx",
+                    authorized_name=owner.full_name,
+                    pin="2468",
+                    contact=owner.email,
+                ),
+            ),
+            staff,
+            "verify",
+        ),
+    )
+
+    # AVOXI: a license cancellation verified (A5, A10), Call Insights cancelled self-service (A8), Jetpack with
+    # the account manager (A11), a number cancellation withdrawn by its requester (A2).
+    super_admin, avoxi_owner = _person(avoxi, "super_admin"), _person(avoxi, "owner")
+    info = {"full_name": super_admin.full_name, "company": avoxi.name, "contact": super_admin.email}
+    _once(
+        avoxi,
+        Kind.LICENSE_CANCELLATION,
+        lambda: _run(
+            submit_ticket(
+                account=avoxi,
+                kind=Kind.LICENSE_CANCELLATION,
+                requester=super_admin,
+                request=Request(
+                    license=License.objects.get(account=avoxi, product="contact_center"), quantity=1, **info
+                ),
+            ),
+            staff,
+            "verify",
+        ),
+    )
+    if not Ticket.objects.filter(account=avoxi, kind=Kind.ADDON_CANCELLATION).exists():
+        for product in ("call_insights", "jetpack"):
+            submit_ticket(
+                account=avoxi,
+                kind=Kind.ADDON_CANCELLATION,
+                requester=super_admin,
+                request=Request(addon=AddOn.objects.get(account=avoxi, product=product), **info),
+            )
+    avoxi_line = avoxi.numbers.filter(status="active").order_by("number").last()
+    _once(
+        avoxi,
+        Kind.NUMBER_CANCELLATION,
+        lambda: transition_ticket(
+            ticket=submit_ticket(
+                account=avoxi,
+                kind=Kind.NUMBER_CANCELLATION,
+                requester=avoxi_owner,
+                request=Request(numbers=[avoxi_line], **info),
+            ),
+            name="withdraw",
+            actor=avoxi_owner,
+            channel=LogChannel.WEB,
+        ),
+    )
+
+    # smrtPhone: a port-out approved with its FOC date, which blocks cancelling (S10); a number cancellation
+    # rejected with a reason.
+    smrt_owner = _person(smrt, "owner")
+    in_flight = smrt.numbers.filter(status="porting_out").first()
+    if in_flight and not Ticket.objects.filter(account=smrt, kind=Kind.PORT_OUT).exists():
+        PhoneNumber.objects.filter(pk=in_flight.pk).update(status="active")  # the ticket puts it in flight
+        _run(
+            submit_ticket(
+                account=smrt,
+                kind=Kind.PORT_OUT,
+                requester=smrt_owner,
+                request=Request(
+                    numbers=[in_flight],
+                    gaining_carrier="Twilio",
+                    authorized_name=smrt_owner.full_name,
+                    pin="2468",
+                    contact=smrt_owner.email,
+                ),
+            ),
+            staff,
+            "verify",
+            "approve",
+        )
+    smrt_line = smrt.numbers.filter(status="active").first()
+    if smrt_line:
+        _once(
+            smrt,
+            Kind.NUMBER_CANCELLATION,
+            lambda: transition_ticket(
+                ticket=submit_ticket(
+                    account=smrt,
+                    kind=Kind.NUMBER_CANCELLATION,
+                    requester=smrt_owner,
+                    request=Request(numbers=[smrt_line], contact=smrt_owner.email),
+                ),
+                name="reject",
+                actor=staff["agent"],
+                channel=LogChannel.ADMIN,
+                reason="This is the account's main line; reply to confirm you want it released.",
+            ),
+        )
+
+    # Kustomer Premium: a cancellation routed to the customer-success manager (U3).
+    premium_owner = _person(premium, "owner")
+    _once(
+        premium,
+        Kind.ACCOUNT_CANCELLATION,
+        lambda: submit_ticket(
+            account=premium,
+            kind=Kind.ACCOUNT_CANCELLATION,
+            requester=premium_owner,
+            request=Request(
+                reason="switched_service",
+                comment="Moving to another helpdesk.",
+                acknowledgements=list(premium.plan.policy.acknowledgements),
+            ),
+        ),
+    )
+
+    # Kustomer Essentials: a former customer who cancelled self-service (U2) and asks to come back (U7).
+    former = Account.objects.filter(name=FORMER_CUSTOMER).first()
+    if former is None:
+        former = provisioning.create_account(name=FORMER_CUSTOMER, plan=Plan.objects.get(policy__preset="kustomer"))
+        person = provisioning.add_member(
+            account=former, email="owner@former.demo", full_name="Fran Former", role="owner", password="demo-pass-2026"
+        )
+        provisioning.add_number(account=former, number="+13125550188")
+        submit_ticket(
+            account=former,
+            kind=Kind.ACCOUNT_CANCELLATION,
+            requester=person.user,
+            request=Request(reason="unused", acknowledgements=list(former.plan.policy.acknowledgements)),
+        )
+        submit_ticket(
+            account=former,
+            kind=Kind.REACTIVATION,
+            requester=User.objects.get(pk=person.user_id),
+            channel="email",
+            actor=staff["agent"],
+            request=Request(full_name="Fran Former", contact="owner@former.demo"),
+        )
+    return Ticket.objects.count()
