@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -53,6 +53,12 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
+class InvalidCredentials(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_credentials"
+    default_detail = "Unable to sign in with that email and password."
+
+
 class ObtainToken(APIView):
     """Exchange an email and password for an API token (refused once the user's access is removed)."""
 
@@ -74,7 +80,7 @@ class ObtainToken(APIView):
             request._request, email=form.validated_data["email"].lower(), password=form.validated_data["password"]
         )
         if user is None or not user.is_active:  # the model backend refuses inactive users too
-            raise Refusal("invalid_credentials", "Unable to sign in with that email and password.")
+            raise InvalidCredentials()
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
