@@ -78,11 +78,12 @@ def new_account_id() -> str:
 
 
 class Account(models.Model):
-    """A provider's customer. Status moves active → cancelled → purged (or back to active on reactivation)."""
+    """A provider's customer. Status moves active → cancelled → purging → purged (or back to active on reactivation)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         CANCELLED = "cancelled", "Cancelled"
+        PURGING = "purging", "Being purged"
         PURGED = "purged", "Purged"
 
     account_id = models.CharField("account ID", max_length=20, unique=True, default=new_account_id, editable=False)
@@ -104,6 +105,10 @@ class Account(models.Model):
     purge_after = models.DateTimeField(null=True, blank=True, db_index=True)
     reactivated_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # The purge's claim: who holds it (a random token) and when it last made progress. A claim whose heartbeat
+    # is older than settings.PURGE_CLAIM_TIMEOUT belongs to a dead worker and may be taken over.
+    purge_claim = models.CharField(max_length=32, blank=True, editable=False)
+    purge_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     legal_hold = models.BooleanField(default=False, help_text="Blocks the purge while set.")
     legal_hold_reason = models.CharField(max_length=300, blank=True)
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -164,7 +165,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than the longest task (a purge of a large account), so a slow task is not redelivered while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="exitdesk")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Every periodic job, in one place (run `celery -A config beat` next to the workers).
+CELERY_BEAT_SCHEDULE: dict = {
+    "purge-expired-accounts": {"task": "accounts.tasks.purge_expired", "schedule": crontab(hour=3, minute=17)},
+    "approve-overdue-port-outs": {"task": "tickets.tasks.approve_overdue_port_outs", "schedule": 15 * 60},
+    "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
+}
+# The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
+PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 2000)
+PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
+if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:
+    raise ImproperlyConfigured("PURGE_BATCH_SIZE and PURGE_CLAIM_TIMEOUT must be positive whole numbers.")
 
 # API throttles (DRF scoped rates, "<n>/<second|minute|hour|day>"), kept in the cache below.
 _RATE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"

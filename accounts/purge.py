@@ -1,0 +1,370 @@
+"""The purge: a cancelled account's data goes once its retention period ends (U6, S6, K8), and a tombstone stays.
+
+What goes: users who belong to no other account (never staff) and every membership, numbers, licenses,
+add-ons, invoices, the credit ledger, the card on file, the subscription, verification attempts, ticket
+comments and attachments (their files too). What stays: the account row (status purged, its name replaced by
+its id), its tickets and their transition logs with the personal data redacted, and a `Tombstone` with the
+true count of each kind of row deleted. Nothing outside this database is touched (S9).
+
+Safety, in the order the code meets it:
+
+1. Claim: a conditional UPDATE moves the account from cancelled (past `purge_after`, no legal hold) to
+   purging with a random token, so of two workers exactly one gets it. A purging account whose heartbeat is
+   older than `settings.PURGE_CLAIM_TIMEOUT` belongs to a dead worker and is claimed again the same way.
+2. Re-check under `select_for_update`: still ours, still past its date, no legal hold. A reactivation that
+   committed first left the account active, so the claim matched nothing; one that comes after the claim
+   finds the account purging and is refused (`reactivation_closed`).
+3. Steps in primary-key batches, each batch in its own short transaction that first renews the claim
+   (conditional UPDATE: stops at once if the claim was lost or a legal hold was set), then deletes or redacts
+   the batch and adds its count to the tombstone. A crash loses at most one uncommitted batch, and the counts
+   are exactly what was committed; the next run takes the claim over and goes on from what is left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from accounts.models import Account, Membership, Tombstone, User
+from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
+from numbers.models import PhoneNumber
+from tickets.models import Attachment, Comment, EmailNotice, Ticket, TransitionLog, VerificationAttempt
+
+Progress = Callable[[str, int], None]
+
+
+class PurgeStopped(Exception):
+    """The claim was lost or a legal hold was set while the purge ran: stop before the next batch."""
+
+
+@dataclass
+class PurgeResult:
+    account_id: int
+    outcome: str  # purged | not_due | legal_hold | claimed_elsewhere | stopped | already_purged
+    counts: dict[str, int] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass
+class DuePurge:
+    """What `purge_expired --dry-run` shows for one account."""
+
+    account: Account
+    counts: dict[str, int]
+    blocked: str = ""  # why it will not be purged now, or ""
+
+
+def batch_size() -> int:
+    return max(1, int(getattr(settings, "PURGE_BATCH_SIZE", 2000)))
+
+
+def claim_timeout() -> dt.timedelta:
+    return dt.timedelta(seconds=int(getattr(settings, "PURGE_CLAIM_TIMEOUT", 600)))
+
+
+# -- the steps ------------------------------------------------------------------------------------------------
+
+
+def _deletable_users(account_id: int) -> QuerySet:
+    """Members of this account with no membership anywhere else; staff are never deleted."""
+    elsewhere = Membership.objects.exclude(account_id=account_id).values("user_id")
+    return User.objects.filter(memberships__account_id=account_id, is_staff=False).exclude(pk__in=elsewhere)
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # the tombstone's key
+    rows: Callable[[int], QuerySet]  # what is left to do for an account
+    run: Callable[[int, list[int]], dict[str, int]]  # do one batch, return counts by kind
+
+
+def _delete(model: type[models.Model], kind: str, also: dict[str, str] | None = None):
+    """A batch action deleting rows by primary key; `also` maps cascaded model labels to tombstone kinds."""
+
+    def run(account_id: int, pks: list[int]) -> dict[str, int]:
+        _, by_model = model._default_manager.filter(pk__in=pks, **_owner_filter(model, account_id)).delete()
+        counts = {kind: by_model.get(model._meta.label, 0)}
+        for label, other_kind in (also or {}).items():
+            if by_model.get(label):
+                counts[other_kind] = by_model[label]
+        return counts
+
+    return run
+
+
+def _owner_filter(model: type[models.Model], account_id: int) -> dict[str, int]:
+    # Re-states the account inside the batch's transaction: a batch never touches another account's rows.
+    if model in (Attachment, Comment):
+        return {"ticket__account_id": account_id}
+    return {"account_id": account_id}
+
+
+def _delete_attachments(account_id: int, pks: list[int]) -> dict[str, int]:
+    attachments = Attachment.objects.filter(pk__in=pks, ticket__account_id=account_id).only("pk", "file")
+    for attachment in attachments:
+        # Inside the batch's transaction: if it rolls back, the next run deletes the row (the file is gone
+        # already, and deleting a missing file is a no-op).
+        if attachment.file:
+            attachment.file.storage.delete(attachment.file.name)
+    return _delete(Attachment, "attachments")(account_id, pks)
+
+
+def _delete_users(account_id: int, pks: list[int]) -> dict[str, int]:
+    users = _deletable_users(account_id).filter(pk__in=pks)
+    _, by_model = User.objects.filter(pk__in=list(users.values_list("pk", flat=True))).delete()
+    return {"users": by_model.get("accounts.User", 0), "memberships": by_model.get("accounts.Membership", 0)}
+
+
+def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
+    """Keep the tickets and their logs; blank what names or reaches a person, mark them redacted."""
+    tickets = Ticket.objects.filter(pk__in=pks, account_id=account_id, redacted_at__isnull=True)
+    pks = list(tickets.values_list("pk", flat=True))
+    exit_comments = tickets.exclude(comment="").count()
+    roles: dict[str, list[int]] = {}
+    for user_id, role in Membership.objects.filter(account_id=account_id).values_list("user_id", "role"):
+        roles.setdefault(role, []).append(user_id)
+    # The customer's own log rows lose the name; staff and system rows keep theirs.
+    logs = TransitionLog.objects.filter(ticket_id__in=pks).exclude(actor_label="system").exclude(actor__is_staff=True)
+    label = Case(
+        *[When(actor_id__in=ids, then=Value(f"{role} (redacted)")) for role, ids in roles.items()],
+        default=Value("redacted"),
+        output_field=models.CharField(),
+    )
+    logs_redacted = logs.update(actor_label=label, actor=None)
+    EmailNotice.objects.filter(ticket_id__in=pks).update(recipients=[])
+    redacted = Ticket.objects.filter(pk__in=pks).update(
+        full_name="",
+        company="",
+        contact="",
+        comment="",
+        authorized_name="",
+        gaining_carrier="",
+        requester=None,
+        redacted_at=timezone.now(),
+    )
+    return {"tickets_redacted": redacted, "log_entries_redacted": logs_redacted, "exit_comments": exit_comments}
+
+
+STEPS: list[Step] = [
+    # Tickets first: the redaction reads the members' roles, which go last.
+    Step("tickets_redacted", lambda a: Ticket.objects.filter(account_id=a, redacted_at__isnull=True), _redact_tickets),
+    Step("attachments", lambda a: Attachment.objects.filter(ticket__account_id=a), _delete_attachments),
+    Step("comments", lambda a: Comment.objects.filter(ticket__account_id=a), _delete(Comment, "comments")),
+    Step("addons", lambda a: AddOn.objects.filter(account_id=a), _delete(AddOn, "addons")),
+    Step(
+        "numbers",
+        lambda a: PhoneNumber.objects.filter(account_id=a),
+        _delete(PhoneNumber, "numbers", also={"billing.AddOn": "addons"}),
+    ),
+    Step("licenses", lambda a: License.objects.filter(account_id=a), _delete(License, "licenses")),
+    Step("invoices", lambda a: Invoice.objects.filter(account_id=a), _delete(Invoice, "invoices")),
+    Step("credit_entries", lambda a: CreditEntry.objects.filter(account_id=a), _delete(CreditEntry, "credit_entries")),
+    Step("card", lambda a: CardOnFile.objects.filter(account_id=a), _delete(CardOnFile, "card")),
+    Step("subscription", lambda a: Subscription.objects.filter(account_id=a), _delete(Subscription, "subscription")),
+    Step(
+        "verification_attempts",
+        lambda a: VerificationAttempt.objects.filter(account_id=a),
+        _delete(VerificationAttempt, "verification_attempts"),
+    ),
+    # Users before memberships: a user's membership here is how we know the user is ours to delete.
+    Step("users", _deletable_users, _delete_users),
+    Step("memberships", lambda a: Membership.objects.filter(account_id=a), _delete(Membership, "memberships")),
+]
+
+
+def preview(account: Account) -> dict[str, int]:
+    """How many rows of each kind a purge of this account would delete or redact now (the dry run)."""
+    counts = {step.kind: step.rows(account.pk).count() for step in STEPS}
+    counts["log_entries_redacted"] = (
+        TransitionLog.objects.filter(ticket__account_id=account.pk, ticket__redacted_at__isnull=True)
+        .exclude(actor_label="system")
+        .exclude(actor__is_staff=True)
+        .count()
+    )
+    counts["exit_comments"] = (
+        Ticket.objects.filter(account_id=account.pk, redacted_at__isnull=True).exclude(comment="").count()
+    )
+    counts["attachment_bytes"] = sum(
+        Attachment.objects.filter(ticket__account_id=account.pk).values_list("size", flat=True).iterator()
+    )
+    return counts
+
+
+def _pk_batches(rows: QuerySet, size: int) -> Iterator[list[int]]:
+    """Primary keys in ascending batches (keyset, so each row is read once whatever the size)."""
+    last = 0
+    while True:
+        pks = list(rows.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size])
+        if not pks:
+            return
+        yield pks
+        last = pks[-1]
+
+
+# -- claim, re-check, run ---------------------------------------------------------------------------------------
+
+
+def _claimable(now: dt.datetime) -> Q:
+    due = Q(status=Account.Status.CANCELLED, purge_after__lte=now, legal_hold=False)
+    abandoned = Q(status=Account.Status.PURGING, legal_hold=False) & (
+        # Heartbeats are written with the clock, not with `now` (the date the purge is judged at).
+        Q(purge_heartbeat_at__isnull=True) | Q(purge_heartbeat_at__lt=timezone.now() - claim_timeout())
+    )
+    return due | abandoned
+
+
+def claim(account_id: int, now: dt.datetime) -> str | None:
+    """Take the account for this run with one conditional UPDATE; None when it is not ours to take."""
+    token = secrets.token_hex(16)
+    claimed = Account.objects.filter(Q(pk=account_id) & _claimable(now)).update(
+        status=Account.Status.PURGING, purge_claim=token, purge_heartbeat_at=timezone.now()
+    )
+    return token if claimed else None
+
+
+def _renew(account_id: int, token: str) -> None:
+    """Inside a batch's transaction: still ours and not held? Also locks the account row for the batch."""
+    mine = Account.objects.filter(
+        pk=account_id, status=Account.Status.PURGING, purge_claim=token, legal_hold=False
+    ).update(purge_heartbeat_at=timezone.now())
+    if not mine:
+        raise PurgeStopped
+
+
+def _add_counts(account_id: int, counts: dict[str, int]) -> None:
+    tombstone = Tombstone.objects.select_for_update().get(account_id=account_id)
+    for kind, n in counts.items():
+        if n:
+            tombstone.counts[kind] = tombstone.counts.get(kind, 0) + n
+    tombstone.save(update_fields=["counts"])
+
+
+def _why_not(account: Account | None, now: dt.datetime) -> tuple[str, str]:
+    if account is None:
+        return "not_due", "No such account."
+    if account.status == Account.Status.PURGED:
+        return "already_purged", f"Purged on {account.purged_at:%Y-%m-%d %H:%M}."
+    if account.legal_hold:
+        return "legal_hold", f"Legal hold: {account.legal_hold_reason}"
+    if account.status == Account.Status.PURGING:
+        return "claimed_elsewhere", "Another worker is purging this account."
+    if account.status != Account.Status.CANCELLED:
+        return "not_due", f"The account is {account.get_status_display().lower()}."
+    if account.purge_after is None or account.purge_after > now:
+        when = f" until {account.purge_after:%Y-%m-%d %H:%M} UTC" if account.purge_after else ""
+        return "not_due", f"Within its retention period{when}."
+    return "not_due", "Not purgeable now."
+
+
+def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: Progress | None = None) -> PurgeResult:
+    """Purge one account if it is due; safe to call any number of times, from any number of workers.
+
+    1. Claim the account (conditional UPDATE) or return why not.
+    2. Under `select_for_update`, re-check the claim, the date and the legal hold; write the tombstone.
+    3. Run every step in primary-key batches, each batch in its own transaction that renews the claim.
+    4. If anything arrived meanwhile (a late comment), run the steps once more; then mark the account purged.
+    """
+    now = now or timezone.now()
+    token = claim(account_id, now)
+    if token is None:
+        outcome, detail = _why_not(Account.objects.filter(pk=account_id).first(), now)
+        return PurgeResult(account_id, outcome, detail=detail)
+
+    with transaction.atomic():
+        account = Account.objects.select_for_update().select_related("plan").get(pk=account_id)
+        if (
+            account.status != Account.Status.PURGING
+            or account.purge_claim != token
+            or account.legal_hold
+            or account.purge_after is None
+            or account.purge_after > now
+        ):
+            return PurgeResult(account_id, "stopped", detail="The account changed between the claim and the lock.")
+        Tombstone.objects.get_or_create(
+            account=account,
+            defaults={
+                "account_code": account.account_id,
+                "plan_name": account.plan.name,
+                "cancelled_at": account.cancelled_at,
+                "purge_after": account.purge_after,
+            },
+        )
+
+    size = batch_size()
+    try:
+        for _ in range(2):
+            for step in STEPS:
+                for pks in _pk_batches(step.rows(account_id), size):
+                    with transaction.atomic():
+                        _renew(account_id, token)
+                        counts = step.run(account_id, pks)
+                        _add_counts(account_id, counts)
+                    if progress:
+                        progress(step.kind, len(pks))
+            if not any(step.rows(account_id).exists() for step in STEPS):
+                break
+        with transaction.atomic():
+            _renew(account_id, token)
+            finished = timezone.now()
+            Account.objects.filter(pk=account_id).update(
+                status=Account.Status.PURGED,
+                purged_at=finished,
+                purge_claim="",
+                purge_heartbeat_at=None,
+                name=F("account_id"),
+                port_out_pin="",
+            )
+            Tombstone.objects.filter(account_id=account_id).update(finished_at=finished)
+    except PurgeStopped:
+        # Lost the claim (a newer run took it over) or a legal hold was set: the committed batches stand.
+        account = Account.objects.filter(pk=account_id).first()
+        outcome, detail = _why_not(account, now)
+        if account is not None and account.legal_hold:
+            # Let the purge resume as soon as the hold is released (the next run finds no live claim).
+            Account.objects.filter(pk=account_id, purge_claim=token).update(purge_claim="", purge_heartbeat_at=None)
+        return PurgeResult(account_id, "stopped" if outcome == "claimed_elsewhere" else outcome, detail=detail)
+    tombstone = Tombstone.objects.get(account_id=account_id)
+    return PurgeResult(account_id, "purged", counts=dict(tombstone.counts))
+
+
+# -- the sweep ------------------------------------------------------------------------------------------------
+
+
+def due_accounts(now: dt.datetime | None = None) -> QuerySet:
+    """Accounts past their purge date that are not purged yet, held or not (the dry run lists them all)."""
+    now = now or timezone.now()
+    return (
+        Account.objects.filter(status__in=[Account.Status.CANCELLED, Account.Status.PURGING], purge_after__lte=now)
+        .select_related("plan")
+        .order_by("purge_after", "pk")
+    )
+
+
+def purgeable_account_ids(now: dt.datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(Account.objects.filter(_claimable(now)).order_by("purge_after", "pk").values_list("pk", flat=True))
+
+
+def dry_run(now: dt.datetime | None = None) -> list[DuePurge]:
+    """Every due account with what a purge would delete, and why it will not be purged now if it won't."""
+    now = now or timezone.now()
+    found = []
+    for account in due_accounts(now):
+        blocked = ""
+        if account.legal_hold:
+            blocked = f"legal hold: {account.legal_hold_reason}"
+        elif (
+            account.status == Account.Status.PURGING
+            and account.purge_heartbeat_at
+            and account.purge_heartbeat_at >= timezone.now() - claim_timeout()
+        ):
+            blocked = f"being purged by another worker (last progress {account.purge_heartbeat_at:%H:%M:%S} UTC)"
+        found.append(DuePurge(account, preview(account), blocked))
+    return found

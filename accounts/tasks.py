@@ -1,0 +1,20 @@
+"""Celery tasks of the purge: they take ids, are safe to run twice, and call accounts.purge."""
+
+from celery import shared_task
+
+from . import purge
+
+
+@shared_task(acks_late=True)
+def purge_account(account_id: int) -> str:
+    """Purge one account if it is due (retention 0 queues this on completion; the daily sweep fans out to it)."""
+    return purge.purge_account(account_id).outcome
+
+
+@shared_task
+def purge_expired() -> int:
+    """Daily on beat: one purge task per account whose retention has ended (legal holds are skipped)."""
+    ids = purge.purgeable_account_ids()
+    for account_id in ids:
+        purge_account.delay(account_id)
+    return len(ids)
