@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,11 +57,24 @@ def is_holiday(policy: Policy, day: dt.date) -> bool:
 
 def _opening(policy: Policy, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
     """The business interval of one local date, as aware datetimes, or None on a closed day."""
-    if day.weekday() not in policy.intake_weekdays or is_holiday(policy, day):
+    calendar = (
+        policy.intake_time_zone,
+        tuple(policy.intake_weekdays),
+        policy.intake_start,
+        policy.intake_end,
+        holiday_country(policy),
+    )
+    return _calendar_opening(calendar, day)
+
+
+@functools.lru_cache(maxsize=65536)
+def _calendar_opening(calendar: tuple, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+    time_zone, weekdays, intake_start, intake_end, country = calendar
+    if day.weekday() not in weekdays or day in _holidays(country, day.year):
         return None
-    tz = policy.tz
-    start = dt.datetime.combine(day, policy.intake_start, tzinfo=tz)
-    end = dt.datetime.combine(day, policy.intake_end, tzinfo=tz)
+    tz = zoneinfo.ZoneInfo(time_zone)
+    start = dt.datetime.combine(day, intake_start, tzinfo=tz)
+    end = dt.datetime.combine(day, intake_end, tzinfo=tz)
     # Compare in UTC: aware datetimes sharing a tzinfo compare as wall-clock times otherwise.
     start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
     return (start, end) if end > start else None

@@ -1,0 +1,263 @@
+"""Manager-queue benchmark: p50/p95 of the queue pages at 1,000 and 100,000 tickets on PostgreSQL.
+
+    .venv/bin/python bench/queue_bench.py                      # sizes 1000 and 100000, 40 requests a page
+    .venv/bin/python bench/queue_bench.py --sizes 1000 10000 --requests 20 --open 500
+
+It creates (or reuses) its own database, `exitdesk_bench` on BENCH_DATABASE_URL's server (default
+postgres://postgres@127.0.0.1:5432/exitdesk_bench), migrates it, and for each size empties the ticket tables and
+loads that many tickets with bulk_create: 1–4 transition-log rows and one comment per ticket, ages spread over two
+years, the open working set fixed by --open (the same at every size: history grows, today's work does not; use
+--open-share to make open work grow with the desk instead). Pages are fetched in-process with Django's test
+client signed in as a support manager (middleware, sessions, templates and SQL included; no network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "queue-bench-only")
+os.environ.setdefault("CONN_MAX_AGE", "600")
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/exitdesk_bench")
+os.environ["DATABASE_URL"] = BENCH_URL
+
+PAGES = [
+    ("queue page", "/queues/list/"),
+    ("queue: breached, by SLA", "/queues/list/?sla=breached&sort=sla"),
+    ("queue: completed history", "/queues/list/?state=completed"),
+    ("overview", "/queues/"),
+    ("admin changelist", "/admin/tickets/ticket/"),
+    ("insights", "/queues/insights/"),
+]
+HEADLINE = {"queue page", "overview", "admin changelist"}
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    name = BENCH_URL.rsplit("/", 1)[1]
+    admin_url = BENCH_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    import django
+    from django.conf import settings
+
+    django.setup()
+    # Templates call {% static %}; the manifest storage of production would need collectstatic first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def load(size: int, open_count: int, seed: int = 7) -> dict:
+    """Empty the ticket tables and load `size` tickets with their log rows and comments."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    from accounts.models import STAFF_GROUP_AGENTS, STAFF_GROUP_MANAGERS, Account, User
+    from billing.models import Plan
+    from tickets.models import CLOSED_STATES, Comment, ExitReason, Kind, RetentionOutcome, Ticket, TransitionLog
+
+    rng = random.Random(seed)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE tickets_transitionlog, tickets_comment, tickets_retentionoutcome, tickets_ticket_numbers, "
+            "tickets_emailnotice, tickets_idempotencykey, tickets_attachment, tickets_ticket CASCADE"
+        )
+    manager, _ = User.objects.get_or_create(email="bench-manager@exitdesk.test", defaults={"is_staff": True})
+    manager.groups.add(Group.objects.get(name=STAFF_GROUP_MANAGERS))
+    agents = []
+    for i in range(20):
+        agent, _ = User.objects.get_or_create(email=f"bench-agent{i}@exitdesk.test", defaults={"is_staff": True})
+        agent.groups.add(Group.objects.get(name=STAFF_GROUP_AGENTS))
+        agents.append(agent)
+    plans = list(Plan.objects.all())
+    wanted_accounts = max(50, size // 20)
+    have = Account.objects.filter(name__startswith="Bench ").count()
+    Account.objects.bulk_create(
+        [Account(name=f"Bench {i:06d}", plan=plans[i % len(plans)]) for i in range(have, wanted_accounts)],
+        batch_size=5000,
+    )
+    accounts = list(Account.objects.filter(name__startswith="Bench ").values_list("pk", "plan_id"))[:wanted_accounts]
+
+    now = dt.datetime.now(dt.UTC)
+    kinds = list(Kind.values)
+    open_states = ["submitted", "verified", "approved"]
+    reasons = list(ExitReason.values)
+    open_ids = set(rng.sample(range(size), min(open_count, size)))
+    tickets = []
+    for i in range(size):
+        kind = rng.choice(kinds)
+        account_id, plan_id = rng.choice(accounts)
+        if i in open_ids:
+            state = rng.choice(open_states)
+            created = now - dt.timedelta(hours=rng.uniform(0, 24 * 21))
+            closed = None
+        else:
+            state = rng.choices(CLOSED_STATES, weights=[8, 1, 1])[0]
+            created = now - dt.timedelta(hours=rng.uniform(0, 24 * 730))
+            closed = created + dt.timedelta(hours=rng.uniform(1, 24 * 5))
+        tickets.append(
+            Ticket(
+                kind=kind,
+                state=state,
+                account_id=account_id,
+                assignee=rng.choice(agents) if rng.random() < 0.7 else None,
+                created_at=created,
+                closed_at=closed,
+                first_response_at=created + dt.timedelta(hours=2) if rng.random() < 0.6 else None,
+                waiting_on_customer_since=now - dt.timedelta(hours=3)
+                if state != "completed" and not closed and rng.random() < 0.1
+                else None,
+                reason=rng.choice(reasons) if kind == "account_cancellation" else "",
+                rejection_reason="Does not match the account." if state == "rejected" else "",
+                foc_date=(created + dt.timedelta(days=2)).date()
+                if kind == "port_out" and state != "submitted"
+                else None,
+                gaining_carrier="Telnyx" if kind == "port_out" else "",
+                full_name="Bench Customer",
+                contact="customer@example.test",
+            )
+        )
+    started = time.perf_counter()
+    Ticket.objects.bulk_create(tickets, batch_size=5000)
+    ids = list(Ticket.objects.order_by("pk").values_list("pk", "created_at", "state"))
+    logs, comments = [], []
+    for pk, created, state in ids:
+        steps = {"submitted": 1, "verified": 2, "approved": 3, "completed": 4, "rejected": 2, "withdrawn": 2}[state]
+        for step in range(steps):
+            logs.append(
+                TransitionLog(
+                    ticket_id=pk,
+                    transition=["submit", "verify", "approve", "complete"][step] if step < 4 else "reject",
+                    source="",
+                    target=state,
+                    actor_label="bench",
+                    channel="web",
+                    at=created + dt.timedelta(hours=step),
+                )
+            )
+        comments.append(Comment(ticket_id=pk, body="Thanks, we are on it.", created_at=created))
+        if len(logs) > 20000:
+            TransitionLog.objects.bulk_create(logs, batch_size=5000)
+            Comment.objects.bulk_create(comments, batch_size=5000)
+            logs, comments = [], []
+    TransitionLog.objects.bulk_create(logs, batch_size=5000)
+    Comment.objects.bulk_create(comments, batch_size=5000)
+    outcomes = [
+        RetentionOutcome(
+            account_id=account_id,
+            plan_id=plan_id,
+            reason=rng.choice(reasons),
+            offers_shown=["downgrade"] if rng.random() < 0.7 else [],
+            outcome=rng.choice(["kept", "downgraded", "meeting", "cancelled", "abandoned"]),
+            created_at=now - dt.timedelta(days=rng.uniform(0, 730)),
+        )
+        for account_id, plan_id in (rng.choice(accounts) for _ in range(max(10, size // 10)))
+    ]
+    RetentionOutcome.objects.bulk_create(outcomes, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {
+        "tickets": Ticket.objects.count(),
+        "open": Ticket.objects.filter(closed_at__isnull=True).count(),
+        "log_rows": TransitionLog.objects.count(),
+        "comments": Comment.objects.count(),
+        "load_seconds": time.perf_counter() - started,
+        "manager": manager,
+    }
+
+
+def _counter(counted: list[str]):
+    def wrapper(execute, sql, params, many, context):
+        counted.append(sql)
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def measure(manager, requests: int) -> dict[str, tuple[float, float, int]]:
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    client.force_login(manager)
+    results = {}
+    for label, url in PAGES:
+        for _ in range(5):  # warm caches and the connection
+            assert client.get(url).status_code == 200, url
+        counted: list[str] = []
+        with connection.execute_wrapper(_counter(counted)):
+            client.get(url)
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        timings.sort()
+        p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
+        results[label] = (statistics.median(timings), p95, len(counted))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--open", type=int, default=500, help="open tickets at every size (the working set)")
+    parser.add_argument("--open-share", type=float, default=None, help="open tickets as a share of the size")
+    args = parser.parse_args()
+
+    ensure_database()
+    setup_django()
+    by_size = {}
+    for size in args.sizes:
+        open_count = int(size * args.open_share) if args.open_share is not None else args.open
+        info = load(size, open_count)
+        print(
+            f"loaded {info['tickets']:,} tickets ({info['open']:,} open), {info['log_rows']:,} log rows, "
+            f"{info['comments']:,} comments in {info['load_seconds']:.1f} s",
+            flush=True,
+        )
+        by_size[size] = measure(info["manager"], args.requests)
+        for label, (p50, p95, queries) in by_size[size].items():
+            print(f"  {label:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {queries:2d} queries", flush=True)
+
+    small, large = min(by_size), max(by_size)
+    print()
+    print(
+        f"{dt.date.today()} · {platform.node()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()}"
+    )
+    print(f"| page | p50 {small:,} | p95 {small:,} | p50 {large:,} | p95 {large:,} | p50 ratio | p95 ratio | queries |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, _ in PAGES:
+        s50, s95, sq = by_size[small][label]
+        l50, l95, lq = by_size[large][label]
+        mark = "" if label in HEADLINE else " (extra)"
+        print(
+            f"| {label}{mark} | {s50:.1f} ms | {s95:.1f} ms | {l50:.1f} ms | {l95:.1f} ms "
+            f"| {l50 / s50:.2f}× | {l95 / s95:.2f}× | {sq} / {lq} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
