@@ -114,3 +114,56 @@ def send_meeting_request(self, outcome_id: int) -> str:
     EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to).send()
     EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
     return "sent"
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_sla_warning(self, ticket_id: int, key: str) -> str:
+    """Tell a ticket's assignee that its SLA is about to breach, once per key."""
+    from . import sla
+
+    ticket = Ticket.objects.select_related("account__plan__policy", "assignee").filter(pk=ticket_id).first()
+    if ticket is None or ticket.assignee is None or not ticket.assignee.email:
+        return "skipped"
+    try:
+        with transaction.atomic():
+            notice, _ = EmailNotice.objects.get_or_create(
+                key=key, defaults={"ticket": ticket, "template": "sla_warning", "recipients": []}
+            )
+    except IntegrityError:
+        notice = EmailNotice.objects.get(key=key)
+    if notice.sent_at:
+        return "already sent"
+    recipients = [ticket.assignee.email]
+    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
+    context = {
+        "ticket": ticket,
+        "sla": sla.ticket_sla(ticket, ticket.account.plan.policy),
+        "site_url": settings.SITE_URL,
+    }
+    subject = " ".join(render_to_string("emails/sla_warning-subject.txt", context).split())
+    body = render_to_string("emails/sla_warning-body.txt", context)
+    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients).send()
+    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
+    return "sent"
+
+
+@shared_task
+def approve_overdue_port_outs() -> int:
+    """Every 15 minutes on beat: the port-out deadline (tickets/jobs.py)."""
+    from .jobs import approve_overdue_port_outs as run
+
+    return len(run())
+
+
+@shared_task
+def warn_sla_at_risk() -> int:
+    """Every 15 minutes on beat: warn assignees of tickets about to breach their SLA, once (tickets/jobs.py)."""
+    from .jobs import warn_sla_at_risk as run
+
+    return len(run())

@@ -161,7 +161,8 @@ def eager_tasks():
     """Run tasks in-process even where a broker is configured (the tests that do not start a worker)."""
     from config.celery import app
 
+    # The app reads Django settings under the CELERY_ namespace: the override goes by the namespaced key.
     before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    app.conf.task_always_eager = before
+    app.conf.CELERY_TASK_ALWAYS_EAGER = before
