@@ -3,13 +3,14 @@
 Screenshots of every step go to test-artifacts/portal/.
 """
 
+import io
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from accounts import services as provisioning
-from tickets.models import Ticket
+from tickets.models import Kind, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,8 +24,9 @@ def test_smrtphone_owner_cancels_with_confirm_and_sees_the_case(presets, cast, l
     provisioning.add_member(account=people.other_account, email=people.owner.email, full_name="", role="member")
 
     browser_login(page, people.owner)
-    shoot(page, "smrtphone-01-home")
+    shoot(page, "smrtphone-00-home")
     page.get_by_role("link", name=people.account.name).click()
+    shoot(page, "smrtphone-01-dashboard")
     page.get_by_role("link", name="Cancel this account").click()
     shoot(page, "smrtphone-02-start")
     page.get_by_role("button", name="Start").click()
@@ -130,3 +132,41 @@ def test_avoxi_super_admin_cancels_licenses_but_not_below_the_minimum(
     expect(page.get_by_text("2 × Contact Center license")).to_be_visible()
     shoot(page, "avoxi-license-case")
     assert Ticket.objects.get(account=people.account).quantity == 2
+
+
+def test_every_demo_login_is_offered_what_its_role_may_and_nothing_else(presets, live_server, page, shoot):
+    # rule S4 A5 U1: the demo's people, each preset and role, in a real browser
+    from django.core.management import call_command
+
+    from accounts.models import Membership
+    from tickets.portal_selectors import kind_applies
+
+    call_command("demo", stdout=io.StringIO())
+    memberships = Membership.objects.filter(user__email__endswith=".demo").select_related("account__plan__policy")
+    assert {m.role for m in memberships} == set(Membership.Role.values)
+    assert memberships.values("account__plan__policy").distinct().count() == 5
+    for membership in memberships:
+        account, policy, role = membership.account, membership.account.plan.policy, membership.role
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("Email address").fill(membership.user.email)
+        page.get_by_label("Password").fill("demo-pass-2026")
+        page.get_by_role("button", name="Sign in").click()
+        who = f"{membership.user.email} on {account.name}"
+        if not membership.user.is_active:  # K8, U5: a cancelled account's people cannot sign in
+            expect(page.get_by_text("Please enter a correct email address and password")).to_be_visible()
+            continue
+        page.goto(f"{live_server.url}/a/{account.account_id}/")
+        expect(page.get_by_role("heading", name="Cases")).to_be_visible()
+        may_cancel = policy.allows_role("account_cancellation", role) and kind_applies(account, "account_cancellation")
+        assert page.get_by_role("link", name="Cancel this account").count() == int(may_cancel), who
+        for kind, label in Kind.choices:
+            if kind == "account_cancellation":
+                continue
+            offered = policy.allows_role(kind, role) and kind_applies(account, kind)
+            assert page.get_by_role("link", name=label, exact=True).count() == int(offered), (who, kind)
+            if not policy.allows_role(kind, role):
+                response = page.request.get(f"{live_server.url}/a/{account.account_id}/request/{kind}/")
+                assert response.status == 403, (who, kind)
+        shoot(page, f"demo-{policy.preset}-{role}")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
