@@ -31,6 +31,7 @@ from .models import (
     Ticket,
     TransitionLog,
 )
+from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter
 from .sla import SlaStatusListFilter
 
 
@@ -142,12 +143,13 @@ class TicketAdmin(admin.ModelAdmin):
         "kind",
         SlaFilter,
         "channel",
-        "route",
-        ("assignee", admin.RelatedOnlyFieldListFilter),
+        RouteListFilter,  # bounded lookups (tickets.queue_admin): no DISTINCT over every ticket
+        AssigneeListFilter,
         "account__plan__policy",
         "priority",
         SlaStatusListFilter,  # manager queues: SLA in business hours (tickets.sla)
     ]
+    paginator = CappedCountPaginator
     search_fields = [
         "=id",
         "account__account_id",

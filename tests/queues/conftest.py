@@ -38,7 +38,7 @@ def bulk_tickets(account, count: int, *, assignee=None, now=None) -> list[Ticket
     rows = []
     for i in range(count):
         state = states[i % len(states)]
-        created = now - dt.timedelta(hours=(i * 7) % (30 * 24))
+        created = now - dt.timedelta(hours=(i * 37) % (30 * 24))
         rows.append(
             Ticket(
                 account=account,

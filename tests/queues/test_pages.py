@@ -346,3 +346,22 @@ def test_csv_query_count_does_not_grow_with_rows(client, kixie, django_assert_ma
         response = client.get(reverse("queues:export"), {"state": "all"})
         rows = b"".join(response.streaming_content).decode().splitlines()
     assert len(rows) == 1001
+
+
+@pytest.mark.django_db
+def test_admin_assignee_and_route_filters_and_capped_count(client, kixie, monkeypatch):
+    from tickets import queue_admin
+
+    mine = ticket(kixie.account, assignee=kixie.agent, route="support_case")
+    pool = ticket(kixie.account, route="self_service")
+    login(client, kixie.manager)
+    changelist = reverse("admin:tickets_ticket_changelist")
+
+    def shown(**query):
+        return {t.pk for t in client.get(changelist, query).context["cl"].result_list}
+
+    assert shown(assignee=str(kixie.agent.pk)) == {mine.pk}
+    assert shown(assignee="none") == {pool.pk}
+    assert shown(route="self_service") == {pool.pk}
+    monkeypatch.setattr(queue_admin, "COUNT_CAP", 1)
+    assert client.get(changelist).context["cl"].result_count == 1
