@@ -43,9 +43,12 @@ def create_groups(apps, schema_editor):
 
     # Permissions are normally created after all migrations; the groups need them now.
     for app_config in global_apps.get_app_configs():
+        # create_permissions skips an app whose models_module is None; put the real value back afterwards
+        # (leaving None behind breaks the test runner's serialized rollback and post_migrate handlers).
+        models_module = app_config.models_module
         app_config.models_module = True
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
