@@ -5,6 +5,7 @@ Production sets DATABASE_URL, CELERY_BROKER_URL (or REDIS_URL), SECRET_KEY, ALLO
 A bad or missing value stops start-up with ImproperlyConfigured.
 """
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm",
+    "axes",
     "accounts",
     "billing",
     "numbers",
@@ -72,13 +74,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.security.FormRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in that django-axes refused into its lockout response (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -116,6 +122,8 @@ DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out sign-in before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -172,7 +180,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
-PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 2000)
+PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)
 PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
 if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:
     raise ImproperlyConfigured("PURGE_BATCH_SIZE and PURGE_CLAIM_TIMEOUT must be positive whole numbers.")
@@ -231,5 +239,42 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
 
+# -- hardening (config/security.py) -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# SECURE_HTTPS=true where the site is served over HTTPS: redirect plain http, cookies only over TLS, HSTS.
+# Off by default so `make run` and the tests work on plain http at 127.0.0.1.
+SECURE_HTTPS = _read_bool("SECURE_HTTPS", False)
+SECURE_SSL_REDIRECT = SECURE_HTTPS
+SESSION_COOKIE_SECURE = SECURE_HTTPS
+CSRF_COOKIE_SECURE = SECURE_HTTPS
+SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000 if SECURE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _read_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HTTPS)
+SECURE_HSTS_PRELOAD = _read_bool("SECURE_HSTS_PRELOAD", SECURE_HTTPS)
+if _read_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Only behind a proxy that sets X-Forwarded-Proto itself and strips the client's.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Sign-in lockout (django-axes): AXES_FAILURE_LIMIT failures for one email from one address lock that pair out
+# for AXES_COOLOFF_MINUTES. On by default; the test suite turns it off (pyproject.toml) because Django's test
+# client signs in without a request, and the lockout tests turn it back on.
+AXES_ENABLED = _read_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = _read("AXES_FAILURE_LIMIT", env.int, 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_read("AXES_COOLOFF_MINUTES", env.int, 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "config.security.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+# Form rate limits per client address and per submitted email (config.security.FormRateLimitMiddleware).
+FORM_RATE_LIMITS_ENABLED = _read_bool("FORM_RATE_LIMITS_ENABLED", True)
+FORM_RATE_LIMITS = {
+    "login": env.str("SIGNIN_RATE", default="20/minute"),
+    "admin:login": env.str("SIGNIN_RATE", default="20/minute"),
+    "password_reset": env.str("PASSWORD_RESET_RATE", default="5/hour"),
+}
+for _view, _rate in FORM_RATE_LIMITS.items():
+    if not re.match(_RATE, _rate):
+        raise ImproperlyConfigured(f"Rate limit for {_view} must look like 20/minute, not {_rate!r}.")
