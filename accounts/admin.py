@@ -173,6 +173,14 @@ class AccountAdmin(admin.ModelAdmin):
     def has_port_out_pin(self, obj: Account) -> bool:
         return bool(obj.port_out_pin)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_support_manager:  # a legal hold is a support manager's decision (issue 7)
+            fields += ["legal_hold", "legal_hold_reason"]
+        if obj is not None and obj.status in (Account.Status.PURGING, Account.Status.PURGED):
+            fields += ["status", "purge_after"]  # the purge owns these now (accounts/purge.py)
+        return fields
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
