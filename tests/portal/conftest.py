@@ -65,8 +65,10 @@ def signed_in(client):
 
 @pytest.fixture
 def presets(transactional_db) -> None:
-    """Browser tests run on flushed tables: put the shipped presets back (the data migration is idempotent)."""
+    """Browser tests run on tables an earlier transactional test may have flushed: put the data migrations'
+    rows back (the presets and the staff groups; both migrations are idempotent)."""
     importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
+    importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
 
 
 @pytest.fixture
