@@ -1,14 +1,15 @@
 """Manager-queue benchmark: p50/p95 of the queue pages at 1,000 and 100,000 tickets on PostgreSQL.
 
-    .venv/bin/python bench/queue_bench.py                      # sizes 1000 and 100000, 40 requests a page
-    .venv/bin/python bench/queue_bench.py --sizes 1000 10000 --requests 20 --open 500
+    .venv/bin/python bench/queue_bench.py                      # sizes 1000 and 100000, 5 rounds of 10 requests
+    .venv/bin/python bench/queue_bench.py --sizes 1000 10000 --rounds 3 --open 500 --reload
 
-It creates (or reuses) its own database, `exitdesk_bench` on BENCH_DATABASE_URL's server (default
-postgres://postgres@127.0.0.1:5432/exitdesk_bench), migrates it, and for each size empties the ticket tables and
-loads that many tickets with bulk_create: 1–4 transition-log rows and one comment per ticket, ages spread over two
-years, the open working set fixed by --open (the same at every size: history grows, today's work does not; use
+Each size gets its own database, `exitdesk_bench_<size>` on BENCH_DATABASE_URL's server (default
+postgres://postgres@127.0.0.1:5432/), migrated and loaded once (again with --reload): that many tickets by
+bulk_create with 1–4 transition-log rows and one comment each, ages spread over two years, retention outcomes,
+and an open working set fixed by --open (the same at every size: history grows, today's work does not; pass
 --open-share to make open work grow with the desk instead). Pages are fetched in-process with Django's test
-client signed in as a support manager (middleware, sessions, templates and SQL included; no network).
+client signed in as a support manager (middleware, sessions, templates and SQL included; no network), in
+rounds that alternate between the sizes so a busy machine slows both alike.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "queue-bench-only")
 os.environ.setdefault("CONN_MAX_AGE", "600")
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/exitdesk_bench")
-os.environ["DATABASE_URL"] = BENCH_URL
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/").rstrip("/")
+os.environ["DATABASE_URL"] = f"{SERVER_URL}/postgres"
 
 PAGES = [
     ("queue page", "/queues/list/"),
@@ -42,14 +43,22 @@ PAGES = [
 HEADLINE = {"queue page", "overview", "admin changelist"}
 
 
-def ensure_database() -> None:
+def use_database(size: int) -> bool:
+    """Point Django's connection at this size's database, creating and migrating it; True if it is new."""
     import psycopg
+    from django.core.management import call_command
+    from django.db import connections
 
-    name = BENCH_URL.rsplit("/", 1)[1]
-    admin_url = BENCH_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+    name = f"exitdesk_bench_{size}"
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        created = not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if created:
             conn.execute(f'CREATE DATABASE "{name}"')
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = name
+    if created:
+        call_command("migrate", verbosity=0, interactive=False)
+    return created
 
 
 def setup_django() -> None:
@@ -62,9 +71,6 @@ def setup_django() -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def load(size: int, open_count: int, seed: int = 7) -> dict:
@@ -194,68 +200,89 @@ def _counter(counted: list[str]):
     return wrapper
 
 
-def measure(manager, requests: int) -> dict[str, tuple[float, float, int]]:
-    from django.db import connection
-    from django.test import Client
-
-    client = Client()
-    client.force_login(manager)
-    results = {}
+def measure(client, results: dict[str, list[float]], requests: int) -> None:
     for label, url in PAGES:
-        for _ in range(5):  # warm caches and the connection
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(url)
+            results.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, url
+
+
+def count_queries(client) -> dict[str, int]:
+    from django.db import connection
+
+    counts = {}
+    for label, url in PAGES:
+        for _ in range(3):  # warm caches and the connection
             assert client.get(url).status_code == 200, url
         counted: list[str] = []
         with connection.execute_wrapper(_counter(counted)):
             client.get(url)
-        timings = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
-        timings.sort()
-        p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
-        results[label] = (statistics.median(timings), p95, len(counted))
-    return results
+        counts[label] = len(counted)
+    return counts
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(share * len(ordered))) - 1))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
-    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=10, help="requests per page, size and round")
     parser.add_argument("--open", type=int, default=500, help="open tickets at every size (the working set)")
     parser.add_argument("--open-share", type=float, default=None, help="open tickets as a share of the size")
+    parser.add_argument("--reload", action="store_true", help="empty and load the databases again")
     args = parser.parse_args()
 
-    ensure_database()
-    setup_django()
-    by_size = {}
-    for size in args.sizes:
-        open_count = int(size * args.open_share) if args.open_share is not None else args.open
-        info = load(size, open_count)
-        print(
-            f"loaded {info['tickets']:,} tickets ({info['open']:,} open), {info['log_rows']:,} log rows, "
-            f"{info['comments']:,} comments in {info['load_seconds']:.1f} s",
-            flush=True,
-        )
-        by_size[size] = measure(info["manager"], args.requests)
-        for label, (p50, p95, queries) in by_size[size].items():
-            print(f"  {label:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {queries:2d} queries", flush=True)
+    from django.test import Client
 
-    small, large = min(by_size), max(by_size)
+    setup_django()
+    from accounts.models import User
+
+    queries = {}
+    for size in args.sizes:
+        created = use_database(size)
+        if created or args.reload:
+            open_count = int(size * args.open_share) if args.open_share is not None else args.open
+            info = load(size, open_count)
+            print(
+                f"loaded {info['tickets']:,} tickets ({info['open']:,} open), {info['log_rows']:,} log rows, "
+                f"{info['comments']:,} comments in {info['load_seconds']:.1f} s",
+                flush=True,
+            )
+        client = Client()
+        client.force_login(User.objects.get(email="bench-manager@exitdesk.test"))
+        queries[size] = count_queries(client)
+
+    timings: dict[int, dict[str, list[float]]] = {size: {} for size in args.sizes}
+    for round_ in range(args.rounds):
+        for size in args.sizes if round_ % 2 == 0 else reversed(args.sizes):
+            use_database(size)
+            client = Client()
+            client.force_login(User.objects.get(email="bench-manager@exitdesk.test"))
+            client.get(PAGES[0][1])
+            measure(client, timings[size], args.requests)
+        print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+
+    small, large = min(args.sizes), max(args.sizes)
     print()
     print(
         f"{dt.date.today()} · {platform.node()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()}"
     )
+    print(f"{args.rounds} rounds × {args.requests} requests per page and size, alternating sizes")
     print(f"| page | p50 {small:,} | p95 {small:,} | p50 {large:,} | p95 {large:,} | p50 ratio | p95 ratio | queries |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, _ in PAGES:
-        s50, s95, sq = by_size[small][label]
-        l50, l95, lq = by_size[large][label]
+        s50, s95 = statistics.median(timings[small][label]), percentile(timings[small][label], 0.95)
+        l50, l95 = statistics.median(timings[large][label]), percentile(timings[large][label], 0.95)
         mark = "" if label in HEADLINE else " (extra)"
         print(
             f"| {label}{mark} | {s50:.1f} ms | {s95:.1f} ms | {l50:.1f} ms | {l95:.1f} ms "
-            f"| {l50 / s50:.2f}× | {l95 / s95:.2f}× | {sq} / {lq} |"
+            f"| {l50 / s50:.2f}× | {l95 / s95:.2f}× | {queries[small][label]} / {queries[large][label]} |"
         )
 
 
