@@ -177,3 +177,22 @@ def eager_tasks():
     app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
     app.conf.CELERY_TASK_ALWAYS_EAGER = before
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_at_teardown(request):
+    """Wait until the worker thread has nothing left (emails queued on commit...) before the tables are flushed:
+    a task still running would deadlock with the flush's TRUNCATE."""
+    yield
+    if "celery_worker" not in request.fixturenames:
+        return
+    from celery.worker import state
+
+    from config.celery import app
+
+    def idle() -> bool:
+        with app.connection_for_write() as connection:
+            waiting = connection.default_channel.client.llen(app.conf.task_default_queue)
+        return not waiting and not state.active_requests and not state.reserved_requests
+
+    wait_for(lambda: idle() and (time.sleep(0.3) or idle()), what="the worker to finish its tasks")
