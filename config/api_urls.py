@@ -1,7 +1,7 @@
 """The REST API under /api/: version 1, the OpenAPI schema and its browsable docs (served locally, no CDN)."""
 
 from django.urls import include, path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
 from billing import api as billing_api
@@ -31,7 +31,8 @@ app_name = "api"
 urlpatterns = [
     path("v1/", include((v1, "v1"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves its start-up script as a file, so the docs page runs under a script-src 'self' CSP.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Last: any other path under /api/ answers in the API's error format, not with the HTML 404 page.
     re_path(r"^", api_not_found),
 ]
