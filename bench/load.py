@@ -1,0 +1,243 @@
+"""Load benchmark: ticket creation through the API and the queue page, against a bare DRF create endpoint
+measured in the same run, under gunicorn (2 workers) on PostgreSQL with persistent connections, loopback only.
+
+    .venv/bin/python bench/load.py                    # 3 rounds of 10 s per target, 8 connections
+    .venv/bin/python bench/load.py --rounds 2 --seconds 5 --connections 4
+
+Needs wrk (`apt-get install -y wrk`; installed on first run when root), PostgreSQL and Redis on 127.0.0.1
+(BENCH_DATABASE_URL, BENCH_REDIS_URL). A fresh database `exitdesk_bench_load` is created and migrated, an
+AVOXI-preset account is given an owner, a support manager and 30,000 numbers; then, in rounds that alternate
+the targets so a busy machine slows them alike:
+- bare:    POST /bench/bare/ (a ModelSerializer saving one auth Group row; bench/urls.py), owner's token;
+- tickets: POST /api/v1/tickets/ number cancellations, each on a number of its own, owner's token (the whole
+           request path: validation, policy guards, the ticket, its log row, the email queued to Redis);
+- queue:   GET /queues/list/ as the support manager (session cookie), over the tickets created so far.
+Prints requests/s of each, and the ratio tickets/bare (target >= 0.5). The run is bounded (--budget seconds),
+and the server, database and Redis queue are cleaned up at the end (--keep keeps the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import stack  # noqa: E402
+
+DATABASE = "exitdesk_bench_load"
+REDIS_DB = 13
+NUMBERS = 30_000
+
+TICKETS_LUA = """
+local token, account, first = "%(token)s", %(account)d, %(first)d
+counter = -1  -- a global: done() reads it from each thread
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function request()
+  counter = counter + 1
+  local body = string.format('{"kind": "number_cancellation", "account": %%d, "number": %%d, '
+    .. '"full_name": "Bench Owner", "company": "Load Bench Ltd", "contact": "owner@bench.test"}',
+    account, first + counter)
+  return wrk.format("POST", "/api/v1/tickets/",
+    {["Authorization"] = "Token " .. token, ["Content-Type"] = "application/json"}, body)
+end
+function response(status, headers, body)
+  if status >= 300 and not shown then shown = true; io.write("FIRST BAD " .. status .. " " .. body .. "\\n") end
+end
+function done(summary, latency, requests)
+  local used = 0
+  for _, t in ipairs(threads) do used = used + t:get("counter") + 1 end
+  io.write(string.format("USED %%d\\n", used))
+end
+"""
+
+BARE_LUA = """
+local token = "%(token)s"
+local i = 0
+local prefix = "%(prefix)s"
+function request()
+  i = i + 1
+  return wrk.format("POST", "/bench/bare/",
+    {["Authorization"] = "Token " .. token, ["Content-Type"] = "application/json"},
+    string.format('{"name": "%%s-%%d"}', prefix, i))
+end
+"""
+
+QUEUE_LUA = """
+wrk.method = "GET"
+wrk.path = "/queues/list/"
+wrk.headers["Cookie"] = "sessionid=%(session)s"
+"""
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() != 0:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)  # noqa: S607
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)  # noqa: S607
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)  # noqa: S607
+    return shutil.which("wrk") or sys.exit("could not install wrk")
+
+
+def load_data() -> dict:
+    """The account, its owner and manager, tokens, a session, and NUMBERS numbers; ids returned for the scripts."""
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from accounts import services
+    from accounts.models import STAFF_GROUP_MANAGERS, User
+    from billing.models import Plan
+    from numbers.models import PhoneNumber
+
+    plan = Plan.objects.filter(policy__preset="avoxi").order_by("rank").first()
+    account = services.create_account(name="Load Bench Ltd", plan=plan, port_out_pin="1234")
+    owner = services.add_member(
+        account=account, email="owner@bench.test", full_name="Bench Owner", role="owner", password="bench-pass-2026"
+    ).user
+    manager = User.objects.create_user(email="manager@bench.test", password="bench-pass-2026", is_staff=True)
+    manager.groups.add(Group.objects.get(name=STAFF_GROUP_MANAGERS))
+    PhoneNumber.objects.bulk_create(
+        [PhoneNumber(account=account, number=f"+1{415 + i // 10_000}555{i % 10_000:04d}") for i in range(NUMBERS)],
+        batch_size=5000,
+    )
+    first = PhoneNumber.objects.filter(account=account).order_by("pk").values_list("pk", flat=True).first()
+    client = Client()
+    client.force_login(manager)
+    return {
+        "account": account.pk,
+        "first_number": first,
+        "token": Token.objects.create(user=owner).key,
+        "session": client.cookies["sessionid"].value,
+    }
+
+
+def run_wrk(wrk: str, url: str, script: Path, seconds: int, connections: int) -> dict:
+    result = subprocess.run(  # noqa: S603
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    out = result.stdout
+    if result.stderr.strip():  # wrk falls back to plain GETs when its script fails: never count those
+        raise RuntimeError(f"wrk: {result.stderr.strip()}")
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    elapsed = float(re.search(r"requests in ([\d.]+)(m?s)", out).group(1))
+    if re.search(r"requests in [\d.]+ms", out):
+        elapsed /= 1000
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    used = re.search(r"USED (\d+)", out)
+    first_bad = re.search(r"FIRST BAD (.*)", out)
+    if first_bad:
+        print(f"  first refused request: {first_bad.group(1)[:300]}")
+    return {
+        "requests": total,
+        "seconds": elapsed,
+        "bad": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        **({"used": int(used.group(1))} if used else {}),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10, help="per target per round")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=600, help="stop with an error past this many seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="exitdesk-load-"))
+    with stack.deadline(args.budget):
+        url = stack.fresh_database(DATABASE)
+        stack.flush_redis(REDIS_DB)
+        env = stack.stack_env(url, REDIS_DB)
+        stack.use_env(env)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+        data = load_data()
+        from django.db import connections
+
+        connections.close_all()
+
+        port = stack.free_port()
+        base = f"http://127.0.0.1:{port}"
+        totals = {name: {"requests": 0, "seconds": 0.0, "bad": 0} for name in ("bare", "tickets", "queue")}
+        used = 0
+        try:
+            with stack.Processes(work / "logs") as processes:
+                processes.gunicorn("gunicorn", port, env, workers=args.workers)
+                for round_number in range(-1, args.rounds):  # round -1 warms up (not counted)
+                    seconds = 2 if round_number < 0 else args.seconds
+                    scripts = {
+                        "bare": BARE_LUA % {"token": data["token"], "prefix": f"bare-{round_number + 1}"},
+                        "tickets": TICKETS_LUA
+                        % {"token": data["token"], "account": data["account"], "first": data["first_number"] + used},
+                        "queue": QUEUE_LUA % {"session": data["session"]},
+                    }
+                    for name, lua in scripts.items():
+                        script = work / f"{name}.lua"
+                        script.write_text(lua)
+                        result = run_wrk(wrk, base, script, seconds, args.connections)
+                        if name == "tickets" and "used" not in result:
+                            raise RuntimeError("the ticket script did not report the numbers it used")
+                        used += result.get("used", 0)
+                        if used > NUMBERS:
+                            raise RuntimeError("ran out of numbers: raise NUMBERS")
+                        if round_number >= 0:
+                            for key in ("requests", "seconds", "bad"):
+                                totals[name][key] += result[key]
+                        if result["bad"] or result["socket_errors"]:
+                            print(f"  {name}: {result['bad']} non-2xx, socket errors: {result['socket_errors']}")
+        finally:
+            from tickets.models import Ticket
+
+            created = Ticket.objects.count()
+            connections.close_all()
+            stack.flush_redis(REDIS_DB)
+            if not args.keep:
+                stack.drop_database(DATABASE)
+
+    rates = {name: (t["requests"] - t["bad"]) / t["seconds"] for name, t in totals.items()}
+    ratio = rates["tickets"] / rates["bare"]
+    print(f"\nExitdesk load benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {stack.machine()}")
+    print(
+        f"gunicorn {args.workers} sync workers, PostgreSQL (CONN_MAX_AGE=600), Redis broker, wrk -t1 "
+        f"-c{args.connections}, {args.rounds} rounds x {args.seconds} s per target"
+    )
+    print(f"{'target':<44}{'requests':>10}{'non-2xx':>9}{'req/s':>9}")
+    labels = {
+        "bare": "bare DRF create (POST /bench/bare/)",
+        "tickets": "ticket creation (POST /api/v1/tickets/)",
+        "queue": "queue page (GET /queues/list/)",
+    }
+    for name, label in labels.items():
+        t = totals[name]
+        print(f"{label:<44}{t['requests']:>10}{t['bad']:>9}{rates[name]:>9.1f}")
+    print(f"tickets in the database: {created}")
+    verdict = "meets" if ratio >= 0.5 else "MISSES"
+    print(f"ratio ticket creation / bare create: {ratio:.2f} ({verdict} the target of 0.5)")
+    return 0 if ratio >= 0.5 and not any(t["bad"] for t in totals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
