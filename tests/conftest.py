@@ -1,5 +1,6 @@
 """Shared fixtures: the fixed cast of STYLE.md on any preset, fast password hashing, and CI's skip rule."""
 
+import importlib
 import itertools
 import os
 from types import SimpleNamespace
@@ -31,6 +32,25 @@ def _plain_static_files(settings) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request) -> None:
+    """Put the presets and staff groups back before a transactional test.
+
+    A transactional test ends by flushing every table, data migrations' rows included, and pytest-django runs
+    those tests last: without this, every one after the first would find no plans and no staff groups.
+    Both loaders are idempotent.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
+    importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
 
 
 @pytest.fixture
