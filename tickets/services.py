@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import Account, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
 
-from . import effects
+from . import effects, sla
 from .exceptions import Refusal
 from .models import (
     OPEN_STATES,
@@ -381,13 +381,21 @@ def _check_card(account: Account, last4: str, user: User | None) -> bool:
     return True
 
 
-def _check_license_minimum(policy: Policy, license_: License, quantity: int) -> None:
+def _check_license_minimum(policy: Policy, license_: License, quantity: int, *, exclude: int | None = None) -> None:
+    """A10: what would remain once this and every other open request on the license is done."""
     minimum = max(license_.minimum, policy.license_minimum(license_.product))
-    if license_.quantity - quantity < minimum:
+    pending = (
+        Ticket.objects.filter(kind=Kind.LICENSE_CANCELLATION, license=license_, state__in=OPEN_STATES)
+        .exclude(pk=exclude)
+        .aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
+    if license_.quantity - pending - quantity < minimum:
         raise Refusal(
             "license_minimum",
             f"At least {minimum} {license_.get_product_display()}s must remain; "
-            f"you can cancel at most {max(license_.quantity - minimum, 0)}.",
+            f"you can cancel at most {max(license_.quantity - pending - minimum, 0)}"
+            + (f" ({pending} already requested)." if pending else "."),
             field="quantity",
         )
 
@@ -527,7 +535,10 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
                 )
         if ticket.kind == Kind.LICENSE_CANCELLATION and ticket.license_id:
             _check_license_minimum(
-                policy, License.objects.select_for_update().get(pk=ticket.license_id), ticket.quantity or 0
+                policy,
+                License.objects.select_for_update().get(pk=ticket.license_id),
+                ticket.quantity or 0,
+                exclude=ticket.pk,
             )
         if ticket.kind == Kind.REACTIVATION and not policy.reactivation_open(account):
             raise Refusal("reactivation_closed", _reactivation_closed_sentence(policy, account))
@@ -614,6 +625,9 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
             Ticket.objects.filter(pk=ticket.pk, first_response_at__isnull=True).update(
                 first_response_at=comment.created_at
             )
+        if not author.is_staff and ticket.waiting_on_customer_since is not None:
+            # The customer answered: the SLA clock runs again from where it stopped.
+            sla.resume_clock(ticket, ticket.account.plan.policy, when=comment.created_at)
     return comment
 
 

@@ -213,3 +213,16 @@ def test_twenty_simultaneous_approvals_one_wins(cast, submit):
     assert outcomes.count("ok") == 1
     assert set(outcomes) == {"ok", "invalid_state"}
     assert TransitionLog.objects.filter(ticket_id=ticket.pk, transition="approve").count() == 1
+
+
+def test_customer_comment_restarts_a_paused_sla_clock(desk, case):
+    from tickets import sla
+    from tickets.services import add_comment
+
+    assert sla.pause_clock(case)
+    add_comment(ticket=case, author=desk.agent, body="Which number do you mean?")
+    case.refresh_from_db()
+    assert case.waiting_on_customer_since is not None  # staff talking does not restart it
+    add_comment(ticket=case, author=desk.billing_admin, body="The second one.")
+    case.refresh_from_db()
+    assert case.waiting_on_customer_since is None and case.sla_clock_started_at is not None
