@@ -12,15 +12,6 @@ from tickets.models import Kind, State, Ticket
 _serial = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings) -> None:
-    # The manifest storage of production needs collectstatic; these tests render pages, not assets.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def ticket(account, *, kind: str = Kind.ACCOUNT_CANCELLATION, state: str = State.SUBMITTED, **fields) -> Ticket:
     closed = state in {State.COMPLETED, State.REJECTED, State.WITHDRAWN}
     fields.setdefault("created_at", timezone.now())
