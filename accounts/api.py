@@ -125,7 +125,11 @@ class AccountList(generics.ListAPIView):
             return Account.objects.none()
         return visible_accounts(self.request.user).select_related("plan").order_by("pk")
 
-    @extend_schema(tags=["accounts"], summary="Accounts the caller may see", responses=error_responses(401, 404))
+    @extend_schema(
+        tags=["accounts"],
+        summary="Accounts the caller may see",
+        responses={200: AccountSerializer(many=True), **error_responses(401, 404)},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

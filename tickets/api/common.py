@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -100,6 +101,7 @@ def exception_handler(exc, context) -> Response | None:
     return response
 
 
+@csrf_exempt  # a 404 whatever the method: without this an unmatched POST would get the HTML CSRF page
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Unmatched paths under /api/ (a negative or oversized id, a typo) answer in the API's own format."""
     return JsonResponse({"code": "not_found", "detail": "No such API path."}, status=status.HTTP_404_NOT_FOUND)

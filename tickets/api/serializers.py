@@ -159,12 +159,13 @@ class HistorySerializer(serializers.ModelSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.account_id", read_only=True)
-    plan = serializers.PrimaryKeyRelatedField(source="target_plan", read_only=True)
+    plan = serializers.PrimaryKeyRelatedField(source="target_plan", read_only=True, allow_null=True)
     numbers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     available_transitions = serializers.SerializerMethodField()
     history = HistorySerializer(source="log", many=True, read_only=True)
     acknowledgements = serializers.ListField(child=serializers.CharField(), read_only=True)
     checks = serializers.DictField(child=serializers.BooleanField(), read_only=True)
+    reason = serializers.CharField(read_only=True, help_text="Exit-survey reason (Stripe's values) or empty.")
 
     class Meta:
         model = Ticket
