@@ -142,3 +142,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Run Celery tasks in-process for one test, even where CI configures a broker (no worker needed)."""
+    from config.celery import app
+
+    # The app reads Django's CELERY_-prefixed settings: `conf.task_always_eager = True` would be shadowed.
+    before = app.conf.task_always_eager
+    app.conf.update(CELERY_TASK_ALWAYS_EAGER=True)
+    yield
+    app.conf.update(CELERY_TASK_ALWAYS_EAGER=before)

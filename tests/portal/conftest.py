@@ -42,16 +42,9 @@ def _private_media(settings, tmp_path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _tasks_in_process():
+def _tasks_in_process(tasks_in_process):
     """The portal's emails and the retention-0 purge run in-process even where CI configures a broker:
     what a customer sees next must not depend on a worker, and no task is left on the shared test queue."""
-    from config.celery import app
-
-    # The app reads Django's CELERY_-prefixed settings: `conf.task_always_eager = True` would be shadowed.
-    before = app.conf.task_always_eager
-    app.conf.update(CELERY_TASK_ALWAYS_EAGER=True)
-    yield
-    app.conf.update(CELERY_TASK_ALWAYS_EAGER=before)
 
 
 @pytest.fixture

@@ -10,6 +10,11 @@ from tickets.services import Request, submit_ticket
 BUSINESS_HOURS = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process(tasks_in_process):
+    """Emails are sent in-process here, broker or not: these tests read the outbox."""
+
+
 @pytest.fixture
 def in_business_hours():
     with time_machine.travel(BUSINESS_HOURS, tick=True):
