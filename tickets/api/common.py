@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -105,6 +106,16 @@ def exception_handler(exc, context) -> Response | None:
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Unmatched paths under /api/ (a negative or oversized id, a typo) answer in the API's own format."""
     return JsonResponse({"code": "not_found", "detail": "No such API path."}, status=status.HTTP_404_NOT_FOUND)
+
+
+class Pagination(PageNumberPagination):
+    """DRF's page numbers, but `?page=` must be a page number when given (an empty one is not page 1)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = request.query_params.get(self.page_query_param)
+        if page is not None and not (page.isascii() and page.isdigit() and int(page) >= 1):
+            raise exceptions.NotFound("Invalid page: give a page number from 1.")
+        return super().paginate_queryset(queryset, request, view)
 
 
 # -- who sees what ---------------------------------------------------------------------------------------------
