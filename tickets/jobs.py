@@ -30,7 +30,12 @@ def overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
         policy = scope.policy
         cutoff = sla.subtract_business_hours(policy, now, policy.port_out_deadline_hours)
         overdue += (
-            Ticket.objects.filter(kind=Kind.PORT_OUT, state=State.VERIFIED, account__plan_id__in=scope.plan_ids)
+            Ticket.objects.filter(
+                kind=Kind.PORT_OUT,
+                state=State.VERIFIED,
+                needs_manager_review=False,  # K10: those wait for a manager, never the clock
+                account__plan_id__in=scope.plan_ids,
+            )
             .annotate(verified_at=Max("log__at", filter=Q(log__transition="verify")))
             .filter(verified_at__lte=cutoff)
             .order_by("pk")

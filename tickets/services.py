@@ -510,7 +510,9 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
     if name == "verify":
         _guard_verify(ticket, policy, actor, evidence)
     elif name == "approve":
-        if ticket.kind == Kind.PORT_OUT and ticket.needs_manager_review and not by_system:
+        # K10: with an outstanding balance under manager_review or deny, only a manager approves; the deadline
+        # job's automatic approval does not either.
+        if ticket.kind == Kind.PORT_OUT and ticket.needs_manager_review:
             if actor is None or not actor.is_support_manager:
                 raise Refusal(
                     "outstanding_balance",

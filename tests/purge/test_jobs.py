@@ -81,6 +81,21 @@ def test_port_out_deadline_does_not_count_nights_and_weekends(cast):
         assert jobs.approve_overdue_port_outs() == [ticket.pk]
 
 
+def test_port_out_awaiting_manager_review_is_never_approved_by_the_clock(cast):
+    # rule K10: with payments outstanding under the deny rule, a manager decides
+    desk = cast("kixie")
+    provisioning.add_invoice(account=desk.account, amount="40", due_date=dt.date(2026, 1, 1))
+    ticket = verified_port_out(desk, MONDAY_9AM)
+    assert ticket.needs_manager_review is True
+    with time_machine.travel(MONDAY_9AM + dt.timedelta(days=7), tick=False):
+        assert jobs.approve_overdue_port_outs() == []
+        with pytest.raises(Exception) as refused:
+            transition_ticket(ticket=ticket, name="approve", actor=None, channel=LogChannel.SYSTEM)
+        assert getattr(refused.value, "code", None) == "outstanding_balance"
+    ticket.refresh_from_db()
+    assert ticket.state == "verified"
+
+
 def test_a_port_out_answered_before_the_deadline_is_left_alone(cast):
     desk = cast("kixie")
     ticket = verified_port_out(desk, MONDAY_9AM)
