@@ -16,6 +16,62 @@ DEFAULT_SLA = {
     "port_out": {"first_response": 2, "resolution": 8},  # a simple port takes one business day
 }
 
+# Kustomer's two plans leave the same way but for the route (U2 self-service, U3 through the CSM).
+KUSTOMER_ESSENTIALS = {
+    "preset": "kustomer",
+    "name": "Kustomer Essentials",
+    "source": "How to Cancel Kustomer (Essentials)",
+    "request_roles": {
+        kind: ADMINS
+        for kind in [  # U1
+            "account_cancellation",
+            "license_cancellation",
+            "number_cancellation",
+            "addon_cancellation",
+            "port_out",
+            "downgrade",
+            "reactivation",
+        ]
+    },
+    "intake_channels": ALL_CHANNELS,
+    "intake_hours_enforced": False,
+    "intake_time_zone": "America/New_York",
+    "intake_weekdays": [0, 1, 2, 3, 4],
+    "intake_start": dt.time(9, 0),
+    "intake_end": dt.time(18, 0),
+    "verification_method": "none",
+    "confirmation_word": "",
+    "acknowledgements": ["access_removed", "data_deleted"],  # U4, U5, U6: confirmed before it happens
+    "required_info": [],
+    "exit_survey_required": True,  # U8
+    "offer_downgrade": True,  # U9
+    "offer_meeting": True,  # U9
+    "route": "self_service",  # U2
+    "kind_routes": {"reactivation": "support_case"},  # U7: contact billing
+    "addon_routes": {},
+    "retention_days": 60,  # U6
+    "reactivation": "within_retention",  # U7
+    "port_out_balance_rule": "ignore",
+    "require_port_outs_complete": False,
+    "license_minimums": {},
+    "minimum_term_months": 0,
+    "cancellation_fee": Decimal("0"),
+    "refunds": "none",
+    "holds_offered": False,
+    "downgrade_proration": "none",
+    "billing_cutoff_days": 0,
+    "plans": [("Essentials", 1, Decimal("89.00"))],
+    "product_line": "kustomer",
+}
+KUSTOMER_PREMIUM = {
+    **KUSTOMER_ESSENTIALS,
+    "preset": "kustomer_premium",
+    "name": "Kustomer Premium",
+    "source": "How to Cancel Kustomer (Premium)",
+    "route": "account_manager",  # U3
+    "plans": [("Premium", 2, Decimal("139.00"))],
+}
+
 PRESETS = [
     {
         "preset": "kixie",
@@ -123,98 +179,8 @@ PRESETS = [
         "plans": [("AVOXI Cloud", 1, Decimal("29.99"))],
         "product_line": "avoxi",
     },
-    {
-        "preset": "kustomer",
-        "name": "Kustomer Essentials",
-        "source": "How to Cancel Kustomer (Essentials)",
-        "request_roles": {
-            kind: ADMINS
-            for kind in [  # U1
-                "account_cancellation",
-                "license_cancellation",
-                "number_cancellation",
-                "addon_cancellation",
-                "port_out",
-                "downgrade",
-                "reactivation",
-            ]
-        },
-        "intake_channels": ALL_CHANNELS,
-        "intake_hours_enforced": False,
-        "intake_time_zone": "America/New_York",
-        "intake_weekdays": [0, 1, 2, 3, 4],
-        "intake_start": dt.time(9, 0),
-        "intake_end": dt.time(18, 0),
-        "verification_method": "none",
-        "confirmation_word": "",
-        "acknowledgements": ["access_removed", "data_deleted"],  # U4, U5, U6: confirmed before it happens
-        "required_info": [],
-        "exit_survey_required": True,  # U8
-        "offer_downgrade": True,  # U9
-        "offer_meeting": True,  # U9
-        "route": "self_service",  # U2
-        "kind_routes": {"reactivation": "support_case"},  # U7: contact billing
-        "addon_routes": {},
-        "retention_days": 60,  # U6
-        "reactivation": "within_retention",  # U7
-        "port_out_balance_rule": "ignore",
-        "require_port_outs_complete": False,
-        "license_minimums": {},
-        "minimum_term_months": 0,
-        "cancellation_fee": Decimal("0"),
-        "refunds": "none",
-        "holds_offered": False,
-        "downgrade_proration": "none",
-        "billing_cutoff_days": 0,
-        "plans": [("Essentials", 1, Decimal("89.00"))],
-        "product_line": "kustomer",
-    },
-    {
-        "preset": "kustomer_premium",
-        "name": "Kustomer Premium",
-        "source": "How to Cancel Kustomer (Premium)",
-        "request_roles": {
-            kind: ADMINS
-            for kind in [  # U1
-                "account_cancellation",
-                "license_cancellation",
-                "number_cancellation",
-                "addon_cancellation",
-                "port_out",
-                "downgrade",
-                "reactivation",
-            ]
-        },
-        "intake_channels": ALL_CHANNELS,
-        "intake_hours_enforced": False,
-        "intake_time_zone": "America/New_York",
-        "intake_weekdays": [0, 1, 2, 3, 4],
-        "intake_start": dt.time(9, 0),
-        "intake_end": dt.time(18, 0),
-        "verification_method": "none",
-        "confirmation_word": "",
-        "acknowledgements": ["access_removed", "data_deleted"],  # U4, U5, U6
-        "required_info": [],
-        "exit_survey_required": True,  # U8
-        "offer_downgrade": True,  # U9
-        "offer_meeting": True,  # U9
-        "route": "account_manager",  # U3
-        "kind_routes": {"reactivation": "support_case"},  # U7
-        "addon_routes": {},
-        "retention_days": 60,  # U6
-        "reactivation": "within_retention",  # U7
-        "port_out_balance_rule": "ignore",
-        "require_port_outs_complete": False,
-        "license_minimums": {},
-        "minimum_term_months": 0,
-        "cancellation_fee": Decimal("0"),
-        "refunds": "none",
-        "holds_offered": False,
-        "downgrade_proration": "none",
-        "billing_cutoff_days": 0,
-        "plans": [("Premium", 2, Decimal("139.00"))],
-        "product_line": "kustomer",
-    },
+    KUSTOMER_ESSENTIALS,
+    KUSTOMER_PREMIUM,
     {
         "preset": "smrtphone",
         "name": "smrtPhone",
