@@ -325,3 +325,14 @@ def test_unknown_api_paths_answer_in_the_error_format(db, client_for):
         response = client_for(None).get(path)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
+
+
+def test_created_after_takes_any_offset(cast, client_for):
+    people = cast("kixie")
+    _port_out(people, provisioning.add_number(account=people.account, number="+14155550161"))
+    agent = client_for(people.agent)
+    # PostgreSQL refuses offsets beyond ±15:59 in a literal; the filter compares in UTC.
+    far = agent.get("/api/v1/tickets/", {"created_after": "2001-01-01T00:00:00+23:07"})
+    assert far.status_code == 200 and far.json()["count"] == 1
+    edge = agent.get("/api/v1/tickets/", {"created_after": "9999-12-31T23:59:00-23:00"})
+    assert edge.status_code == 400

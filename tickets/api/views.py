@@ -3,6 +3,8 @@
 Views parse input and call tickets.services; a Refusal comes back as `{"code", "detail"}` with its status.
 """
 
+import datetime as dt
+
 from django import forms
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -49,13 +51,25 @@ class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset Python accepts; PostgreSQL takes offsets up to ±15:59 only, so compare in UTC."""
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError as exc:
+                raise exceptions.ValidationError({self.field_name: ["Date out of range."]}) from exc
+        return super().filter(qs, value)
+
+
 class TicketFilter(filters.FilterSet):
     state = filters.ChoiceFilter(choices=State.choices)
     kind = filters.ChoiceFilter(choices=Kind.choices)
     account = IdFilter(field_name="account", min_value=1, max_value=MAX_ID)
     assignee = IdFilter(field_name="assignee", min_value=1, max_value=MAX_ID)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     ordering = filters.OrderingFilter(fields=("created_at", "updated_at", "id", "state", "kind"))
 
     class Meta:
