@@ -90,6 +90,7 @@ def _token(user) -> str:
 
 FUZZ = settings(
     max_examples=15,
+    derandomize=True,  # the same examples every run: CI must not turn red on a lucky draw
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
