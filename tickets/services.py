@@ -471,6 +471,11 @@ def _run(
             "invalid_state",
             f"A {ticket.get_state_display().lower()} ticket cannot be {_past(name)}.",
         )
+    # Who may ask at all comes before the policy's guards, so nobody without the role can probe a verification
+    # (a card's last four) or learn why the policy would refuse; the finer, per-ticket checks come after.
+    if not by_system and not _may_ask(ticket, name, actor):
+        code, detail = _why_not_permitted(ticket, name, actor)
+        raise Refusal(code, detail)
     _guard(ticket, name, actor, evidence, by_system=by_system)
     if not by_system and not has_transition_perm(method, actor):
         code, detail = _why_not_permitted(ticket, name, actor)
@@ -594,6 +599,22 @@ def _guard_verify(ticket: Ticket, policy: Policy, actor, evidence: dict) -> None
                 + ", ".join(failed + ([] if on_account else ["numbers"]))
                 + "); reject it with the matching code.",
             )
+
+
+STAFF_PERMISSIONS = {
+    "verify": "tickets.verify_ticket",
+    "approve": "tickets.approve_ticket",
+    "complete": "tickets.complete_ticket",
+    "reject": "tickets.reject_ticket",
+}
+
+
+def _may_ask(ticket: Ticket, name: str, actor) -> bool:
+    if actor is None or not actor.is_active:
+        return False
+    if name == "withdraw":
+        return not actor.is_staff
+    return actor.is_staff and actor.has_perm(STAFF_PERMISSIONS[name])
 
 
 def _why_not_permitted(ticket: Ticket, name: str, actor) -> tuple[str, str]:

@@ -226,3 +226,18 @@ def test_customer_comment_restarts_a_paused_sla_clock(desk, case):
     add_comment(ticket=case, author=desk.billing_admin, body="The second one.")
     case.refresh_from_db()
     assert case.waiting_on_customer_since is None and case.sla_clock_started_at is not None
+
+
+def test_customer_cannot_probe_the_card_through_verify(cast, submit, in_business_hours):
+    # rule K7: only staff verify; a customer's guesses are refused before any check runs or counts
+    from billing.models import Plan
+    from tickets.models import VerificationAttempt
+
+    desk = cast("kixie", plan=Plan.objects.get(policy__preset="kixie", rank=2))
+    provisioning.set_card(account=desk.account, brand="Visa", last4="4242")
+    ticket = submit(desk, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=desk.agent)
+    for guess in ("1111", "4242"):
+        with pytest.raises(Refusal) as refused:
+            transition_ticket(ticket=ticket, name="verify", actor=desk.owner, card_last4=guess)
+        assert refused.value.code == "role_not_allowed"
+    assert not VerificationAttempt.objects.filter(account=desk.account).exists()
