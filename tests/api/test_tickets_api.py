@@ -164,6 +164,21 @@ def test_a_refused_request_does_not_use_up_its_idempotency_key(cast, client_for)
     assert created.status_code == 201
 
 
+def test_a_claim_left_by_a_dead_request_is_taken_over_once_stale(cast, client_for):
+    from tickets.models import IdempotencyKey
+
+    people = cast("kixie")
+    body = _port_out_body(people, provisioning.add_number(account=people.account, number="+14155550134"))
+    owner = client_for(people.owner)
+    IdempotencyKey.objects.create(user=people.owner, key="k-dead")  # claimed, then the process died
+    busy = owner.post("/api/v1/tickets/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-dead")
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_key_in_use"
+    with time_machine.travel(dt.timedelta(minutes=6)):
+        created = owner.post("/api/v1/tickets/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-dead")
+    assert created.status_code == 201
+    assert IdempotencyKey.objects.get(user=people.owner, key="k-dead").ticket_id == created.json()["id"]
+
+
 def test_an_oversized_idempotency_key_is_a_400(cast, client_for):
     people = cast("kixie")
     body = _port_out_body(people, provisioning.add_number(account=people.account, number="+14155550133"))

@@ -8,6 +8,7 @@ import datetime as dt
 from django import forms
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -178,11 +179,10 @@ class TicketList(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"requester": ["Staff submit on a customer's behalf: give the member's user id."]}
             )
-        membership = (
-            Membership.objects.select_related("user")
-            .filter(account=account, user_id=values["requester"], user__is_active=True)
-            .first()
-        )
+        members = Membership.objects.select_related("user").filter(account=account, user_id=values["requester"])
+        if values["kind"] != Kind.REACTIVATION:  # a reactivation is asked by someone whose access was removed
+            members = members.filter(user__is_active=True)
+        membership = members.first()
         if membership is None:
             raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
         return membership.user, values.get("channel") or Channel.API
@@ -207,9 +207,20 @@ class TicketList(generics.ListAPIView):
         except IntegrityError:
             pass
         earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
+        if earlier is not None and earlier.ticket is None:
+            # A claim left by a request that died before creating its ticket is taken over once it is stale.
+            now = timezone.now()
+            taken = IdempotencyKey.objects.filter(
+                pk=earlier.pk, ticket__isnull=True, created_at__lt=now - STALE_IDEMPOTENCY_CLAIM
+            ).update(created_at=now)
+            if taken:
+                return None
         if earlier is None or earlier.ticket is None:
             raise Refusal("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed.")
         return _reload(earlier.ticket)
+
+
+STALE_IDEMPOTENCY_CLAIM = dt.timedelta(minutes=5)
 
 
 def _reload(ticket: Ticket) -> Ticket:
