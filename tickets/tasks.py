@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -35,6 +36,41 @@ def recipients_for(ticket: Ticket, event: str) -> list[str]:
     return emails
 
 
+def send_once(
+    *,
+    key: str,
+    template: str,
+    recipients: list[str],
+    context: dict,
+    ticket: Ticket | None = None,
+    reply_to: list[str] | None = None,
+) -> str:
+    """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
+
+    The notice row is claimed with a conditional update on its attempt count, so of two deliveries running at
+    the same moment only one sends; a failed send leaves sent_at empty and the task's retry claims it again.
+    """
+    try:
+        with transaction.atomic():
+            notice, _ = EmailNotice.objects.get_or_create(
+                key=key, defaults={"ticket": ticket, "template": template, "recipients": []}
+            )
+    except IntegrityError:
+        notice = EmailNotice.objects.get(key=key)
+    if notice.sent_at:
+        return "already sent"
+    claimed = EmailNotice.objects.filter(pk=notice.pk, attempts=notice.attempts, sent_at__isnull=True).update(
+        attempts=F("attempts") + 1, recipients=recipients
+    )
+    if not claimed:
+        return "claimed by another delivery"
+    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
+    body = render_to_string(f"emails/{template}-body.txt", context)
+    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to).send()
+    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
+    return "sent"
+
+
 @shared_task(
     bind=True,
     autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
@@ -47,33 +83,16 @@ def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
     ticket = Ticket.objects.select_related("account__plan", "requester").filter(pk=ticket_id).first()
     if ticket is None or event not in EMAIL_TEMPLATES:
         return "skipped"
-    try:
-        with transaction.atomic():
-            notice, _ = EmailNotice.objects.get_or_create(
-                key=key,
-                defaults={"ticket": ticket, "template": EMAIL_TEMPLATES[event], "recipients": []},
-            )
-    except IntegrityError:
-        notice = EmailNotice.objects.get(key=key)
-    if notice.sent_at:
-        return "already sent"
     recipients = recipients_for(ticket, event)
     if not recipients:
         return "no recipients"
-    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
     context = {
         "ticket": ticket,
         "event": event,
         "event_label": dict(State.choices).get(event, event),
         "site_url": settings.SITE_URL,
     }
-    name = EMAIL_TEMPLATES[event]
-    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
-    body = render_to_string(f"emails/{name}-body.txt", context)
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-    message.send()
-    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
-    return "sent"
+    return send_once(key=key, template=EMAIL_TEMPLATES[event], recipients=recipients, context=context, ticket=ticket)
 
 
 @shared_task(
@@ -94,26 +113,17 @@ def send_meeting_request(self, outcome_id: int) -> str:
     )
     if outcome is None:
         return "skipped"
-    key = f"meeting:{outcome_id}"
-    try:
-        with transaction.atomic():
-            notice, _ = EmailNotice.objects.get_or_create(
-                key=key, defaults={"template": "meeting_requested", "recipients": []}
-            )
-    except IntegrityError:
-        notice = EmailNotice.objects.get(key=key)
-    if notice.sent_at:
-        return "already sent"
     manager = outcome.account.account_manager
     recipients = [manager.email] if manager and manager.email else [settings.DEFAULT_FROM_EMAIL]
-    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
     context = {"outcome": outcome, "account": outcome.account, "site_url": settings.SITE_URL}
-    subject = " ".join(render_to_string("emails/meeting_requested-subject.txt", context).split())
-    body = render_to_string("emails/meeting_requested-body.txt", context)
     reply_to = [outcome.user.email] if outcome.user_id and outcome.user.email else None
-    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to).send()
-    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
-    return "sent"
+    return send_once(
+        key=f"meeting:{outcome_id}",
+        template="meeting_requested",
+        recipients=recipients,
+        context=context,
+        reply_to=reply_to,
+    )
 
 
 @shared_task(
@@ -130,27 +140,14 @@ def send_sla_warning(self, ticket_id: int, key: str) -> str:
     ticket = Ticket.objects.select_related("account__plan__policy", "assignee").filter(pk=ticket_id).first()
     if ticket is None or ticket.assignee is None or not ticket.assignee.email:
         return "skipped"
-    try:
-        with transaction.atomic():
-            notice, _ = EmailNotice.objects.get_or_create(
-                key=key, defaults={"ticket": ticket, "template": "sla_warning", "recipients": []}
-            )
-    except IntegrityError:
-        notice = EmailNotice.objects.get(key=key)
-    if notice.sent_at:
-        return "already sent"
-    recipients = [ticket.assignee.email]
-    EmailNotice.objects.filter(pk=notice.pk).update(attempts=notice.attempts + 1, recipients=recipients)
     context = {
         "ticket": ticket,
         "sla": sla.ticket_sla(ticket, ticket.account.plan.policy),
         "site_url": settings.SITE_URL,
     }
-    subject = " ".join(render_to_string("emails/sla_warning-subject.txt", context).split())
-    body = render_to_string("emails/sla_warning-body.txt", context)
-    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients).send()
-    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
-    return "sent"
+    return send_once(
+        key=key, template="sla_warning", recipients=[ticket.assignee.email], context=context, ticket=ticket
+    )
 
 
 @shared_task
