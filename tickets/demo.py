@@ -231,4 +231,54 @@ def load_demo_tickets(accounts: dict[str, Account], staff: dict[str, User]) -> i
             actor=staff["agent"],
             request=Request(full_name="Fran Former", contact="owner@former.demo"),
         )
+    _load_lapsed_customers()
     return Ticket.objects.count()
+
+
+LAPSED = [
+    # (account name, owner email, number, days since cancellation, legal hold reason)
+    ("Kustomer Demo Lapsed Customer", "owner@lapsed.demo", "+13125550171", 75, ""),
+    (
+        "Kustomer Demo Disputed Customer",
+        "owner@disputed.demo",
+        "+13125550172",
+        70,
+        "Chargeback dispute #4411: keep the records.",
+    ),
+]
+
+
+def _load_lapsed_customers() -> None:
+    """Two accounts past their 60-day retention (U6): one due for the purge, one held by a legal hold.
+
+    Their cancellations go through the services like any other; only the dates are then set back in time,
+    so `purge_expired --dry-run` has something to list and something to refuse.
+    """
+    plan = Plan.objects.get(policy__preset="kustomer")
+    for name, email, number, days, hold in LAPSED:
+        if Account.objects.filter(name=name).exists():
+            continue
+        account = provisioning.create_account(name=name, plan=plan)
+        owner = provisioning.add_member(
+            account=account, email=email, full_name=name.split(" Demo ")[1], role="owner", password="demo-pass-2026"
+        ).user
+        provisioning.add_number(account=account, number=number)
+        ticket = submit_ticket(
+            account=account,
+            kind=Kind.ACCOUNT_CANCELLATION,
+            requester=owner,
+            request=Request(
+                reason="switched_service",
+                comment="Found a cheaper tool.",
+                acknowledgements=list(plan.policy.acknowledgements),
+            ),
+        )
+        cancelled_at = timezone.now() - dt.timedelta(days=days)
+        Account.objects.filter(pk=account.pk).update(
+            cancelled_at=cancelled_at,
+            purge_after=cancelled_at + dt.timedelta(days=plan.policy.retention_days),
+            legal_hold=bool(hold),
+            legal_hold_reason=hold,
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(created_at=cancelled_at, closed_at=cancelled_at)
+        ticket.log.update(at=cancelled_at)
