@@ -1,12 +1,13 @@
 """The agents' desk in Django admin. Transitions go through tickets.services only, permission checked on POST."""
 
 import datetime as dt
+from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +19,7 @@ from numbers.models import PhoneNumber
 
 from . import services
 from .exceptions import Refusal
+from .forms import check_attachment
 from .models import (
     PORT_OUT_REJECTION_CODES,
     Attachment,
@@ -66,11 +68,34 @@ class CommentInline(admin.StackedInline):
         return False
 
 
+class AttachmentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Attachment
+        fields = ["file"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        return check_attachment(upload) if hasattr(upload, "content_type") else upload
+
+
 class AttachmentInline(admin.TabularInline):
+    """Staff attach files under the portal's checks; files are served through `attachment_view`, never /media/."""
+
     model = Attachment
+    form = AttachmentAdminForm
     extra = 0
-    fields = ["name", "file", "content_type", "size", "uploaded_by", "created_at"]
-    readonly_fields = ["content_type", "size", "uploaded_by", "created_at"]
+    fields = ["download", "file", "content_type", "size", "uploaded_by", "created_at"]
+    readonly_fields = ["download", "content_type", "size", "uploaded_by", "created_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # an attachment is evidence: added, never replaced
+
+    @admin.display(description="File")
+    def download(self, obj: Attachment) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:tickets_ticket_attachment", args=[obj.ticket_id, obj.pk])
+        return format_html('<a href="{}">{}</a> ({} bytes)', url, obj.name, obj.size)
 
 
 class RecordRequestForm(forms.Form):
@@ -253,6 +278,11 @@ class TicketAdmin(admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "<int:ticket_id>/attachments/<int:attachment_id>/",
+                self.admin_site.admin_view(self.attachment_view),
+                name="{}_{}_attachment".format(*info),
+            ),
+            path(
                 "<int:ticket_id>/transition/<str:name>/",
                 self.admin_site.admin_view(self.transition_view),
                 name="{}_{}_transition".format(*info),
@@ -306,6 +336,22 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, f"Ticket #{ticket.pk} is now {ticket.get_state_display().lower()}.")
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
 
+    def attachment_view(self, request: HttpRequest, ticket_id: int, attachment_id: int) -> FileResponse:
+        ticket = get_object_or_404(Ticket, pk=ticket_id)
+        if not self.has_view_permission(request, ticket):
+            raise PermissionDenied
+        attachment = get_object_or_404(ticket.attachments, pk=attachment_id)
+        try:
+            handle = attachment.file.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404("The file is no longer available.") from exc
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=attachment.name,
+            content_type=attachment.content_type or "application/octet-stream",
+        )
+
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -343,9 +389,9 @@ class TicketAdmin(admin.ModelAdmin):
                 )
             elif isinstance(instance, Attachment):
                 instance.uploaded_by = instance.uploaded_by or request.user
-                if instance.file:
-                    instance.size = instance.file.size
-                    instance.content_type = getattr(instance.file.file, "content_type", "") or ""
+                instance.name = Path(instance.file.name).name[:200]
+                instance.size = instance.file.size
+                instance.content_type = getattr(instance.file.file, "detected_content_type", "")
                 instance.save()
         formset.save_m2m()
 

@@ -247,6 +247,28 @@ class CommentForm(forms.Form):
     body = forms.CharField(label="Add a comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
 
 
+def check_attachment(upload):
+    """Refuse a file too large, of a type we do not take, or whose contents are not what its name says.
+
+    Sets `upload.detected_content_type`: the type stored is ours, never the browser's claim.
+    """
+    extension = Path(upload.name).suffix.lower()
+    if upload.size > MAX_ATTACHMENT_BYTES:
+        raise ValidationError("The file is larger than 5 MB.")
+    if extension not in ATTACHMENT_TYPES:
+        raise ValidationError("Only PDF, PNG, JPEG, text and CSV files can be attached.")
+    content_type, magic = ATTACHMENT_TYPES[extension]
+    head = upload.read(8)
+    upload.seek(0)
+    if magic is not None and not head.startswith(magic):
+        raise ValidationError(f"The file's contents are not a {extension[1:].upper()} file.")
+    if magic is None and b"\x00" in upload.read(4096):
+        raise ValidationError("The file's contents are not text.")
+    upload.seek(0)
+    upload.detected_content_type = content_type
+    return upload
+
+
 class AttachmentForm(forms.Form):
     file = forms.FileField(
         label="Attach a file",
@@ -255,22 +277,7 @@ class AttachmentForm(forms.Form):
     )
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        extension = Path(upload.name).suffix.lower()
-        if upload.size > MAX_ATTACHMENT_BYTES:
-            raise ValidationError("The file is larger than 5 MB.")
-        if extension not in ATTACHMENT_TYPES:
-            raise ValidationError("Only PDF, PNG, JPEG, text and CSV files can be attached.")
-        content_type, magic = ATTACHMENT_TYPES[extension]
-        head = upload.read(8)
-        upload.seek(0)
-        if magic is not None and not head.startswith(magic):
-            raise ValidationError(f"The file's contents are not a {extension[1:].upper()} file.")
-        if magic is None and b"\x00" in upload.read(4096):
-            raise ValidationError("The file's contents are not text.")
-        upload.seek(0)
-        upload.detected_content_type = content_type
-        return upload
+        return check_attachment(self.cleaned_data["file"])
 
     def save(self, *, ticket, user: User) -> Attachment:
         upload = self.cleaned_data["file"]

@@ -110,3 +110,40 @@ def test_changelist_filters_and_search(client, kixie, submit):
         page = client.get(url, {"q": query})
         assert f"/admin/tickets/ticket/{ticket.pk}/change/" in page.content.decode(), query
     assert client.get(url, {"state": "submitted", "kind": "account_cancellation"}).status_code == 200
+
+
+def _inline_post(ticket, upload) -> dict:
+    """The ticket change form as the admin posts it: the editable fields and the three inlines' management data."""
+    return {
+        "assignee": "",
+        "priority": ticket.priority,
+        "log-TOTAL_FORMS": "0",
+        "log-INITIAL_FORMS": "0",
+        "comments-TOTAL_FORMS": "0",
+        "comments-INITIAL_FORMS": "0",
+        "attachments-TOTAL_FORMS": "1",
+        "attachments-INITIAL_FORMS": "0",
+        "attachments-0-file": upload,
+    }
+
+
+def test_staff_attachments_are_checked_and_served_only_to_staff(client, kixie, submit, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    client.force_login(kixie.manager)
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    fake = SimpleUploadedFile("invoice.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
+    page = client.post(url, _inline_post(ticket, fake))
+    assert "contents are not a PDF file" in page.content.decode()
+    assert not ticket.attachments.exists()
+    real = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4 minimal", content_type="text/html")
+    assert client.post(url, _inline_post(ticket, real)).status_code == 302
+    attachment = ticket.attachments.get()
+    assert attachment.content_type == "application/pdf" and attachment.uploaded_by == kixie.manager
+    download = reverse("admin:tickets_ticket_attachment", args=[ticket.pk, attachment.pk])
+    assert download in client.get(url).content.decode()
+    assert b"".join(client.get(download).streaming_content) == b"%PDF-1.4 minimal"
+    client.force_login(kixie.owner)
+    assert client.get(download).status_code == 302  # customers are sent to the admin sign-in, no file
