@@ -168,15 +168,8 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def eager_tasks():
+def eager_tasks(tasks_in_process):
     """Run tasks in-process even where a broker is configured (the tests that do not start a worker)."""
-    from config.celery import app
-
-    # The app reads Django settings under the CELERY_ namespace: the override goes by the namespaced key.
-    before = app.conf.task_always_eager
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    yield
-    app.conf.CELERY_TASK_ALWAYS_EAGER = before
 
 
 @pytest.fixture(autouse=True)

@@ -260,3 +260,21 @@ def test_retention_zero_purges_when_the_cancellation_completes(
     assert not PhoneNumber.objects.filter(account=desk.account).exists()
     assert Tombstone.objects.get(account=desk.account).counts["numbers"] == 3
     assert footprint(desk.other_account)["memberships"] == 2
+
+
+def test_the_purge_reaches_nothing_outside_the_desk(cancelled, monkeypatch):
+    # rule S9: data the customer holds elsewhere (their CRM) is never touched: the purge opens no connection
+    import socket
+
+    attempts = []
+
+    def no_network(self, address):
+        attempts.append(address)
+        raise OSError("this test allows no outside connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    account = cancelled.account
+    with time_machine.travel(account.purge_after + dt.timedelta(minutes=1)):
+        assert f"{account.account_id}: purged." in run_command()
+    assert attempts == []
+    assert account_state(account) == "purged"
