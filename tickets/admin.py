@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -340,17 +340,9 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = get_object_or_404(Ticket, pk=ticket_id)
         if not self.has_view_permission(request, ticket):
             raise PermissionDenied
-        attachment = get_object_or_404(ticket.attachments, pk=attachment_id)
-        try:
-            handle = attachment.file.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404("The file is no longer available.") from exc
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.name,
-            content_type=attachment.content_type or "application/octet-stream",
-        )
+        from .views import attachment_response
+
+        return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_id))
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):

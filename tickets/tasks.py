@@ -12,6 +12,15 @@ from django.utils import timezone
 
 from .models import EmailNotice, State, Ticket
 
+# Email tasks retry a failed SMTP connection with backoff (about 40 minutes in all) before giving up.
+EMAIL_RETRIES = {
+    "bind": True,
+    "autoretry_for": (smtplib.SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
+
 EMAIL_TEMPLATES = {
     "submitted": "ticket_submitted",
     "verified": "ticket_changed",
@@ -71,13 +80,7 @@ def send_once(
     return "sent"
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(**EMAIL_RETRIES)
 def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
     """Send one email about a ticket once, however often the task is delivered."""
     ticket = Ticket.objects.select_related("account__plan", "requester").filter(pk=ticket_id).first()
@@ -95,13 +98,7 @@ def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
     return send_once(key=key, template=EMAIL_TEMPLATES[event], recipients=recipients, context=context, ticket=ticket)
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(**EMAIL_RETRIES)
 def send_meeting_request(self, outcome_id: int) -> str:
     """S2, U9: a customer about to cancel asked for a meeting; tell the account manager (or the desk) once."""
     from .models import RetentionOutcome
@@ -126,13 +123,7 @@ def send_meeting_request(self, outcome_id: int) -> str:
     )
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(**EMAIL_RETRIES)
 def send_sla_warning(self, ticket_id: int, key: str) -> str:
     """Tell a ticket's assignee that its SLA is about to breach, once per key."""
     from . import sla

@@ -507,7 +507,11 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     """Attachments are served only through here, to those who may see the case; never from MEDIA_URL."""
     ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
-    attachment = get_object_or_404(ticket.attachments, pk=attachment_pk)
+    return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_pk))
+
+
+def attachment_response(attachment) -> FileResponse:
+    """A stored attachment as a download, under its own name and the type we detected (portal and admin)."""
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError as exc:
