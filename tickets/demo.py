@@ -12,7 +12,7 @@ from accounts.models import Account, Membership, User
 from billing.models import AddOn, License, Plan, Policy
 from numbers.models import PhoneNumber
 
-from .models import Kind, LogChannel, Ticket
+from .models import Kind, LogChannel, RetentionOutcome, Ticket
 from .services import Request, submit_ticket, transition_ticket
 
 FORMER_CUSTOMER = "Kustomer Demo Former Customer"
@@ -232,7 +232,36 @@ def load_demo_tickets(accounts: dict[str, Account], staff: dict[str, User]) -> i
             request=Request(full_name="Fran Former", contact="owner@former.demo"),
         )
     _load_lapsed_customers()
+    _load_retention_history(accounts)
     return Ticket.objects.count()
+
+
+def _load_retention_history(accounts: dict[str, Account]) -> None:
+    """Runs of the cancellation flow over the past months: what was asked, offered and decided (U8, U9, S2)."""
+    if RetentionOutcome.objects.exists():
+        return
+    now = timezone.now()
+    runs = [
+        # (preset, days ago, reason, offers shown, outcome)
+        ("kustomer", 150, "too_expensive", ["downgrade", "meeting"], RetentionOutcome.Outcome.MEETING),
+        ("kustomer", 120, "missing_features", ["meeting"], RetentionOutcome.Outcome.CANCELLED),
+        ("kustomer_premium", 95, "too_expensive", ["downgrade", "meeting"], RetentionOutcome.Outcome.DOWNGRADED),
+        ("smrtphone", 80, "unused", ["meeting"], RetentionOutcome.Outcome.KEPT),
+        ("smrtphone", 45, "switched_service", ["meeting"], RetentionOutcome.Outcome.ABANDONED),
+        ("kustomer_premium", 20, "switched_service", ["downgrade", "meeting"], RetentionOutcome.Outcome.CANCELLED),
+        ("kustomer", 6, "too_complex", ["meeting"], RetentionOutcome.Outcome.KEPT),
+    ]
+    for preset, days, reason, offers, outcome in runs:
+        account = accounts[preset]
+        RetentionOutcome.objects.create(
+            account=account,
+            plan=account.plan,
+            user=_person(account, "owner"),
+            reason=reason,
+            offers_shown=offers,
+            outcome=outcome,
+            created_at=now - dt.timedelta(days=days),
+        )
 
 
 LAPSED = [

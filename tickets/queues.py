@@ -65,6 +65,8 @@ def bar_chart(
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([v for _, values in series for v in values] + [0])
     scale_max = _nice_ceiling(peak)
+    if all(isinstance(v, int) for _, values in series for v in values) and scale_max < 4:
+        scale_max = 4  # counts: keep the four gridlines on whole numbers
     group_w = plot_w / max(len(labels), 1)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1)
     groups = []
@@ -85,7 +87,10 @@ def bar_chart(
                     "color": PALETTE[j % len(PALETTE)],
                 }
             )
-        groups.append({"label": label, "x": round(left + i * group_w + group_w / 2, 1), "bars": bars})
+        # One word a line, so long kind names do not run into their neighbours.
+        groups.append(
+            {"label": label, "lines": str(label).split(), "x": round(left + i * group_w + group_w / 2, 1), "bars": bars}
+        )
     ticks = [{"value": round(scale_max * k / 4, 1), "y": round(top + plot_h - plot_h * k / 4, 1)} for k in range(5)]
     return {
         "title": title,
