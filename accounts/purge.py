@@ -284,7 +284,7 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
         return PurgeResult(account_id, outcome, detail=detail)
 
     with transaction.atomic():
-        account = Account.objects.select_for_update().select_related("plan").get(pk=account_id)
+        account = Account.objects.select_for_update(of=("self",)).select_related("plan").get(pk=account_id)
         if (
             account.status != Account.Status.PURGING
             or account.purge_claim != token

@@ -14,6 +14,7 @@ from accounts.models import Account, User
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from numbers.models import PhoneNumber
 
+from .exceptions import Refusal
 from .models import Kind, Ticket
 
 
@@ -48,7 +49,7 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
 def cancel_account(ticket: Ticket) -> None:
     """K8, U5, S6–S8, K4, U6, U10: everything an account cancellation does, in the caller's transaction."""
     now = timezone.now()
-    account = Account.objects.select_for_update().select_related("plan__policy").get(pk=ticket.account_id)
+    account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=ticket.account_id)
     policy = account.plan.policy
     account.status = Account.Status.CANCELLED
     account.cancelled_at = now
@@ -95,6 +96,8 @@ def reactivate_account(ticket: Ticket) -> None:
     """K9, U7: the account comes back and its purge is cancelled; released numbers stay released."""
     now = timezone.now()
     account = Account.objects.select_for_update().get(pk=ticket.account_id)
+    if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
+        raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE
     account.purge_after = None
     account.reactivated_at = now

@@ -189,7 +189,8 @@ def submit_ticket(
 
 
 def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
-    account = Account.objects.select_for_update().select_related("plan__policy").get(pk=account.pk)
+    # Lock the account row only: the plan and policy rows are read by every request of their customers.
+    account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
     policy: Policy = account.plan.policy
     if kind not in Kind.values:
         raise Refusal("invalid_request", f"Unknown request kind {kind!r}.", field="kind")
@@ -452,7 +453,13 @@ def transition_ticket(
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     try:
         with transaction.atomic():
-            locked = Ticket.objects.select_for_update().select_related("account__plan__policy").get(pk=pk)
+            # The ticket and its account are locked (a reactivation and the purge meet on the account row);
+            # the plan and policy are only read, so transitions of different accounts never wait on each other.
+            locked = (
+                Ticket.objects.select_for_update(of=("self", "account"))
+                .select_related("account__plan__policy")
+                .get(pk=pk)
+            )
             if replay_ok and locked.state == TARGETS[name]:
                 return locked
             _run(locked, name, actor=actor, channel=channel, by_system=actor is None, evidence=evidence, note=note)

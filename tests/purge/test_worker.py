@@ -34,7 +34,7 @@ from tickets.tasks import approve_overdue_port_outs, send_ticket_email
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.worker,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),  # presets and groups come back through tests/conftest.py
 ]
 ROOT = Path(__file__).resolve().parents[2]
 
