@@ -39,6 +39,25 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _worker_idle_before_teardown():
+    """Let the worker thread finish what the test queued (emails, mostly) before the tables are flushed:
+    a task still writing while the flush truncates every table deadlocks the two."""
+    yield
+    from celery.worker import state
+
+    from config.celery import app
+
+    with app.connection_for_write() as broker:
+        queue = app.conf.task_default_queue
+
+        def idle() -> bool:
+            waiting = broker.default_channel.client.llen(queue)
+            return not state.active_requests and not waiting
+
+        wait_for(idle, what="the worker to be idle")
+
+
 def test_worker_purges_after_the_retention_period_not_before(cast, stock, celery_worker):
     # rule U6: deleted 60 days after cancellation, by the daily job on a real worker
     desk = cast("kustomer")
@@ -66,7 +85,7 @@ def test_retention_zero_purges_on_completion_on_the_worker(cast, stock, celery_w
     assert counts["numbers"] == 3 and counts["users"] == 4 and counts["tickets_redacted"] == 2
 
 
-def test_reactivation_racing_the_purge_wins_when_it_holds_the_lock_first(cast, stock):
+def test_reactivation_racing_the_purge_wins_when_it_holds_the_lock_first(cast, stock, tasks_in_process):
     # rule U7: a reactivation that lands first always wins, even against a purge already waiting for the row
     desk = cast("kustomer")
     stock(desk)
