@@ -154,3 +154,21 @@ def tasks_in_process():
     app.conf.update(CELERY_TASK_ALWAYS_EAGER=True)
     yield
     app.conf.update(CELERY_TASK_ALWAYS_EAGER=before)
+
+
+@pytest.fixture
+def avoxi_port_out(cast):
+    """(people, ticket): an AVOXI port-out the billing admin submitted, as a case to page through."""
+    from tickets import services as workflow
+
+    people = cast("avoxi")
+    number = services.add_number(account=people.account, number="+12025550177")
+    ticket = workflow.submit_ticket(
+        account=people.account,
+        kind="port_out",
+        requester=people.billing_admin,
+        request=workflow.Request(
+            numbers=[number], gaining_carrier="Telnyx", authorized_name=people.billing_admin.full_name, pin="1234"
+        ),
+    )
+    return people, ticket

@@ -190,38 +190,6 @@ class TicketAdmin(admin.ModelAdmin):
     autocomplete_fields = ["assignee"]
     inlines = [TransitionLogInline, CommentInline, AttachmentInline]
     change_form_template = "admin/tickets/ticket/change_form.html"
-    readonly_fields = [
-        "kind",
-        "state",
-        "account",
-        "requester",
-        "channel",
-        "route",
-        "full_name",
-        "company",
-        "contact",
-        "license",
-        "quantity",
-        "number_list",
-        "addon",
-        "target_plan",
-        "gaining_carrier",
-        "authorized_name",
-        "foc_date",
-        "reason",
-        "comment",
-        "acknowledgements",
-        "checks",
-        "needs_manager_review",
-        "verified_by",
-        "approved_by",
-        "rejection_code",
-        "rejection_reason",
-        "created_at",
-        "updated_at",
-        "closed_at",
-        "first_response_at",
-    ]
     fieldsets = [
         (None, {"fields": ["kind", "state", "account", "requester", "channel", "route", "assignee", "priority"]}),
         ("Requester's details (A4)", {"fields": ["full_name", "company", "contact"]}),
@@ -258,6 +226,8 @@ class TicketAdmin(admin.ModelAdmin):
             },
         ),
     ]
+    # Everything on the page is a record of the request and its workflow; staff only assign and prioritise here.
+    readonly_fields = [f for _, options in fieldsets for f in options["fields"] if f not in {"assignee", "priority"}]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("account__plan__policy", "assignee")

@@ -5,7 +5,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from accounts import services as provisioning
 from tickets import services
 from tickets.models import Attachment, Comment
 
@@ -13,18 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def port_out(cast):
-    people = cast("avoxi")
-    number = provisioning.add_number(account=people.account, number="+12025550121")
-    ticket = services.submit_ticket(
-        account=people.account,
-        kind="port_out",
-        requester=people.billing_admin,
-        request=services.Request(
-            numbers=[number], gaining_carrier="Telnyx", authorized_name=people.billing_admin.full_name, pin="1234"
-        ),
-    )
-    return people, ticket
+def port_out(avoxi_port_out):
+    return avoxi_port_out
 
 
 def page_url(ticket):

@@ -13,18 +13,8 @@ PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"
 
 
 @pytest.fixture
-def case(cast):
-    people = cast("avoxi")
-    number = provisioning.add_number(account=people.account, number="+12025550177")
-    ticket = services.submit_ticket(
-        account=people.account,
-        kind="port_out",
-        requester=people.billing_admin,
-        request=services.Request(
-            numbers=[number], gaining_carrier="Telnyx", authorized_name=people.billing_admin.full_name, pin="1234"
-        ),
-    )
-    return people, ticket
+def case(avoxi_port_out):
+    return avoxi_port_out
 
 
 def upload(client, ticket, name: str, content: bytes):
