@@ -114,6 +114,17 @@ except Exception as exc:  # django-environ raises plain errors for an unknown sc
 if not DATABASES["default"].get("ENGINE"):
     raise ImproperlyConfigured("DATABASE_URL is not a database URL Django understands, e.g. postgres://user@host/db.")
 DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 0)
+# A pool of PostgreSQL connections per process (psycopg_pool through Django's own `pool` option): each request
+# borrows one and gives it back, instead of holding a persistent connection (CONN_MAX_AGE) for its process.
+DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, 0)
+if DATABASE_POOL_SIZE:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOL_SIZE needs a PostgreSQL DATABASE_URL.")
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("Set DATABASE_POOL_SIZE or CONN_MAX_AGE, not both: a pooled connection is not kept.")
+    if DATABASE_POOL_SIZE < 1:
+        raise ImproperlyConfigured("DATABASE_POOL_SIZE must be a positive number of connections.")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the in-process worker and the web thread share the file.

@@ -12,7 +12,17 @@ PRINT_SETTINGS = (
     "import django; django.setup(); from django.conf import settings as s; "
     "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND)"
 )
-OURS = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "EMAIL_URL", "ALLOWED_HOSTS"}
+OURS = {
+    "DEBUG",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "ALLOWED_HOSTS",
+    "CONN_MAX_AGE",
+    "DATABASE_POOL_SIZE",
+}
 
 
 def start(**environ: str) -> subprocess.CompletedProcess:
@@ -86,6 +96,38 @@ def test_a_bad_email_url_refuses_to_start():
 
 def test_a_bad_number_refuses_to_start():
     assert refused(start(SECRET_KEY="x", CONN_MAX_AGE="forever"), "CONN_MAX_AGE")
+
+
+def test_a_connection_pool_comes_from_the_environment():
+    shown = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default'])"
+    env = {k: v for k, v in os.environ.items() if k not in OURS}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONWARNINGS="ignore",
+        SECRET_KEY="x",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/exitdesk",
+        DATABASE_POOL_SIZE="4",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", shown], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'pool': {'min_size': 1, 'max_size': 4}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("environ", "words"),
+    [
+        ({"DATABASE_POOL_SIZE": "4"}, ("DATABASE_POOL_SIZE", "PostgreSQL")),
+        (
+            {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DATABASE_POOL_SIZE": "4", "CONN_MAX_AGE": "60"},
+            ("DATABASE_POOL_SIZE", "CONN_MAX_AGE"),
+        ),
+        ({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DATABASE_POOL_SIZE": "-1"}, ("positive",)),
+    ],
+)
+def test_a_pool_without_postgres_or_beside_persistent_connections_refuses_to_start(environ, words):
+    assert refused(start(SECRET_KEY="x", **environ), *words)
 
 
 def test_django_fsm_imports_without_warnings():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
@@ -86,7 +86,7 @@ def actor_label(actor: User | None) -> str:
 
 
 def _log(ticket: Ticket, *, transition: str, source: str, actor: User | None, channel: str, note: str = ""):
-    return TransitionLog.objects.create(
+    row = TransitionLog.objects.create(
         ticket=ticket,
         transition=transition,
         source=source,
@@ -96,6 +96,18 @@ def _log(ticket: Ticket, *, transition: str, source: str, actor: User | None, ch
         channel=channel,
         note=note,
     )
+    # A history already read into the ticket (prefetched, or started by submit_ticket) stays true without a re-read.
+    cached = getattr(ticket, "_prefetched_objects_cache", {}).get("log")
+    if cached is not None:
+        cached._result_cache.append(row)
+    return row
+
+
+def _remember(ticket: Ticket, name: str, rows: list) -> None:
+    """Hold `rows` as the ticket's `name` relation, as prefetch_related would, so reading it costs no query."""
+    rows_qs = getattr(ticket, name).all()
+    rows_qs._result_cache, rows_qs._prefetch_done = list(rows), True
+    ticket.__dict__.setdefault("_prefetched_objects_cache", {})[name] = rows_qs
 
 
 def verification_locked(account: Account, now: dt.datetime | None = None) -> bool:
@@ -189,15 +201,21 @@ def submit_ticket(
 
 
 def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
-    # Lock the account row only: the plan and policy rows are read by every request of their customers.
-    account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
+    # Lock the account row only: the plan and policy rows are read by every request of their customers. The
+    # requester's role comes in the same statement.
+    account = (
+        Account.objects.select_for_update(of=("self",))
+        .select_related("plan__policy")
+        .annotate(requester_role=Subquery(requester.memberships.filter(account=OuterRef("pk")).values("role")[:1]))
+        .get(pk=account.pk)
+    )
     policy: Policy = account.plan.policy
     if kind not in Kind.values:
         raise Refusal("invalid_request", f"Unknown request kind {kind!r}.", field="kind")
     if channel not in Channel.values:
         raise Refusal("invalid_request", f"Unknown channel {channel!r}.", field="channel")
 
-    role = role_of(requester, account)
+    role = account.requester_role
     # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
     if role is None or not (requester.is_active or kind == Kind.REACTIVATION):
         raise Refusal("role_not_allowed", "You are not a member of this account.")
@@ -296,9 +314,14 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     ticket.checks = checks
     ticket.save()
     if numbers:
-        ticket.numbers.set(numbers)
+        ticket.numbers.add(*numbers)
         if kind == Kind.PORT_OUT:
             account.numbers.filter(pk__in=[n.pk for n in numbers]).update(status="porting_out")
+            for number in numbers:
+                number.status = "porting_out"
+    # The ticket is new: its history and numbers are known without reading them back.
+    _remember(ticket, "log", [])
+    _remember(ticket, "numbers", numbers)
     _log(ticket, transition="submit", source="", actor=actor, channel=channel)
     effects.notify(ticket, "submitted")
 

@@ -17,7 +17,7 @@ from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Membership
+from accounts.models import Account, Membership
 from tickets import services
 from tickets.exceptions import Refusal
 from tickets.models import TRANSITIONS, Channel, IdempotencyKey, Kind, LogChannel, State, Ticket
@@ -137,9 +137,10 @@ class TicketList(generics.ListAPIView):
         form = form_class(data=request.data)
         form.is_valid(raise_exception=True)
         values = form.validated_data
-        account = visible_accounts(request.user).select_related("plan__policy").filter(pk=values["account"]).first()
-        if account is None:
+        # Only whether the caller sees the account: the service reads it, under its lock, with its plan and policy.
+        if not visible_accounts(request.user).filter(pk=values["account"]).exists():
             raise Http404
+        account = Account(pk=values["account"])
         requester, channel = self._requester_and_channel(account, values)
 
         key = self._idempotency_key(request)
@@ -164,8 +165,8 @@ class TicketList(generics.ListAPIView):
         if key is not None:
             IdempotencyKey.objects.filter(user=request.user, key=key).update(ticket=ticket)
         return Response(
-            # The service hands back the ticket as it left the transaction: only its log and numbers are read.
-            TicketSerializer(_with_history(ticket), context=self.get_serializer_context()).data,
+            # The service hands back the ticket as it left the transaction, its history and numbers included.
+            TicketSerializer(ticket, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
         )
 
