@@ -210,6 +210,67 @@ def test_customers_submit_for_themselves_through_the_api_channel(cast, client_fo
     assert owner.post("/api/v1/tickets/", {**body, "channel": "phone"}, format="json").status_code == 400
 
 
+def _as_stored(body: dict) -> dict:
+    # What the ticket holds, leaving out what depends on the moment or on who reads.
+    return {key: value for key, value in body.items() if key not in ("updated_at", "available_transitions")}
+
+
+def test_a_self_service_cancellation_answers_with_its_whole_history(cast, client_for):
+    # The response is built from what the submission wrote, not read back: it must agree with the stored ticket.
+    people = cast("smrtphone")
+    body = {
+        "kind": "account_cancellation",
+        "account": people.account.pk,
+        "full_name": "Owner",
+        "contact": people.owner.email,
+        "reason": "too_expensive",
+        "acknowledgements": people.policy.acknowledgements,
+        "confirmation": people.policy.confirmation_word,
+    }
+    created = client_for(people.owner).post("/api/v1/tickets/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert [row["transition"] for row in created.json()["history"]] == ["submit", "verify", "approve", "complete"]
+    assert created.json()["state"] == "completed"
+    stored = client_for(people.agent).get(f"/api/v1/tickets/{created.json()['id']}/")
+    assert _as_stored(created.json()) == _as_stored(stored.json())
+
+
+def test_a_port_out_answers_with_its_numbers_and_submission(cast, client_for):
+    people = cast("kixie")
+    later = provisioning.add_number(account=people.account, number="+14155550149")
+    earlier = provisioning.add_number(account=people.account, number="+14155550141")
+    owner = client_for(people.owner)
+    body = {**_port_out_body(people, later), "numbers": [later.pk, earlier.pk]}
+    created = owner.post("/api/v1/tickets/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["numbers"] == [earlier.pk, later.pk]  # in number order, as every read lists them
+    assert [row["transition"] for row in created.json()["history"]] == ["submit"]
+    stored = owner.get(f"/api/v1/tickets/{created.json()['id']}/")
+    assert _as_stored(created.json()) == _as_stored(stored.json())
+
+
+def test_creating_a_ticket_costs_the_same_queries_on_a_busy_account(cast, client_for, django_assert_max_num_queries):
+    people = cast("avoxi")
+    owner = client_for(people.owner)
+    numbers = [provisioning.add_number(account=people.account, number=f"+1415555{i:04d}") for i in range(25)]
+
+    def create(number) -> int:
+        body = {"kind": "number_cancellation", "account": people.account.pk, "number": number.pk, **_REQUIRED_INFO}
+        # token, visibility, savepoint, account with role under lock, number, ticket, its number, log row, release
+        with django_assert_max_num_queries(9) as captured:
+            response = owner.post("/api/v1/tickets/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return len(captured)
+
+    first = create(numbers[0])
+    for number in numbers[1:-1]:
+        create(number)
+    assert create(numbers[-1]) == first  # 23 more tickets and numbers on the account change nothing
+
+
+_REQUIRED_INFO = {"full_name": "Pat Owner", "company": "Owner Co", "contact": "owner@example.test"}
+
+
 def test_smrtphone_confirmation_must_be_typed_exactly(cast, client_for):  # rule S3
     people = cast("smrtphone")
     policy = people.policy
