@@ -16,6 +16,7 @@ BAD_REQUEST_CODES = {
     "rejection_code_not_allowed",
     "unknown_transition",
     "invalid_plan",
+    "idempotency_key_reused",
 }
 
 

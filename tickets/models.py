@@ -391,11 +391,13 @@ class RetentionOutcome(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """An API create replayed with the same Idempotency-Key returns the first result."""
+    """An API create replayed with the same Idempotency-Key returns the first result; the key reused for a
+    different request is refused, told apart by the fingerprint (a hash of the request's validated fields)."""
 
     key = models.CharField(max_length=200)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64, blank=True, default="", help_text="Empty on keys from before it.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

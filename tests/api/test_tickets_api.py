@@ -154,6 +154,26 @@ def test_replayed_idempotency_key_creates_one_ticket(cast, client_for):
     assert Ticket.objects.filter(account=people.account).count() == 1
 
 
+def test_an_idempotency_key_reused_for_another_request_is_refused(cast, client_for):
+    people = cast("kixie")
+    first_number = provisioning.add_number(account=people.account, number="+14155550136")
+    other_number = provisioning.add_number(account=people.account, number="+14155550137")
+    owner = client_for(people.owner)
+    body = _port_out_body(people, first_number)
+    assert owner.post("/api/v1/tickets/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-7").status_code == 201
+    # The same request, reformatted (whitespace the API trims), is a replay.
+    again = owner.post(
+        "/api/v1/tickets/", {**body, "gaining_carrier": " Telnyx "}, format="json", HTTP_IDEMPOTENCY_KEY="k-7"
+    )
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    other = owner.post(
+        "/api/v1/tickets/", _port_out_body(people, other_number), format="json", HTTP_IDEMPOTENCY_KEY="k-7"
+    )
+    assert other.status_code == 400
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert list(Ticket.objects.filter(account=people.account).values_list("numbers", flat=True)) == [first_number.pk]
+
+
 def test_a_refused_request_does_not_use_up_its_idempotency_key(cast, client_for):
     people = cast("kixie")
     body = _port_out_body(people, provisioning.add_number(account=people.account, number="+14155550132"))

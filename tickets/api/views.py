@@ -4,6 +4,8 @@ Views parse input and call tickets.services; a Refusal comes back as `{"code", "
 """
 
 import datetime as dt
+import hashlib
+import json
 
 from django import forms
 from django.db import IntegrityError, transaction
@@ -89,7 +91,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    description="Up to 200 characters. Repeating a key returns the first request's ticket instead of a new one.",
+    description=(
+        "Up to 200 characters. Repeating a key with the same request returns the first request's ticket instead of "
+        "a new one; the key with a different request is a 400 `idempotency_key_reused`."
+    ),
 )
 
 
@@ -145,7 +150,7 @@ class TicketList(generics.ListAPIView):
 
         key = self._idempotency_key(request)
         if key is not None:
-            replayed = self._claim(request.user, key)
+            replayed = self._claim(request.user, key, _fingerprint(values))
             if replayed is not None:
                 body = TicketSerializer(replayed, context=self.get_serializer_context()).data
                 return Response(body, status=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
@@ -201,21 +206,27 @@ class TicketList(generics.ListAPIView):
         return key
 
     @staticmethod
-    def _claim(user, key: str) -> Ticket | None:
-        """Claim the key, or return the ticket an earlier request with it created."""
+    def _claim(user, key: str, fingerprint: str) -> Ticket | None:
+        """Claim the key, or return the ticket an earlier request with it (and the same fields) created."""
         try:
             with transaction.atomic():  # a savepoint: a lost race must not break the caller's transaction
-                IdempotencyKey.objects.create(user=user, key=key)
+                IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
             return None
         except IntegrityError:
             pass
         earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
+        if earlier is not None and earlier.fingerprint not in ("", fingerprint):
+            raise Refusal(
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request; use a new key for a new request.",
+                field="Idempotency-Key",
+            )
         if earlier is not None and earlier.ticket is None:
             # A claim left by a request that died before creating its ticket is taken over once it is stale.
             now = timezone.now()
             taken = IdempotencyKey.objects.filter(
                 pk=earlier.pk, ticket__isnull=True, created_at__lt=now - STALE_IDEMPOTENCY_CLAIM
-            ).update(created_at=now)
+            ).update(created_at=now, fingerprint=fingerprint)
             if taken:
                 return None
         if earlier is None or earlier.ticket is None:
@@ -224,6 +235,12 @@ class TicketList(generics.ListAPIView):
 
 
 STALE_IDEMPOTENCY_CLAIM = dt.timedelta(minutes=5)
+
+
+def _fingerprint(values: dict) -> str:
+    """A hash of the request as validated (whitespace trimmed, ids as numbers), so a reformatted body is the same."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _with_history(ticket: Ticket) -> Ticket:
