@@ -51,6 +51,19 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str:
     return (name or "").strip().lower()
 
 
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address the outermost of them
+    saw, counted from the right of X-Forwarded-For (what a client writes there itself is further left). The
+    same rule as DRF's throttles (NUM_PROXIES)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not proxies or not forwarded:
+        return remote
+    addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
+    return addresses[-min(proxies, len(addresses))] if addresses else remote
+
+
 class ContentSecurityPolicyMiddleware:
     """Every response gets a same-origin Content-Security-Policy unless a view set its own."""
 
@@ -85,7 +98,7 @@ class FormRateLimitMiddleware:
             return None
         limit, period = parse_rate(rate)
         identity = (request.POST.get("username") or request.POST.get("email") or "").strip().lower()
-        keys = [f"formlimit:{match.view_name}:ip:{request.META.get('REMOTE_ADDR', '')}"]
+        keys = [f"formlimit:{match.view_name}:ip:{client_ip(request)}"]
         if identity:
             keys.append(f"formlimit:{match.view_name}:id:{identity}")
         if any(self._count(key, period) > limit for key in keys):

@@ -267,6 +267,13 @@ CSRF_COOKIE_SECURE = SECURE_HTTPS
 SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _read_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HTTPS)
 SECURE_HSTS_PRELOAD = _read_bool("SECURE_HSTS_PRELOAD", SECURE_HTTPS)
+# How many proxies of ours stand in front of the web processes, each appending to X-Forwarded-For. 0: the client
+# address is REMOTE_ADDR and X-Forwarded-For is ignored (a client could write anything there). Throttles, form
+# rate limits and the sign-in lockout all key on the same address (config.security.client_ip).
+TRUSTED_PROXY_COUNT = _read("TRUSTED_PROXY_COUNT", env.int, 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front.")
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 if _read_bool("SECURE_PROXY_SSL_HEADER", False):
     # Only behind a proxy that sets X-Forwarded-Proto itself and strips the client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -279,6 +286,7 @@ AXES_FAILURE_LIMIT = _read("AXES_FAILURE_LIMIT", env.int, 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=_read("AXES_COOLOFF_MINUTES", env.int, 30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "config.security.axes_username"
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False

@@ -22,6 +22,7 @@ OURS = {
     "ALLOWED_HOSTS",
     "CONN_MAX_AGE",
     "DATABASE_POOL_SIZE",
+    "TRUSTED_PROXY_COUNT",
 }
 
 
@@ -96,6 +97,7 @@ def test_a_bad_email_url_refuses_to_start():
 
 def test_a_bad_number_refuses_to_start():
     assert refused(start(SECRET_KEY="x", CONN_MAX_AGE="forever"), "CONN_MAX_AGE")
+    assert refused(start(SECRET_KEY="x", TRUSTED_PROXY_COUNT="-1"), "TRUSTED_PROXY_COUNT")
 
 
 def test_a_connection_pool_comes_from_the_environment():
