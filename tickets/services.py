@@ -180,6 +180,8 @@ def submit_ticket(
        verify → approve → complete at once with the customer as actor.
     A refused verification is recorded (after the rollback) toward the lock. Staff recording an email or a
     call after the fact pass `received_at`: the intake hours are those of the moment the request arrived.
+    Only `account.pk` is read from the account given: the account is read again under its lock. The ticket
+    returned holds its history and numbers, so showing it costs no further query.
     """
     actor = actor or requester
     if received_at is not None and (not actor.is_staff or received_at > timezone.now()):

@@ -9,7 +9,6 @@ import json
 
 from django import forms
 from django.db import IntegrityError, transaction
-from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -241,11 +240,6 @@ def _fingerprint(values: dict) -> str:
     """A hash of the request as validated (whitespace trimmed, ids as numbers), so a reformatted body is the same."""
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _with_history(ticket: Ticket) -> Ticket:
-    prefetch_related_objects([ticket], "log", "numbers")
-    return ticket
 
 
 def _reload(ticket: Ticket) -> Ticket:
