@@ -38,9 +38,11 @@ PAGES = [
     ("queue: completed history", "/queues/list/?state=completed"),
     ("overview", "/queues/"),
     ("admin changelist", "/admin/tickets/ticket/"),
+    ("admin: transition log", "/admin/tickets/transitionlog/"),
+    ("admin: accounts", "/admin/accounts/account/"),
     ("insights", "/queues/insights/"),
 ]
-HEADLINE = {"queue page", "overview", "admin changelist"}
+HEADLINE = {"queue page", "overview", "admin changelist", "admin: transition log", "admin: accounts"}
 
 
 def use_database(size: int) -> bool:

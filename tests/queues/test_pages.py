@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.factories import StaffFactory
 from tests.queues.conftest import bulk_tickets, ticket
 from tickets import selectors, sla
-from tickets.models import Kind, State, Ticket
+from tickets.models import Kind, State, Ticket, TransitionLog
 
 PAGES = ["queues:overview", "queues:list", "queues:insights", "queues:export"]
 
@@ -336,6 +336,30 @@ def test_query_count_is_the_same_at_10_and_1000_rows(client, kixie, django_asser
     assert Ticket.objects.count() == 1000
     large = _queries(client, django_assert_max_num_queries, name, query)
     assert small == large
+
+
+def _logs(tickets) -> None:
+    TransitionLog.objects.bulk_create(
+        TransitionLog(ticket=t, transition="submit", source="", target="submitted", actor_label="x", channel="api")
+        for t in tickets
+    )
+
+
+@pytest.mark.django_db
+def test_the_transition_log_changelist_never_counts_every_row(client, kixie, django_assert_max_num_queries):
+    from tickets import queue_admin
+
+    login(client, kixie.manager)
+    _logs(bulk_tickets(kixie.account, 10))
+    small = _queries(client, django_assert_max_num_queries, "admin:tickets_transitionlog_changelist", {})
+    _logs(bulk_tickets(kixie.other_account, 990))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queue_admin, "COUNT_CAP", 500)  # the cap, made small enough to reach here
+        with django_assert_max_num_queries(15) as captured:
+            response = client.get(reverse("admin:tickets_transitionlog_changelist"))
+    assert len(captured.captured_queries) == small
+    assert response.context["cl"].result_count == 500  # the count stopped at the cap, not at the 1,000 rows
+    assert len(response.context["cl"].result_list) == 100
 
 
 @pytest.mark.django_db
