@@ -383,22 +383,25 @@ def throughput(now: dt.datetime, weeks: int = WEEKS) -> list[dict]:
     table = {first + dt.timedelta(weeks=i): {"opened": 0, **{s: 0 for s in CLOSED_STATES}} for i in range(weeks)}
     closed = (
         Ticket.objects.filter(state__in=CLOSED_STATES, closed_at__gte=since)
-        .annotate(week=TruncWeek("closed_at"))
+        .annotate(week=TruncWeek("closed_at", tzinfo=dt.UTC))
         .order_by()
         .values("week", "state")
         .annotate(n=Count("pk"))
     )
+    # A row dated after this week (a web server's clock ahead of this one's) has no column: it is left out.
     for item in closed:
-        table[_as_date(item["week"])][item["state"]] += item["n"]
+        if (week := table.get(_as_date(item["week"]))) is not None:
+            week[item["state"]] += item["n"]
     opened = (
         Ticket.objects.filter(created_at__gte=since)
-        .annotate(week=TruncWeek("created_at"))
+        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
         .order_by()
         .values("week")
         .annotate(n=Count("pk"))
     )
     for item in opened:
-        table[_as_date(item["week"])]["opened"] += item["n"]
+        if (week := table.get(_as_date(item["week"]))) is not None:
+            week["opened"] += item["n"]
     return [{"week": week, **counts} for week, counts in table.items()]
 
 
@@ -422,7 +425,7 @@ def exit_reasons(now: dt.datetime, months: int = MONTHS) -> dict:
     rows = (
         Ticket.objects.filter(kind=Kind.ACCOUNT_CANCELLATION, created_at__gte=since)
         .exclude(reason="")
-        .annotate(month=TruncMonth("created_at"))
+        .annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
         .order_by()
         .values("month", "account__plan__name", "reason")
         .annotate(n=Count("pk"))
@@ -449,7 +452,7 @@ def retention(now: dt.datetime, months: int = MONTHS) -> list[dict]:
     saved = {RetentionOutcome.Outcome.KEPT, RetentionOutcome.Outcome.DOWNGRADED, RetentionOutcome.Outcome.MEETING}
     rows = (
         RetentionOutcome.objects.filter(created_at__gte=since)
-        .annotate(month=TruncMonth("created_at"))
+        .annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
         .order_by()
         .values("month", "outcome", "offers_shown")
         .annotate(n=Count("pk"))

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -190,6 +191,33 @@ def test_insights_show_throughput_reasons_retention_and_port_outs(client, kixie)
     assert context["port_outs"]["by_state"]["approved"] == 1
     html = response.content.decode()
     assert html.count("<svg") == 4 and "Telnyx" in html
+
+
+# Sunday 20:00 UTC: already Monday in Tokyo, so a local week would start a day after the UTC one.
+SUNDAY_EVENING_UTC = dt.datetime(2026, 11, 29, 20, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+def test_insights_count_weeks_in_utc_whatever_the_time_zone(client, kixie, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    with time_machine.travel(SUNDAY_EVENING_UTC, tick=False):
+        ticket(kixie.account, state=State.COMPLETED, created_at=SUNDAY_EVENING_UTC, closed_at=SUNDAY_EVENING_UTC)
+        response = login(client, kixie.manager).get(reverse("queues:insights"))
+    assert response.status_code == 200
+    this_week = response.context["weeks"][-1]
+    assert this_week["week"] == dt.date(2026, 11, 23)
+    assert (this_week["opened"], this_week["completed"]) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_insights_leave_out_a_ticket_dated_after_this_week(client, kixie):
+    # Written by a web server whose clock runs ahead: no column for it, and no error.
+    now = timezone.now()
+    ticket(kixie.account, state=State.COMPLETED, created_at=now, closed_at=now + dt.timedelta(days=8))
+    response = login(client, kixie.manager).get(reverse("queues:insights"))
+    assert response.status_code == 200
+    assert sum(w["completed"] for w in response.context["weeks"]) == 0
+    assert sum(w["opened"] for w in response.context["weeks"]) == 1
 
 
 # -- assignment ----------------------------------------------------------------------------------------------
