@@ -98,7 +98,7 @@ def load(size: int, open_count: int, seed: int = 7) -> dict:
         agent.groups.add(Group.objects.get(name=STAFF_GROUP_AGENTS))
         agents.append(agent)
     plans = list(Plan.objects.all())
-    wanted_accounts = max(50, size // 20)
+    wanted_accounts = max(150, size // 20)  # more than a changelist page at every size
     have = Account.objects.filter(name__startswith="Bench ").count()
     Account.objects.bulk_create(
         [Account(name=f"Bench {i:06d}", plan=plans[i % len(plans)]) for i in range(have, wanted_accounts)],

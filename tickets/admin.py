@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -22,6 +23,7 @@ from .exceptions import Refusal
 from .forms import check_attachment
 from .models import (
     PORT_OUT_REJECTION_CODES,
+    TRANSITIONS,
     Attachment,
     Channel,
     Comment,
@@ -30,10 +32,11 @@ from .models import (
     Kind,
     LogChannel,
     RetentionOutcome,
+    State,
     Ticket,
     TransitionLog,
 )
-from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter
+from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
 from .sla import SlaStatusListFilter
 
 
@@ -358,10 +361,21 @@ class TicketAdmin(admin.ModelAdmin):
         formset.save_m2m()
 
 
+# Every email the desk sends has a subject template in templates/emails: the choices of the notice list's filter.
+EMAIL_TEMPLATE_NAMES = sorted(
+    path.name.removesuffix("-subject.txt")
+    for path in (Path(settings.BASE_DIR) / "templates" / "emails").glob("*-subject.txt")
+)
+
+
 @admin.register(TransitionLog)
 class TransitionLogAdmin(admin.ModelAdmin):
     list_display = ["at", "ticket", "transition", "source", "target", "actor_label", "channel"]
-    list_filter = ["transition", "target", "channel"]
+    list_filter = [
+        fixed_choices_filter("transition", [("submit", "submit"), *((name, name) for name in TRANSITIONS)]),
+        fixed_choices_filter("target", State.choices),
+        "channel",
+    ]
     search_fields = ["=ticket__id", "actor_label"]
     list_select_related = ["ticket__account"]
     show_full_result_count = False
@@ -380,7 +394,7 @@ class TransitionLogAdmin(admin.ModelAdmin):
 @admin.register(EmailNotice)
 class EmailNoticeAdmin(TransitionLogAdmin):
     list_display = ["key", "template", "created_at", "sent_at", "attempts"]
-    list_filter = ["template"]
+    list_filter = [fixed_choices_filter("template", [(name, name) for name in EMAIL_TEMPLATE_NAMES])]
     search_fields = ["key"]
     list_select_related = []
 
