@@ -223,10 +223,12 @@ class Policy(models.Model):
         return int(self.license_minimums.get(product, 0))
 
     def reactivation_open(self, account, when: dt.datetime | None = None) -> bool:
+        """NEVER: closed. WITHIN_RETENTION: until the account's purge date. BEFORE_PURGE: until the purge begins,
+        even past the purge date (the daily job has not run yet, or a legal hold keeps the data)."""
         now = when or timezone.now()
         if self.reactivation == self.Reactivation.NEVER or account.status != "cancelled":
             return False
-        if account.purge_after is None:
+        if self.reactivation == self.Reactivation.BEFORE_PURGE or account.purge_after is None:
             return True
         return now < account.purge_after
 

@@ -165,6 +165,8 @@ def test_cancelled_account_can_be_reactivated_on_request(cast, submit, in_busine
     cancel = submit(desk, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=desk.agent, card_last4="4242")
     work(cancel, desk, "approve", "complete")
     desk.owner.refresh_from_db()
+    # Any time before the purge: still open past the purge date while the purge has not begun (job not yet run).
+    Account.objects.filter(pk=desk.account.pk).update(purge_after=timezone.now() - dt.timedelta(days=3))
     back = submit(desk, Kind.REACTIVATION, channel="email", actor=desk.agent)
     work(back, desk, "verify", "approve", "complete")
     desk.account.refresh_from_db()
