@@ -23,44 +23,58 @@ log = logging.getLogger(__name__)
 
 
 def overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
-    """Verified port-outs unanswered for the policy's `port_out_deadline_hours` business hours since verification."""
+    """Port-outs unanswered for the policy's `port_out_deadline_hours` business hours: verified ones counted from
+    their verification, and submitted ones nobody touched counted from submission, provided their PIN and
+    authorized name matched the account then (the verification the system may run, SPEC §4)."""
     now = now or timezone.now()
     overdue: list[int] = []
     for scope in sla.policy_scopes():
         policy = scope.policy
         cutoff = sla.subtract_business_hours(policy, now, policy.port_out_deadline_hours)
-        overdue += (
-            Ticket.objects.filter(
-                kind=Kind.PORT_OUT,
-                state=State.VERIFIED,
-                needs_manager_review=False,  # K10: those wait for a manager, never the clock
-                account__plan_id__in=scope.plan_ids,
-            )
+        port_outs = Ticket.objects.filter(
+            kind=Kind.PORT_OUT,
+            needs_manager_review=False,  # K10: those wait for a manager, never the clock
+            account__plan_id__in=scope.plan_ids,
+        )
+        verified = (
+            port_outs.filter(state=State.VERIFIED)
             .annotate(verified_at=Max("log__at", filter=Q(log__transition="verify")))
             .filter(verified_at__lte=cutoff)
-            .order_by("pk")
-            .values_list("pk", flat=True)
         )
-    return overdue
+        untouched = port_outs.filter(state=State.SUBMITTED, created_at__lte=cutoff, checks__pin=True, checks__name=True)
+        overdue += verified.values_list("pk", flat=True)
+        overdue += untouched.values_list("pk", flat=True)
+    return sorted(overdue)
 
 
 def approve_overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
-    """Approve, as the system, every port-out staff left unanswered past the deadline (carriers auto-authorize)."""
+    """Approve, as the system, every port-out staff left unanswered past the deadline (carriers auto-authorize);
+    one still submitted is verified by the system first, in the same transaction."""
     approved = []
     for pk in overdue_port_outs(now):
         ticket = Ticket.objects.select_related("account__plan__policy").get(pk=pk)
         hours = ticket.account.plan.policy.port_out_deadline_hours
         try:
-            transition_ticket(
-                ticket=pk,
-                name="approve",
-                actor=None,
-                channel=LogChannel.SYSTEM,
-                replay_ok=True,
-                note=f"Approved by the system: no answer within {hours} business hours of verification "
-                "(carriers authorize unanswered port-outs).",
-            )
-        except Refusal as refusal:  # answered meanwhile (rejected, withdrawn): nothing to do
+            with transaction.atomic():
+                if ticket.state == State.SUBMITTED:
+                    transition_ticket(
+                        ticket=pk,
+                        name="verify",
+                        actor=None,
+                        channel=LogChannel.SYSTEM,
+                        replay_ok=True,
+                        note="Verified by the system: the PIN and authorized name matched the account at submission.",
+                    )
+                transition_ticket(
+                    ticket=pk,
+                    name="approve",
+                    actor=None,
+                    channel=LogChannel.SYSTEM,
+                    replay_ok=True,
+                    note=f"Approved by the system: no answer within {hours} business hours "
+                    "(carriers authorize unanswered port-outs).",
+                )
+        except Refusal as refusal:  # answered meanwhile (rejected, withdrawn), or no longer matching: nothing to do
             log.info("Port-out #%s not auto-approved: %s", pk, refusal.code)
             continue
         approved.append(pk)

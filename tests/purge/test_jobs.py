@@ -71,6 +71,46 @@ def test_port_out_unanswered_past_the_deadline_is_approved_by_the_system(cast):
     assert "no answer within 16 business hours" in row.note
 
 
+def submitted_port_out(desk, at: dt.datetime, *, pin: str = PIN) -> Ticket:
+    """A port-out the owner submits at `at`, which no member of staff then touches."""
+    line = provisioning.add_number(account=desk.account, number="+12025550189")
+    with time_machine.travel(at, tick=False):
+        return submit_ticket(
+            account=desk.account,
+            kind=Kind.PORT_OUT,
+            requester=desk.owner,
+            request=Request(numbers=[line], gaining_carrier="Telnyx", authorized_name=desk.owner.full_name, pin=pin),
+        )
+
+
+def test_an_untouched_port_out_that_matched_the_account_is_verified_and_approved_by_the_system(cast):
+    # SPEC §4: staff never answered; the PIN and name matched at submission, so the system may verify it
+    desk = cast("kixie")
+    ticket = submitted_port_out(desk, MONDAY_9AM)
+    deadline = dt.datetime(2026, 3, 3, 14, 0, tzinfo=PACIFIC)  # 16 business hours after submission
+    with time_machine.travel(deadline - dt.timedelta(minutes=1), tick=False):
+        assert jobs.approve_overdue_port_outs() == []
+    with time_machine.travel(deadline + dt.timedelta(minutes=1), tick=False):
+        assert jobs.approve_overdue_port_outs() == [ticket.pk]
+    ticket.refresh_from_db()
+    assert ticket.state == "approved" and ticket.foc_date == dt.date(2026, 3, 4)
+    steps = list(ticket.log.values_list("transition", "actor_label", "channel"))
+    assert steps == [
+        ("submit", desk.owner.email, "web"),
+        ("verify", "system", LogChannel.SYSTEM),
+        ("approve", "system", LogChannel.SYSTEM),
+    ]
+
+
+def test_an_untouched_port_out_with_a_wrong_pin_waits_for_staff(cast):
+    desk = cast("kixie")
+    ticket = submitted_port_out(desk, MONDAY_9AM, pin="0000")
+    with time_machine.travel(MONDAY_9AM + dt.timedelta(days=14), tick=False):
+        assert jobs.approve_overdue_port_outs() == []
+    ticket.refresh_from_db()
+    assert ticket.state == "submitted"
+
+
 def test_port_out_deadline_does_not_count_nights_and_weekends(cast):
     desk = cast("kixie")
     # Verified Friday 16:00 Pacific: 1 hour on Friday, then Monday 06:00 + 15 h spans into Tuesday 10:00.
