@@ -114,9 +114,18 @@ def reduce_license(ticket: Ticket) -> None:
 
 
 def release_numbers(ticket: Ticket) -> None:
+    now = timezone.now()
     ticket.numbers.filter(status__in=["active", "porting_out"]).update(
-        status=PhoneNumber.Status.RELEASED, released_at=timezone.now(), inbound_recording=False
+        status=PhoneNumber.Status.RELEASED, released_at=now, inbound_recording=False
     )
+    _end_number_addons(ticket, now)
+
+
+def _end_number_addons(ticket: Ticket, now) -> None:
+    """A7: inbound recording is bought per number; a number that leaves takes its recording add-on with it."""
+    AddOn.objects.filter(
+        product=AddOn.Product.INBOUND_RECORDING, number__in=ticket.numbers.all(), status=AddOn.Status.ACTIVE
+    ).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
 
 
 def end_addon(ticket: Ticket) -> None:
@@ -130,7 +139,9 @@ def end_addon(ticket: Ticket) -> None:
 
 
 def port_out(ticket: Ticket) -> None:
-    ticket.numbers.update(status=PhoneNumber.Status.PORTED_OUT, ported_out_at=timezone.now())
+    now = timezone.now()
+    ticket.numbers.update(status=PhoneNumber.Status.PORTED_OUT, ported_out_at=now, inbound_recording=False)
+    _end_number_addons(ticket, now)
 
 
 def downgrade(ticket: Ticket) -> None:

@@ -311,6 +311,12 @@ def test_inbound_recording_ends_per_number_outbound_for_the_organisation(cast, s
     assert PhoneNumber.objects.get(pk=second.pk).inbound_recording is True
     submit(desk, Kind.ADDON_CANCELLATION, addon=outbound, **info)
     assert AddOn.objects.get(pk=outbound.pk).status == "cancelled" and outbound.number_id is None
+    # A number that leaves takes its own recording with it, and only its own.
+    third = number(desk.account, "+12025550145", inbound_recording=True)
+    leaving = provisioning.add_addon(account=desk.account, product="inbound_recording", number=third)
+    work(submit(desk, Kind.NUMBER_CANCELLATION, numbers=[third], **info), desk, "verify", "approve", "complete")
+    assert AddOn.objects.get(pk=leaving.pk).status == "cancelled"
+    assert AddOn.objects.get(number=second).status == "active"
 
 
 def test_call_insights_cancelled_self_service(cast, submit):
