@@ -128,6 +128,9 @@ def _delete_users(account_id: int, pks: list[int]) -> dict[str, int]:
     return {"users": by_model.get("accounts.User", 0), "memberships": by_model.get("accounts.Membership", 0)}
 
 
+REDACTED_TEXT = "(redacted)"
+
+
 def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
     """Keep the tickets and their logs; blank what names or reaches a person, mark them redacted."""
     tickets = Ticket.objects.filter(pk__in=pks, account_id=account_id, redacted_at__isnull=True)
@@ -144,6 +147,11 @@ def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
         output_field=models.CharField(),
     )
     logs_redacted = logs.update(actor_label=label, actor=None)
+    # Free text people wrote (a staff note, a rejection reason) may name the customer: it goes too. The system's
+    # own notes are fixed sentences and stay; so does a port-out's rejection code, a word from the allow-list.
+    TransitionLog.objects.filter(ticket_id__in=pks).exclude(note="").exclude(actor_label="system").update(
+        note=REDACTED_TEXT
+    )
     EmailNotice.objects.filter(ticket_id__in=pks).update(recipients=[])
     redacted = Ticket.objects.filter(pk__in=pks).update(
         full_name="",
@@ -152,6 +160,7 @@ def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
         comment="",
         authorized_name="",
         gaining_carrier="",
+        rejection_reason=Case(When(rejection_reason="", then=Value("")), default=Value(REDACTED_TEXT)),
         requester=None,
         redacted_at=timezone.now(),
     )

@@ -84,6 +84,16 @@ def stock():
             actor=desk.agent,
             actor_label=desk.agent.email,
             channel="admin",
+            note="Customer asked to stop; spoke to Bea Biller on 555-0100",
+        )
+        TransitionLogFactory(
+            ticket=port_out,
+            transition="verify",
+            source="submitted",
+            target="verified",
+            actor=None,
+            channel="system",
+            note="Verified by the system.",
         )
         CommentFactory(ticket=port_out, author=desk.billing_admin, body="Our CFO is Bea Biller, call 555-0100")
         CommentFactory(ticket=port_out, author=desk.agent, body="Called back")
