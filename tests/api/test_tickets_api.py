@@ -305,10 +305,22 @@ def test_smrtphone_confirmation_must_be_typed_exactly(cast, client_for):  # rule
     }
     owner = client_for(people.owner)
     refused = owner.post("/api/v1/tickets/", body, format="json")
-    assert refused.status_code == 409
+    assert refused.status_code == 400  # a submission is accepted or refused: 201 or 400/403 (SPEC §5)
     assert refused.json()["code"] == "verification_failed"
     done = owner.post("/api/v1/tickets/", {**body, "confirmation": policy.confirmation_word}, format="json")
     assert done.status_code == 201, done.json()
+
+
+def test_a_submission_a_guard_refuses_is_a_400_with_the_guards_code(cast, client_for):
+    people = cast("avoxi")
+    license_ = provisioning.add_license(account=people.account, product="contact_center", quantity=4)
+    body = {"kind": "license_cancellation", "account": people.account.pk, "license": license_.pk, **_REQUIRED_INFO}
+    super_admin = client_for(people.super_admin)
+    refused = super_admin.post("/api/v1/tickets/", {**body, "quantity": 2}, format="json")  # 2 left, minimum 3
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "license_minimum"
+    assert client_for(people.member).post("/api/v1/tickets/", {**body, "quantity": 1}, format="json").status_code == 403
+    assert super_admin.post("/api/v1/tickets/", {**body, "quantity": 1}, format="json").status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """What every API view shares: the `{"code", "detail"}` error format, who sees which account, ids, throttles.
 
 Refusals keep the workflow's codes and statuses (`Refusal.http_status`: 403 role, 400 request content, 409 state
-or guard). Anything belonging to an account the caller is not on is a 404, never a 403, so ids reveal nothing.
+or guard; a submission's guard refusals are 400, as the fixed contract has it). Anything belonging to an account
+the caller is not on is a 404, never a 403, so ids reveal nothing.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -74,13 +75,27 @@ def _first_message(errors: dict[str, list[str]]) -> str:
     return "Invalid request."
 
 
+# The key of a request still being processed: a conflict with that request, whatever the endpoint.
+IN_FLIGHT_CODES = {"idempotency_key_in_use"}
+
+
+def _status_of(refusal: Refusal, view) -> int:
+    """The refusal's own status, except on a view that submits requests (`refusals_are_bad_requests`): the fixed
+    contract answers a submission with 201 or 400/403 (SPEC §5), so a guard's 409 (`license_minimum`,
+    `already_requested`, ...) is a 400 there, with the same code."""
+    status = refusal.http_status
+    if status == 409 and getattr(view, "refusals_are_bad_requests", False) and refusal.code not in IN_FLIGHT_CODES:
+        return 400
+    return status
+
+
 def exception_handler(exc, context) -> Response | None:
     """Every error the API returns has the same shape: `{"code", "detail"}`, plus `errors` on a 400."""
     if isinstance(exc, Refusal):
         body = exc.as_dict()
         if exc.field:
             body["field"] = exc.field
-        return Response(body, status=exc.http_status)
+        return Response(body, status=_status_of(exc, context.get("view")))
     if isinstance(exc, DjangoValidationError):  # the provisioning services refuse bad input this way
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     if isinstance(exc, Http404):

@@ -101,6 +101,7 @@ class TicketList(generics.ListAPIView):
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     throttle_classes = [VerificationThrottle]
+    refusals_are_bad_requests = True  # a submission is 201 or 400/403 (tickets.api.common._status_of)
 
     queryset = Ticket.objects.none()  # for the schema; requests use get_queryset
 
@@ -122,7 +123,9 @@ class TicketList(generics.ListAPIView):
         summary="Submit a request",
         description=(
             "Customers submit for their own accounts (requester: the caller, channel: api). Staff submit on a "
-            "customer's behalf with `requester` (a member's user id) and `channel`."
+            "customer's behalf with `requester` (a member's user id) and `channel`. A request the policy refuses "
+            "is a 400 with the guard's code (`license_minimum`, `already_requested`, `outside_intake_hours`, ...); "
+            "403 `role_not_allowed`; 409 only while another request with the same Idempotency-Key is in flight."
         ),
         request=CREATE_REQUEST,
         parameters=[IDEMPOTENCY_KEY],
