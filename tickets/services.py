@@ -249,6 +249,10 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     checks: dict[str, bool] = {}
 
     if kind in CANCELLATION_KINDS:
+        if "company_or_account_id" in policy.required_info and not ticket.company:
+            # A4's "company name or account ID": the request is made on the account, so its id answers it (the
+            # portal's form offers the same text); name and contact still have to come from the requester.
+            ticket.company = f"{account.name} ({account.account_id})"
         missing = [
             label
             for key, label in REQUIRED_INFO_FIELDS.items()

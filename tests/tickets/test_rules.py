@@ -266,9 +266,13 @@ def test_cancellation_request_must_carry_name_company_and_contact(cast, submit, 
     # rule A4
     desk = cast("avoxi")
     line = number(desk.account)
-    missing = refusal(submit, desk, Kind.NUMBER_CANCELLATION, numbers=[line], full_name="Ada")
+    missing = refusal(submit, desk, Kind.NUMBER_CANCELLATION, numbers=[line])
     assert missing.code == "missing_required_info"
-    assert "Company name or account ID" in missing.detail and "Contact information" in missing.detail
+    assert "Full name" in missing.detail and "Contact information" in missing.detail
+    assert "Company" not in missing.detail  # the request is made on the account: its id answers "or account ID"
+    assert refusal(submit, desk, Kind.NUMBER_CANCELLATION, numbers=[line], full_name="Ada").field == "contact"
+    ticket = submit(desk, Kind.NUMBER_CANCELLATION, numbers=[line], full_name="Ada", contact="ada@acme.test")
+    assert ticket.company == f"{desk.account.name} ({desk.account.account_id})"
 
 
 def test_only_super_admins_cancel_licenses(cast, submit):
