@@ -4,6 +4,7 @@ and what an account cancellation would do to the account (the impact preview).
 Only reads live here: every write goes through tickets.services.
 """
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -134,6 +135,14 @@ class CancellationImpact:
     reactivation_text: str
     addons_ended: list[AddOn] = field(default_factory=list)
     licenses_ended: list[License] = field(default_factory=list)
+    cancellation_fee: Decimal = Decimal("0")
+    minimum_term_ends: dt.date | None = None  # set while the policy's minimum term still runs (A1)
+
+
+def _months_after(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def cancellation_impact(account: Account, now: dt.datetime | None = None) -> CancellationImpact:
@@ -165,7 +174,14 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
     refunds_text = {
         Policy.Refunds.NONE: "Charges already made are not refunded, and credit balances are not paid out.",
     }.get(policy.refunds, "")
+    term_ends = (
+        _months_after(account.created_at.astimezone(policy.tz).date(), policy.minimum_term_months)
+        if policy.minimum_term_months
+        else None
+    )
     return CancellationImpact(
+        cancellation_fee=policy.cancellation_fee,
+        minimum_term_ends=term_ends if term_ends and term_ends > today else None,
         numbers_released=list(account.numbers.filter(status=PhoneNumber.Status.ACTIVE)),
         numbers_porting_out=list(account.numbers.filter(status=PhoneNumber.Status.PORTING_OUT)),
         port_outs_block=policy.require_port_outs_complete and port_outs_pending(account),

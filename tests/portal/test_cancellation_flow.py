@@ -222,6 +222,24 @@ def test_preview_says_when_the_request_misses_the_billing_date(cast, signed_in):
     assert "too late to stop that bill" in page
 
 
+def test_preview_shows_a_fee_and_a_minimum_term_only_where_the_policy_sets_them(cast, signed_in):
+    # A1 has neither; a provider who sets them in the policy sees them in the customer's preview.
+    people = cast("avoxi")
+    client = signed_in(people.owner)
+    run_to(client, people.account, "preview")
+    page = client.get(url(people.account, "preview")).content.decode()
+    assert "Cancellation fee" not in page and "Minimum term" not in page
+    people.policy.cancellation_fee = "49.00"
+    people.policy.minimum_term_months = 12
+    people.policy.save()
+    page = client.get(url(people.account, "preview")).content.decode()
+    assert "Cancellation fee</dt><dd>49.00: your plan" in page
+    assert "minimum term runs until" in page
+    people.account.created_at -= dt.timedelta(days=400)  # a year and more on the plan: the term has run
+    people.account.save(update_fields=["created_at"])
+    assert "Minimum term" not in client.get(url(people.account, "preview")).content.decode()
+
+
 def test_port_outs_in_flight_block_the_cancellation(cast, signed_in):
     # rule S10
     people = cast("smrtphone")
