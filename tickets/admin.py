@@ -22,6 +22,7 @@ from . import services
 from .exceptions import Refusal
 from .forms import check_attachment
 from .models import (
+    OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
     TRANSITIONS,
     Attachment,
@@ -212,6 +213,7 @@ class TicketAdmin(admin.ModelAdmin):
             },
         ),
         ("Exit survey and verification", {"fields": ["reason", "comment", "acknowledgements", "checks"]}),
+        ("Billing (K5)", {"fields": ["billing_note"]}),
         (
             "Workflow",
             {
@@ -239,6 +241,24 @@ class TicketAdmin(admin.ModelAdmin):
     def account_link(self, obj: Ticket) -> str:
         url = reverse("admin:accounts_account_change", args=[obj.account_id])
         return format_html('<a href="{}">{}</a>', url, obj.account.account_id)
+
+    @admin.display(description="Coming bill")
+    def billing_note(self, obj: Ticket) -> str:
+        """K5: the next billing date and seats, and whether this request arrived too late to stop that bill."""
+        subscription = getattr(obj.account, "subscription", None) if obj.pk else None
+        if subscription is None or subscription.status != "active":
+            return "No upcoming bill."
+        policy = obj.account.plan.policy
+        bill = subscription.next_billing_date
+        cutoff = bill - dt.timedelta(days=policy.billing_cutoff_days)
+        arrived = obj.created_at.astimezone(policy.tz).date()
+        seats = f"{subscription.seats} seat{'s' if subscription.seats != 1 else ''}"
+        text = f"Next bill on {bill}: {seats}, {subscription.next_bill:.2f}. "
+        if obj.state not in OPEN_STATES:
+            return text
+        if arrived >= cutoff:
+            return text + f"This request arrived on {arrived}: too late to stop that bill; every active seat is billed."
+        return text + f"Complete the request before {cutoff} to stop that bill."
 
     @admin.display(description="Numbers")
     def number_list(self, obj: Ticket) -> str:

@@ -1,5 +1,7 @@
 """The agents' desk in the admin: buttons for exactly what the user may do now, and the server refusing the rest."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -55,6 +57,24 @@ def test_agent_and_manager_take_a_kixie_cancellation_to_completed_in_the_admin(c
     assert PhoneNumber.objects.get(pk=kixie.line.pk).status == "released"
     assert kixie.owner.is_active is False
     assert not client.login(email=kixie.member.email, password="test-pass-2026")
+
+
+def test_the_desk_says_when_a_request_arrived_too_late_for_the_coming_bill(client, kixie, submit):
+    # K5 at the desk: Kixie takes cancellations by phone, so the agent is the one who must see it
+    ticket = submit(kixie, Kind.ACCOUNT_CANCELLATION, channel="phone", actor=kixie.agent)
+    arrived = ticket.created_at.astimezone(kixie.policy.tz).date()
+    subscription = kixie.account.subscription
+    subscription.seats = 4
+    subscription.next_billing_date = arrived + dt.timedelta(days=10)
+    subscription.save()
+    client.force_login(kixie.agent)
+    page = change_page(client, ticket).content.decode()
+    assert f"Next bill on {subscription.next_billing_date}: 4 seats" in page
+    assert f"Complete the request before {subscription.next_billing_date}" in page
+    subscription.next_billing_date = arrived
+    subscription.save()
+    page = change_page(client, ticket).content.decode()
+    assert f"This request arrived on {arrived}: too late to stop that bill" in page
 
 
 def test_forged_post_for_a_transition_the_user_may_not_run_is_refused(client, kixie, submit):
