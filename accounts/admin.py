@@ -3,10 +3,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import Account, Membership, Tombstone, User
 from billing.admin import LicenseForm
 from billing.models import AddOn, CardOnFile, Invoice, License, Subscription
+from config.admin_mixins import ValidInitialIdsMixin
 from numbers.admin import PhoneNumberForm, PhoneNumberFormSet
 from numbers.models import PhoneNumber
 
@@ -145,7 +148,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = ["account_id", "name", "plan", "status", "legal_hold", "account_manager", "created_at"]
     list_filter = ["status", "plan", "legal_hold"]
@@ -183,7 +186,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["user", "account", "role", "created_at"]
     list_filter = ["role", "account__plan"]
     list_select_related = ["user", "account"]
@@ -192,7 +195,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tombstone)
-class TombstoneAdmin(admin.ModelAdmin):
+class TombstoneAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     """What is left of a purged account; written by the purge only."""
 
     list_display = ["account_code", "plan_name", "cancelled_at", "purge_after", "started_at", "finished_at"]
@@ -210,3 +213,14 @@ class TombstoneAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# DRF's token admin searches `user__username`, which an email-login user does not have (a FieldError, a 500, on any
+# search): the same admin, searching by email. rest_framework.authtoken comes before this app in INSTALLED_APPS.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ApiTokenAdmin(TokenAdmin):
+    search_fields = ["user__email"]
+    search_help_text = "The user's email"

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan, Policy, Subscription
+from config.admin_mixins import ValidInitialIdsMixin
 
 PORT_OUT_DENY_WARNING = (
     "K10: the port-out balance rule is “deny”. In the US the losing provider may not refuse a valid "
@@ -18,7 +19,7 @@ class PlanInline(admin.TabularInline):
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     """Every field of SPEC §3, grouped by the rules of SPEC §1 it reproduces."""
 
     list_display = ["name", "preset", "route", "verification_method", "retention_days", "reactivation"]
@@ -75,7 +76,7 @@ class PolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["name", "product_line", "rank", "price_per_seat", "policy"]
     list_filter = ["product_line", "policy"]
     list_select_related = ["policy"]
@@ -84,7 +85,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["account", "seats", "next_billing_date", "status"]
     list_filter = ["status", "account__plan"]
     list_select_related = ["account"]
@@ -107,7 +108,7 @@ class LicenseForm(forms.ModelForm):
 
 
 @admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
+class LicenseAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = LicenseForm
     list_display = ["account", "product", "quantity", "minimum"]
     list_filter = ["product", "account__plan"]
@@ -117,7 +118,7 @@ class LicenseAdmin(admin.ModelAdmin):
 
 
 @admin.register(AddOn)
-class AddOnAdmin(admin.ModelAdmin):
+class AddOnAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["__str__", "account", "product", "initial_ucaas", "status"]
     list_filter = ["product", "status", "initial_ucaas"]
     list_select_related = ["account", "number"]
@@ -126,7 +127,7 @@ class AddOnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["pk", "account", "amount", "due_date", "status", "is_overdue"]
     list_filter = ["status", "due_date"]
     list_select_related = ["account"]
@@ -140,7 +141,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(admin.ModelAdmin):
+class CreditEntryAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["account", "amount", "reason", "note", "created_at"]
     list_filter = ["reason"]
     list_select_related = ["account"]
@@ -149,7 +150,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(CardOnFile)
-class CardOnFileAdmin(admin.ModelAdmin):
+class CardOnFileAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["account", "brand", "last4"]
     list_filter = ["brand"]
     list_select_related = ["account"]

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber, normalize_e164
 
 IN_SERVICE = {PhoneNumber.Status.ACTIVE, PhoneNumber.Status.PORTING_OUT}
@@ -32,7 +33,7 @@ class PhoneNumberFormSet(forms.BaseInlineFormSet):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(admin.ModelAdmin):
+class PhoneNumberAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = PhoneNumberForm
     list_display = ["number", "account", "status", "inbound_recording", "created_at"]
     list_filter = ["status", "inbound_recording", "account__plan"]

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from accounts.models import Account, User
 from billing.models import AddOn, License, Plan
+from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber
 
 from . import services
@@ -165,7 +166,7 @@ class SlaFilter(admin.SimpleListFilter):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "state", "account_link", "assignee", "channel", "route", "priority", "created_at"]
     list_filter = [
         "state",
@@ -389,7 +390,7 @@ EMAIL_TEMPLATE_NAMES = sorted(
 
 
 @admin.register(TransitionLog)
-class TransitionLogAdmin(admin.ModelAdmin):
+class TransitionLogAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_display = ["at", "ticket", "transition", "source", "target", "actor_label", "channel"]
     list_filter = [
         fixed_choices_filter("transition", [("submit", "submit"), *((name, name) for name in TRANSITIONS)]),

@@ -11,6 +11,7 @@ from django.utils.functional import cached_property
 
 from accounts.models import User
 from billing.models import Route
+from config.ids import as_id
 
 COUNT_CAP = 10_000
 
@@ -68,6 +69,6 @@ class AssigneeListFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(assignee_id=int(value))
+        if value and as_id(value):
+            return queryset.filter(assignee_id=as_id(value))
         return queryset

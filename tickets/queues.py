@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from billing.models import Plan
+from config.ids import as_id
 
 from . import selectors, services, sla
 from .exceptions import Refusal
@@ -274,7 +275,7 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
         ids, target = [request.POST["claim"]], "me"
     else:
         ids, target = request.POST.getlist("tickets"), request.POST.get("assignee", "")
-    ids = [int(i) for i in ids if str(i).isdigit()]
+    ids = [pk for pk in map(as_id, ids) if pk is not None]
     if not ids:
         messages.warning(request, "Tick at least one ticket.")
         return _back(request)
@@ -282,8 +283,9 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
         assignee: User | None = user
     elif target == "none" and manager:
         assignee = None
-    elif target.isdigit() and manager:
-        assignee = User.objects.filter(pk=int(target), is_staff=True, is_active=True).first()
+    elif manager:
+        pk = as_id(target)
+        assignee = User.objects.filter(pk=pk, is_staff=True, is_active=True).first() if pk else None
         if assignee is None:
             messages.error(request, "Choose an active member of staff.")
             return _back(request)

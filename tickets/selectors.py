@@ -18,6 +18,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
+from config.ids import as_id
 
 from . import sla
 from .models import CLOSED_STATES, OPEN_STATES, ExitReason, Kind, Priority, RetentionOutcome, State, Ticket
@@ -121,10 +122,10 @@ class QueueFilters:
             if value and value not in allowed:
                 self.errors.append(f"Unknown {name} {value!r} ignored.")
                 setattr(self, name, QueueFilters.__dataclass_fields__[name].default)
-        if self.assignee and self.assignee not in {"me", "none"} and not self.assignee.isdigit():
+        if self.assignee and self.assignee not in {"me", "none"} and as_id(self.assignee) is None:
             self.errors.append(f"Unknown assignee {self.assignee!r} ignored.")
             self.assignee = ""
-        if self.plan and not self.plan.isdigit():
+        if self.plan and as_id(self.plan) is None:
             self.errors.append(f"Unknown plan {self.plan!r} ignored.")
             self.plan = ""
 
@@ -161,14 +162,12 @@ def queue(user, filters: QueueFilters, now: dt.datetime | None = None) -> QueryS
     elif filters.assignee == "none":
         tickets = tickets.filter(assignee__isnull=True)
     elif filters.assignee:
-        tickets = tickets.filter(assignee_id=int(filters.assignee))
+        tickets = tickets.filter(assignee_id=as_id(filters.assignee))
     if filters.account:
-        value = filters.account
-        tickets = tickets.filter(
-            Q(account__account_id__iexact=value) | (Q(account_id=int(value)) if value.isdigit() else Q(pk__in=[]))
-        )
+        value, pk = filters.account, as_id(filters.account)
+        tickets = tickets.filter(Q(account__account_id__iexact=value) | (Q(account_id=pk) if pk else Q(pk__in=[])))
     if filters.plan:
-        tickets = tickets.filter(account__plan_id=int(filters.plan))
+        tickets = tickets.filter(account__plan_id=as_id(filters.plan))
     if filters.sla or filters.age:
         scopes = sla.policy_scopes()
         if filters.sla:

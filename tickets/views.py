@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
 from billing.models import ACKNOWLEDGEMENT_TEXTS, CHANNELS, AddOn, Route
+from config.ids import as_id
 
 from . import portal_selectors as selectors
 from .exceptions import Refusal
@@ -169,7 +170,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
     addon = None
     if kind == Kind.ADDON_CANCELLATION:
         addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
-        addon = account.addons.filter(pk=addon_pk if str(addon_pk or "").isdigit() else None).first()
+        addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
     route = policy.route_for(kind, addon.route_key if addon else None)
     unavailable = "" if selectors.kind_applies(account, kind) else _unavailable_sentence(account, kind)
     return render(
