@@ -20,9 +20,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.models import Account, Membership
+from config.ids import MAX_ID
 from tickets.exceptions import Refusal
 
-MAX_ID = 2**63 - 1
 # U1: the roles holding "access billing & account info" read invoices and the card on file.
 BILLING_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
 
