@@ -26,11 +26,11 @@ OURS = {
 }
 
 
-def start(**environ: str) -> subprocess.CompletedProcess:
+def start(code: str = PRINT_SETTINGS, **environ: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in OURS}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", PYTHONWARNINGS="ignore", **environ)
     return subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
     )
 
 
@@ -102,16 +102,8 @@ def test_a_bad_number_refuses_to_start():
 
 def test_a_connection_pool_comes_from_the_environment():
     shown = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default'])"
-    env = {k: v for k, v in os.environ.items() if k not in OURS}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONWARNINGS="ignore",
-        SECRET_KEY="x",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/exitdesk",
-        DATABASE_POOL_SIZE="4",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", shown], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    result = start(
+        shown, SECRET_KEY="x", DATABASE_URL="postgres://postgres@127.0.0.1:5432/exitdesk", DATABASE_POOL_SIZE="4"
     )
     assert result.returncode == 0, result.stderr
     assert "'pool': {'min_size': 1, 'max_size': 4}" in result.stdout

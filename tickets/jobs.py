@@ -54,26 +54,19 @@ def approve_overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
     for pk in overdue_port_outs(now):
         ticket = Ticket.objects.select_related("account__plan__policy").get(pk=pk)
         hours = ticket.account.plan.policy.port_out_deadline_hours
+        approve_note = (
+            f"Approved by the system: no answer within {hours} business hours "
+            "(carriers authorize unanswered port-outs)."
+        )
+        steps = [("approve", approve_note)]
+        if ticket.state == State.SUBMITTED:
+            steps.insert(0, ("verify", "Verified by the system: the PIN and authorized name matched the account."))
         try:
             with transaction.atomic():
-                if ticket.state == State.SUBMITTED:
+                for name, note in steps:
                     transition_ticket(
-                        ticket=pk,
-                        name="verify",
-                        actor=None,
-                        channel=LogChannel.SYSTEM,
-                        replay_ok=True,
-                        note="Verified by the system: the PIN and authorized name matched the account at submission.",
+                        ticket=pk, name=name, actor=None, channel=LogChannel.SYSTEM, replay_ok=True, note=note
                     )
-                transition_ticket(
-                    ticket=pk,
-                    name="approve",
-                    actor=None,
-                    channel=LogChannel.SYSTEM,
-                    replay_ok=True,
-                    note=f"Approved by the system: no answer within {hours} business hours "
-                    "(carriers authorize unanswered port-outs).",
-                )
         except Refusal as refusal:  # answered meanwhile (rejected, withdrawn), or no longer matching: nothing to do
             log.info("Port-out #%s not auto-approved: %s", pk, refusal.code)
             continue

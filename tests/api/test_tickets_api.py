@@ -235,18 +235,22 @@ def _as_stored(body: dict) -> dict:
     return {key: value for key, value in body.items() if key not in ("updated_at", "available_transitions")}
 
 
-def test_a_self_service_cancellation_answers_with_its_whole_history(cast, client_for):
-    # The response is built from what the submission wrote, not read back: it must agree with the stored ticket.
-    people = cast("smrtphone")
-    body = {
+def _smrtphone_cancellation(people, confirmation: str) -> dict:
+    return {
         "kind": "account_cancellation",
         "account": people.account.pk,
         "full_name": "Owner",
         "contact": people.owner.email,
         "reason": "too_expensive",
         "acknowledgements": people.policy.acknowledgements,
-        "confirmation": people.policy.confirmation_word,
+        "confirmation": confirmation,
     }
+
+
+def test_a_self_service_cancellation_answers_with_its_whole_history(cast, client_for):
+    # The response is built from what the submission wrote, not read back: it must agree with the stored ticket.
+    people = cast("smrtphone")
+    body = _smrtphone_cancellation(people, people.policy.confirmation_word)
     created = client_for(people.owner).post("/api/v1/tickets/", body, format="json")
     assert created.status_code == 201, created.json()
     assert [row["transition"] for row in created.json()["history"]] == ["submit", "verify", "approve", "complete"]
@@ -294,15 +298,7 @@ _REQUIRED_INFO = {"full_name": "Pat Owner", "company": "Owner Co", "contact": "o
 def test_smrtphone_confirmation_must_be_typed_exactly(cast, client_for):  # rule S3
     people = cast("smrtphone")
     policy = people.policy
-    body = {
-        "kind": "account_cancellation",
-        "account": people.account.pk,
-        "full_name": "Owner",
-        "contact": people.owner.email,
-        "reason": "too_expensive",
-        "acknowledgements": policy.acknowledgements,
-        "confirmation": " " + policy.confirmation_word,
-    }
+    body = _smrtphone_cancellation(people, " " + policy.confirmation_word)
     owner = client_for(people.owner)
     refused = owner.post("/api/v1/tickets/", body, format="json")
     assert refused.status_code == 400  # a submission is accepted or refused: 201 or 400/403 (SPEC §5)
