@@ -257,6 +257,10 @@ class _AccountChildren(generics.GenericAPIView):
     filter_backends: list = []
     billing = False  # reading needs a billing role (U1)
 
+    def get_queryset(self):
+        # Only for the browsable API, which asks every generic view for one; requests read `children()`.
+        return self.get_serializer_class().Meta.model.objects.none()
+
     def children(self, account: Account):
         raise NotImplementedError
 

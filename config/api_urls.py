@@ -1,6 +1,7 @@
 """The REST API under /api/: version 1, the OpenAPI schema and its browsable docs (served locally, no CDN)."""
 
 from django.urls import include, path, re_path, register_converter
+from django.views import View
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
@@ -27,12 +28,21 @@ v1 = [
     path("tickets/<id:pk>/comments/", tickets_api.TicketComments.as_view(), name="comments"),
 ]
 
+
+class SwaggerDocs(SpectacularSwaggerSplitView):
+    """The docs page. OPTIONS answers with the allowed methods; DRF's would render its metadata with the page's
+    template and fail (500)."""
+
+    def options(self, request, *args, **kwargs):
+        return View.options(self, request, *args, **kwargs)
+
+
 app_name = "api"
 urlpatterns = [
     path("v1/", include((v1, "v1"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the docs page runs under a script-src 'self' CSP.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SwaggerDocs.as_view(url_name="api:schema"), name="docs"),
     # Last: any other path under /api/ answers in the API's error format, not with the HTML 404 page.
     re_path(r"^", api_not_found),
 ]
