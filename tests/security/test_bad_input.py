@@ -104,3 +104,26 @@ def test_the_portal_form_refuses_an_id_that_is_not_one(client, desk):
     refused = client.post(url, body)
     assert refused.status_code == 200 and refused.context["form"].errors["numbers"]
     assert not Ticket.objects.filter(account=desk.account).exists()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "body"),
+    [
+        (None, "/api/v1/auth/token/", DEEP),
+        ("owner", "/api/v1/tickets/", DEEP),
+        ("owner", "/api/v1/tickets/", '{"kind": [], "account": 1}'),
+        ("owner", "/api/v1/tickets/", '{"kind": {}, "account": 1}'),
+        ("owner", "/api/v1/tickets/", '{"kind": "\\ud800", "account": 1}'),
+        ("owner", "/api/v1/tickets/", '{"kind": "port_out", "account": 1, "gaining_carrier": "\\udfff"}'),
+    ],
+    ids=["deep-token", "deep-ticket", "kind-list", "kind-object", "lone-surrogate-kind", "lone-surrogate-field"],
+)
+def test_a_json_body_the_api_cannot_use_is_a_400_in_its_format(client_for, desk, who, path, body):
+    client = client_for(getattr(desk, who) if who else None)
+    response = client.generic("POST", path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] in ("parse_error", "invalid_request")
+    assert not Ticket.objects.filter(account=desk.account).exists()

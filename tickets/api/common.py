@@ -5,6 +5,8 @@ or guard; a submission's guard refusals are 400, as the fixed contract has it). 
 the caller is not on is a 404, never a 403, so ids reveal nothing.
 """
 
+import json
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -25,6 +27,27 @@ from tickets.exceptions import Refusal
 
 # U1: the roles holding "access billing & account info" read invoices and the card on file.
 BILLING_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
+
+
+# -- parsing and errors ----------------------------------------------------------------------------------------
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing with a 400 (not a 500) what it lets through: nesting deep enough to exhaust
+    Python's recursion limit, and text with lone surrogates (`"\\ud800"`), which no response can echo as UTF-8."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
+        except UnicodeEncodeError as exc:
+            raise exceptions.ParseError("JSON parse error - text must be valid Unicode (no lone surrogates).") from exc
+        return data
 
 
 # -- errors ----------------------------------------------------------------------------------------------------

@@ -139,8 +139,8 @@ class TicketList(generics.ListAPIView):
         3. With an Idempotency-Key, a key already used returns its ticket; otherwise claim the key.
         4. Submit through tickets.services.submit_ticket; a refusal releases the key.
         """
-        data = request.data if isinstance(request.data, dict) else {}
-        form_class = CREATE_SERIALIZERS.get(data.get("kind"), TicketCreateSerializer)
+        kind = request.data.get("kind") if isinstance(request.data, dict) else None
+        form_class = CREATE_SERIALIZERS.get(kind if isinstance(kind, str) else None, TicketCreateSerializer)
         form = form_class(data=request.data)
         form.is_valid(raise_exception=True)
         values = form.validated_data
