@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts import services as provisioning
 from accounts.models import User
-from tests.factories import PIN
+from tests.factories import PIN, TicketFactory
 from tickets.models import Ticket
 
 HUGE = "99999999999999999999"  # past 2**63 - 1: SQLite cannot bind it as an integer
@@ -84,6 +84,26 @@ def test_admin_pages_with_an_odd_query_string_still_open(client, desk, url):
     assert response.status_code in (200, 302), url  # 302: Django's own "?e=1" for a lookup it cannot use
     if response.status_code == 200 and "/add/" in url:
         assert 'name="account"' in response.content.decode()  # the form, without the bad value
+
+
+def test_a_change_form_posted_with_a_bad_id_shows_its_error(client, desk):
+    ticket = TicketFactory(account=desk.account, requester=desk.owner)
+    client.force_login(desk.superuser)
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() or "" for name in ("assignee", "priority")}
+    management = {
+        f"{prefix}-{key}": value
+        for prefix in ("log", "comments", "attachments")
+        for key, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+    }
+    ticket.assignee = desk.agent
+    ticket.save()
+    response = client.post(url, {**data, **management, "assignee": "abc"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in str(response.context["adminform"].form.errors["assignee"])
+    ticket.refresh_from_db()
+    assert ticket.assignee == desk.agent  # nothing saved
 
 
 def test_the_token_list_searches_by_email(client, desk):
