@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
 
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan, Policy, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
@@ -10,6 +12,46 @@ PORT_OUT_DENY_WARNING = (
     "port-out because money is owed (FCC consumer guide): denying port-outs for an outstanding balance "
     "may be unlawful there. Prefer “ignore” or “manager review” for US numbers."
 )
+
+
+# Policy JSON is at most three levels deep; anything far deeper is a mistake (or a probe).
+POLICY_JSON_MAX_DEPTH = 20
+
+
+def _depth(value) -> int:
+    """How deeply lists and objects nest in value, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class PolicyJSONField(forms.JSONField):
+    """A JSON form field that refuses deeply nested input instead of failing with RecursionError (a 500)."""
+
+    too_deep = f"Nested too deeply (at most {POLICY_JSON_MAX_DEPTH} levels)."
+
+    def to_python(self, value):
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(self.too_deep, code="invalid") from None
+        if _depth(converted) > POLICY_JSON_MAX_DEPTH:
+            raise ValidationError(self.too_deep, code="invalid")
+        return converted
+
+    def bound_data(self, data, initial):
+        # Redisplaying the refused input parses it again: show it as typed.
+        if self.disabled:
+            return initial
+        try:
+            self.to_python(data)
+        except ValidationError:
+            return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
 
 
 class PlanInline(admin.TabularInline):
@@ -26,6 +68,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_filter = ["route", "verification_method", "reactivation", "port_out_balance_rule"]
     search_fields = ["name", "preset", "source"]
     inlines = [PlanInline]
+    formfield_overrides = {models.JSONField: {"form_class": PolicyJSONField}}
     fieldsets = (
         (None, {"fields": ("preset", "name", "source")}),
         ("Who may request each kind — S4, A5, U1", {"fields": ("request_roles",)}),

@@ -5,7 +5,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import EMPTY_VALUES, MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -56,14 +56,19 @@ def _valid_roles(value) -> None:
             raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(ROLES)}.")
 
 
+def _all_drawn_from(value, keys) -> bool:
+    # Check the type first: a list or dict element is unhashable and would raise TypeError.
+    return isinstance(value, list) and all(isinstance(k, str) and k in keys for k in value)
+
+
 def _valid_acknowledgements(value) -> None:
-    if not isinstance(value, list) or any(k not in ACKNOWLEDGEMENT_TEXTS for k in value):
+    if not _all_drawn_from(value, ACKNOWLEDGEMENT_TEXTS):
         raise ValidationError(f"Acknowledgements must be a list drawn from {', '.join(ACKNOWLEDGEMENT_TEXTS)}.")
 
 
 def _valid_channels(value) -> None:
     keys = {k for k, _ in CHANNELS}
-    if not isinstance(value, list) or not value or any(c not in keys for c in value):
+    if not value or not _all_drawn_from(value, keys):
         raise ValidationError(f"Channels must be a non-empty list drawn from {', '.join(sorted(keys))}.")
 
 
@@ -79,13 +84,52 @@ def _valid_minimums(value) -> None:
 
 def _valid_routes(value) -> None:
     routes = {r for r, _ in Route.choices}
-    if not isinstance(value, dict) or any(v not in routes for v in value.values()):
+    if not isinstance(value, dict) or not _all_drawn_from(list(value.values()), routes):
         raise ValidationError(f"Routes must map a key to one of {', '.join(sorted(routes))}.")
 
 
 def _valid_required_info(value) -> None:
-    if not isinstance(value, list) or any(k not in REQUIRED_INFO_FIELDS for k in value):
+    if not _all_drawn_from(value, REQUIRED_INFO_FIELDS):
         raise ValidationError(f"Required information must be drawn from {', '.join(REQUIRED_INFO_FIELDS)}.")
+
+
+# Business hours; ten thousand is years of business time, far above any real target.
+SLA_MAX_HOURS = 10_000
+SLA_TARGET_NAMES = ("first_response", "resolution")
+
+
+def valid_sla_hours(value) -> bool:
+    """A target in business hours: a positive number within SLA_MAX_HOURS (not a bool, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= SLA_MAX_HOURS
+
+
+def _valid_sla_targets(value) -> None:
+    keys = ["default", *(k for k, _ in TICKET_KINDS)]
+    shape = 'SLA targets map "default" or a ticket kind to {"first_response": hours, "resolution": hours}.'
+    if not isinstance(value, dict):
+        raise ValidationError(shape)
+    for key, goal in value.items():
+        if key not in keys:
+            raise ValidationError(f"Unknown SLA key {key!r}: use one of {', '.join(keys)}.")
+        if not isinstance(goal, dict) or any(name not in SLA_TARGET_NAMES for name in goal):
+            raise ValidationError(f"{key}: {shape}")
+        for name, hours in goal.items():
+            if not valid_sla_hours(hours):
+                raise ValidationError(f"{key}.{name} must be business hours above 0 and at most {SLA_MAX_HOURS:,}.")
+
+
+# The container each JSON field holds: None breaks NOT NULL, a list where a dict belongs breaks .get() later.
+JSON_FIELD_TYPES = {
+    "request_roles": dict,
+    "intake_channels": list,
+    "intake_weekdays": list,
+    "acknowledgements": list,
+    "required_info": list,
+    "kind_routes": dict,
+    "addon_routes": dict,
+    "license_minimums": dict,
+    "sla_targets": dict,
+}
 
 
 class Route(models.TextChoices):
@@ -150,7 +194,7 @@ class Policy(models.Model):
     kind_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
     addon_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
     # U6, S6: days from completion to purge (0 = purge at completion).
-    retention_days = models.PositiveIntegerField(default=30)
+    retention_days = models.PositiveIntegerField(default=30, validators=[MaxValueValidator(3650)])
     # K9, U7, S11.
     reactivation = models.CharField(max_length=20, choices=Reactivation.choices, default=Reactivation.NEVER)
     # K10.
@@ -159,6 +203,7 @@ class Policy(models.Model):
     )
     port_out_deadline_hours = models.PositiveIntegerField(
         default=16,
+        validators=[MaxValueValidator(720)],
         help_text="Business hours after which an unanswered verified port-out is approved by the system.",
     )
     # S10.
@@ -166,16 +211,16 @@ class Policy(models.Model):
     # A10: product → minimum quantity that must remain.
     license_minimums = models.JSONField(default=dict, blank=True, validators=[_valid_minimums])
     # A1: no minimum contract and no cancellation fee.
-    minimum_term_months = models.PositiveIntegerField(default=0)
+    minimum_term_months = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(120)])
     cancellation_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     # K4, S7: refunds; K1: holds; K2: downgrade proration.
     refunds = models.CharField(max_length=10, choices=Refunds.choices, default=Refunds.NONE)
     holds_offered = models.BooleanField(default=False, help_text="K1: accounts cannot be put on hold.")
     downgrade_proration = models.CharField(max_length=10, choices=Proration.choices, default=Proration.NONE)
     # K5: days before the next billing date by which a request must be completed to avoid the next bill.
-    billing_cutoff_days = models.PositiveIntegerField(default=0)
+    billing_cutoff_days = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(365)])
     # SLA targets in business hours of the intake calendar, per kind: {"port_out": {"first_response": 4, ...}}.
-    sla_targets = models.JSONField(default=dict, blank=True)
+    sla_targets = models.JSONField(default=dict, blank=True, validators=[_valid_sla_targets])
     verifier_may_approve = models.BooleanField(
         default=True, help_text="Whether the agent who verified a ticket may also approve it."
     )
@@ -188,14 +233,25 @@ class Policy(models.Model):
         return self.name
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for name, kind in JSON_FIELD_TYPES.items():
+            value = getattr(self, name)
+            # The field validators check non-empty values; Django skips them for None, "", [] and {}.
+            if value in EMPTY_VALUES and not isinstance(value, kind):
+                errors[name] = f"Expected a JSON {'object' if kind is dict else 'list'}."
+        if "intake_channels" not in errors and not self.intake_channels:
+            errors["intake_channels"] = "Accept account cancellations through at least one channel."
         if self.verification_method == self.Verification.TYPED_CONFIRMATION and not self.confirmation_word:
-            raise ValidationError({"confirmation_word": "Typed confirmation needs a confirmation word."})
+            errors["confirmation_word"] = "Typed confirmation needs a confirmation word."
         try:
             zoneinfo.ZoneInfo(self.intake_time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError({"intake_time_zone": "Unknown time zone."}) from exc
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: "Europe" is a directory of the tz database, a very long name is refused by the OS.
+            errors["intake_time_zone"] = "Unknown time zone."
         if self.intake_start >= self.intake_end:
-            raise ValidationError({"intake_end": "Intake hours must end after they start."})
+            errors["intake_end"] = "Intake hours must end after they start."
+        if errors:
+            raise ValidationError(errors)
 
     # -- questions the code asks ------------------------------------------------------------------------
     def roles_for(self, kind: str) -> list[str]:

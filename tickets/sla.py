@@ -169,9 +169,16 @@ def subtract_business_hours(policy: Policy, end: dt.datetime, hours: float | dt.
 
 def targets(policy: Policy, kind: str) -> dict[str, float]:
     """{"first_response": h, "resolution": h} for this kind, from the policy's sla_targets (business hours)."""
-    configured = policy.sla_targets or {}
-    chosen = configured.get(kind) or configured.get("default") or {}
-    return {name: float(chosen.get(name, default)) for name, default in DEFAULT_TARGETS.items()}
+    from billing.models import valid_sla_hours
+
+    # A row saved before sla_targets was validated may hold anything: fall back to the defaults.
+    configured = policy.sla_targets if isinstance(policy.sla_targets, dict) else {}
+    chosen = configured.get(kind) or configured.get("default")
+    chosen = chosen if isinstance(chosen, dict) else {}
+    return {
+        name: float(chosen[name]) if valid_sla_hours(chosen.get(name)) else default
+        for name, default in DEFAULT_TARGETS.items()
+    }
 
 
 class Status:
