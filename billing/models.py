@@ -275,6 +275,14 @@ class Policy(models.Model):
         local = (when or timezone.now()).astimezone(self.tz)
         return local.weekday() in self.intake_weekdays and self.intake_start <= local.time() < self.intake_end
 
+    def billing_cutoff(self, next_billing_date: dt.date) -> dt.date:
+        """K5: the last day a request must be done by to stop the bill due on `next_billing_date` (a date too
+        early to count back from gives the earliest date, so every request is too late for it)."""
+        try:
+            return next_billing_date - dt.timedelta(days=self.billing_cutoff_days)
+        except OverflowError:
+            return dt.date.min
+
     def license_minimum(self, product: str) -> int:
         return int(self.license_minimums.get(product, 0))
 

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import Account, User
-from billing.models import AddOn, License, Plan
+from billing.models import AddOn, License, Plan, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber
 
@@ -247,11 +247,11 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     def billing_note(self, obj: Ticket) -> str:
         """K5: the next billing date and seats, and whether this request arrived too late to stop that bill."""
         subscription = getattr(obj.account, "subscription", None) if obj.pk else None
-        if subscription is None or subscription.status != "active":
+        if subscription is None or subscription.status != Subscription.Status.ACTIVE:
             return "No upcoming bill."
         policy = obj.account.plan.policy
         bill = subscription.next_billing_date
-        cutoff = bill - dt.timedelta(days=policy.billing_cutoff_days)
+        cutoff = policy.billing_cutoff(bill)
         arrived = obj.created_at.astimezone(policy.tz).date()
         seats = f"{subscription.seats} seat{'s' if subscription.seats != 1 else ''}"
         text = f"Next bill on {bill}: {seats}, {subscription.next_bill:.2f}. "

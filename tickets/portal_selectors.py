@@ -156,7 +156,7 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
     if next_billing_date is None:
         misses_cutoff = False
     else:
-        cutoff = next_billing_date - dt.timedelta(days=policy.billing_cutoff_days)
+        cutoff = policy.billing_cutoff(next_billing_date)
         # A case an agent works may take until the next business day; a self-service one is done today.
         done_by = today if completes_now else today + dt.timedelta(days=1)
         misses_cutoff = done_by >= cutoff

@@ -75,6 +75,12 @@ def test_the_desk_says_when_a_request_arrived_too_late_for_the_coming_bill(clien
     subscription.save()
     page = change_page(client, ticket).content.decode()
     assert f"This request arrived on {arrived}: too late to stop that bill" in page
+    # A date too early to count the policy's cut-off back from is simply too late, not a 500.
+    kixie.policy.billing_cutoff_days = 5
+    kixie.policy.save()
+    subscription.next_billing_date = dt.date(1, 1, 1)
+    subscription.save()
+    assert "too late to stop that bill" in change_page(client, ticket).content.decode()
 
 
 def test_forged_post_for_a_transition_the_user_may_not_run_is_refused(client, kixie, submit):
