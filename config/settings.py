@@ -222,14 +222,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "EXCEPTION_HANDLER": "tickets.api.common.exception_handler",
+    "EXCEPTION_HANDLER": "tickets.api.drf_hooks.exception_handler",
     # Every API body is JSON (SPEC appendix), read by DRF's parser with a 400 for what would otherwise be a 500.
-    "DEFAULT_PARSER_CLASSES": ["tickets.api.common.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tickets.api.drf_hooks.JSONParser"],
     "DEFAULT_THROTTLE_RATES": API_THROTTLE_RATES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "tickets.api.common.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "tickets.api.drf_hooks.Pagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

@@ -101,7 +101,7 @@ class TicketList(generics.ListAPIView):
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     throttle_classes = [VerificationThrottle]
-    refusals_are_bad_requests = True  # a submission is 201 or 400/403 (tickets.api.common._status_of)
+    refusals_are_bad_requests = True  # a submission is 201 or 400/403 (tickets.api.drf_hooks._status_of)
 
     queryset = Ticket.objects.none()  # for the schema; requests use get_queryset
 
