@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/").rstrip("/")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+# The console scripts (gunicorn, celery) beside that interpreter: what the README tells an operator to run.
+BIN = Path(PYTHON).parent
 
 
 def fresh_database(name: str) -> str:
@@ -113,7 +115,7 @@ class Processes:
         return process
 
     def gunicorn(self, name: str, port: int, env: dict[str, str], *, workers: int = 2, threads: int = 1):
-        args = [PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        args = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
         args += ["--workers", str(workers), "--access-logfile", "/dev/null", "--timeout", "60"]
         if threads > 1:
             args += ["--worker-class", "gthread", "--threads", str(threads)]
@@ -123,6 +125,25 @@ class Processes:
 
     def alive(self) -> dict[str, bool]:
         return {name: process.poll() is None for name, process in self.started}
+
+    def tail(self, name: str, lines: int = 25) -> str:
+        """The last `lines` lines of a process's log (stdout and stderr)."""
+        path = self.log_dir / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def dead(self) -> str:
+        """Each process that has exited, by name, with its exit code and the tail of its log; "" when all are up."""
+        reports = []
+        for name, process in self.started:
+            if process.poll() is not None:
+                reports.append(f"{name} exited with code {process.returncode}; the end of its log:\n{self.tail(name)}")
+        return "\n\n".join(reports)
+
+    def require_alive(self) -> None:
+        """Raise, naming each process that died and showing the end of its log, unless every one is up."""
+        if report := self.dead():
+            raise RuntimeError(f"a process died:\n{report}")
 
     def stop(self, timeout: float = 20) -> None:
         for _, process in reversed(self.started):
