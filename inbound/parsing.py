@@ -153,7 +153,11 @@ def strip_quoted(body: str) -> str:
         text = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl"]).parse_reply(text=body)
     except Exception:  # noqa: BLE001 - a parser failure keeps the whole text rather than losing the message
         text = body
-    return (text or body).strip()
+    lines = (text or body).strip().splitlines()
+    # A quote left below the answer without an "On ... wrote:" line the parser would recognise.
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip() or body.strip()
 
 
 def parse(raw: bytes) -> ParsedMail:
