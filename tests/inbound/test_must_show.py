@@ -73,3 +73,19 @@ def test_emailed_kixie_cancellation_is_triaged_converted_and_the_reply_threads(
     reply = ticket.comments.order_by("pk").last()
     assert (reply.body, reply.author, reply.public) == ("The card ends in 4242.", desk.owner, True)
     assert InboundMessage.objects.get(ticket=ticket, status="comment").member == desk.owner
+
+
+def test_an_email_sent_on_a_saturday_is_taken_and_converted_on_monday(cast, client, tasks_in_process):
+    # rule K6: email is taken at any hour; only the live channels are refused outside the intake hours
+    from inbound.services import convert_message, receive
+    from tickets.services import Request
+
+    desk = cast("kixie", plan=Plan.objects.get(policy__preset="kixie", rank=2))
+    saturday = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
+    with time_machine.travel(saturday, tick=True):
+        message = receive(email_bytes(sender=desk.owner.email, date=saturday), source="file")
+    with time_machine.travel(MONDAY_MORNING, tick=True):
+        ticket = convert_message(
+            message=message, actor=desk.agent, kind="account_cancellation", account=desk.account, request=Request()
+        )
+    assert (ticket.channel, ticket.created_at) == ("email", saturday)
