@@ -200,6 +200,15 @@ if _intake_url:
         "folder": unquote(_parts.path.lstrip("/")) or "INBOX",
     }
 
+# Hosted inbound email (django-anymail's webhooks, inbound/webhooks.py): HTTP basic auth `user:password` that the
+# provider's webhook URL carries, and Mailgun's webhook signing key; a provider whose security is unset is a 404.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("INBOUND_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
+if ANYMAIL["WEBHOOK_SECRET"] and ":" not in ANYMAIL["WEBHOOK_SECRET"]:
+    raise ImproperlyConfigured("INBOUND_WEBHOOK_SECRET must be user:password (the basic auth in the webhook URL).")
+
 # Celery: with no broker configured every task runs in-process (embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default=""))
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

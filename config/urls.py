@@ -6,6 +6,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("config.api_urls")),
     path("queues/triage/", include("inbound.urls")),
+    # Hosted providers post inbound email here (inbound/webhooks.py), e.g. /inbound/mailgun/inbound/.
+    path("inbound/", include(("inbound.webhooks", "inbound_webhooks"))),
     path("queues/", include("tickets.queue_urls")),
     path("", include("tickets.urls")),
 ]

@@ -5,3 +5,10 @@ class InboundConfig(AppConfig):
     name = "inbound"
     verbose_name = "Email in"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import inbound
+
+        from .webhooks import handle_inbound
+
+        inbound.connect(handle_inbound, dispatch_uid="exitdesk-inbound")
