@@ -244,16 +244,14 @@ def convert_message(
         raise Refusal("role_not_allowed", "Only support staff turn an email into a ticket.")
     try:
         with transaction.atomic():
-            locked = InboundMessage.objects.select_for_update().select_related("member").filter(pk=pk).first()
-            if locked is None:
-                raise Refusal("not_found", "No such message.")
-            if locked.status != Status.TRIAGE:
-                raise Refusal("already_handled", f"This message was already handled ({locked.get_status_display()}).")
-            if locked.member is None:
-                raise Refusal(
-                    "unverified_sender",
-                    "The sender is not a known customer: add them to their account first, or answer by email.",
-                )
+            # Claimed with a conditional update, the transaction's first write: of two agents converting the same
+            # email at once, the second waits for the first and then finds it handled (on SQLite too).
+            claimed = InboundMessage.objects.filter(pk=pk, status=Status.TRIAGE, member__isnull=False).update(
+                status=Status.CONVERTED, handled_by=actor, handled_at=timezone.now()
+            )
+            if not claimed:
+                _refuse_conversion(pk)
+            locked = InboundMessage.objects.select_related("member").get(pk=pk)
             member = locked.member
             request.full_name = request.full_name or locked.from_name or member.full_name
             request.contact = request.contact or locked.from_email
@@ -274,9 +272,7 @@ def convert_message(
                 created_at=locked.received_at,
             )
             save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member)
-            locked.status, locked.ticket = Status.CONVERTED, ticket
-            locked.handled_by, locked.handled_at = actor, timezone.now()
-            locked.save(update_fields=["status", "ticket", "handled_by", "handled_at"])
+            InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.
         tickets._record_failed_attempt(refusal)
@@ -284,13 +280,29 @@ def convert_message(
     return ticket
 
 
-def ignore_message(*, message: InboundMessage | int, actor: User, note: str = "") -> InboundMessage:
+def _refuse_conversion(pk: int) -> None:
+    message = InboundMessage.objects.filter(pk=pk).defer("raw").first()
+    if message is None:
+        raise Refusal("not_found", "No such message.")
+    if message.status != Status.TRIAGE:
+        raise Refusal("already_handled", f"This message was already handled ({message.get_status_display()}).")
+    raise Refusal(
+        "unverified_sender",
+        "The sender is not a known customer: add them to their account first, or answer by email.",
+    )
+
+
+def ignore_message(*, message: InboundMessage | int, actor: User, note: str = "") -> None:
+    """Dismiss an email waiting in triage (not a request); claimed like a conversion, so it happens once."""
     pk = message.pk if isinstance(message, InboundMessage) else message
     with transaction.atomic():
-        locked = InboundMessage.objects.select_for_update().get(pk=pk)
-        if locked.status != Status.TRIAGE:
-            raise Refusal("already_handled", f"This message was already handled ({locked.get_status_display()}).")
-        locked.status, locked.handled_by, locked.handled_at = Status.IGNORED, actor, timezone.now()
-        locked.note = " ".join(filter(None, [locked.note, note or f"Dismissed by {actor.email}."]))
-        locked.save(update_fields=["status", "handled_by", "handled_at", "note"])
-    return locked
+        claimed = InboundMessage.objects.filter(pk=pk, status=Status.TRIAGE).update(
+            status=Status.IGNORED, handled_by=actor, handled_at=timezone.now()
+        )
+        if not claimed:
+            current = InboundMessage.objects.filter(pk=pk).defer("raw").first()
+            shown = current.get_status_display() if current else "gone"
+            raise Refusal("already_handled", f"This message was already handled ({shown}).")
+        current = InboundMessage.objects.defer("raw").get(pk=pk)
+        current.note = " ".join(filter(None, [current.note, note or f"Dismissed by {actor.email}."]))
+        current.save(update_fields=["note"])

@@ -107,3 +107,13 @@ def test_intake_imap_url_is_parsed_from_the_environment():
         "('use_tls', True), ('username', 'intake@desk.test')]"
     ) in result.stdout
     assert refused(start(SECRET_KEY="x", INTAKE_IMAP_URL="pop3://user@host/"), "INTAKE_IMAP_URL")
+
+
+def test_beat_reads_the_mailboxes_with_the_same_code(cast, intake, settings):
+    from inbound.tasks import fetch_mail
+
+    assert settings.CELERY_BEAT_SCHEDULE["fetch-mail"]["task"] == fetch_mail.name
+    intake.mailbox()
+    intake.append(email_bytes())
+    assert fetch_mail.apply().get() == 1
+    assert InboundMessage.objects.count() == 1

@@ -174,3 +174,45 @@ def test_the_admin_lists_emails_and_never_shows_a_mailbox_password(desk, emailed
     mailbox.refresh_from_db()
     assert mailbox.password == "s3cret-pass"
     assert InboundMessage.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_agents_converting_one_email_at_once_make_one_ticket(cast):
+    import threading
+
+    from django.db import connection
+
+    from inbound.services import convert_message
+    from tickets.exceptions import Refusal
+    from tickets.services import Request
+
+    desk = cast("avoxi")
+    line = number(desk)
+    message = receive(email_bytes(sender=desk.owner.email), source="file")
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def convert() -> None:
+        barrier.wait()
+        try:
+            convert_message(
+                message=message.pk,
+                actor=desk.agent,
+                kind="number_cancellation",
+                account=desk.account,
+                request=Request(numbers=[line.pk]),
+            )
+            outcomes.append("ok")
+        except Refusal as refusal:
+            outcomes.append(refusal.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=convert) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["already_handled"] * 7 + ["ok"]
+    assert Ticket.objects.count() == 1
