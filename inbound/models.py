@@ -95,7 +95,11 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-pk"]
-        indexes = [models.Index(fields=["status", "-received_at"], name="inbound_status_received_idx")]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="inbound_status_received_idx"),
+            # The loop guard and the acknowledgement's once-an-hour count a sender's recent messages.
+            models.Index(fields=["from_email", "fetched_at"], name="inbound_sender_fetched_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_email or 'unknown sender'}: {self.subject or '(no subject)'}"

@@ -216,3 +216,11 @@ def test_agents_converting_one_email_at_once_make_one_ticket(cast):
         thread.join()
     assert sorted(outcomes) == ["already_handled"] * 7 + ["ok"]
     assert Ticket.objects.count() == 1
+
+
+def test_agents_read_the_emails_in_the_admin_and_managers_set_up_mailboxes(desk, emailed, client):
+    client.force_login(desk.agent)
+    assert "Cancel the number" in client.get("/admin/inbound/inboundmessage/").text
+    assert client.get("/admin/inbound/mailbox/").status_code == 403
+    client.force_login(desk.manager)
+    assert client.get("/admin/inbound/mailbox/add/").status_code == 200
