@@ -33,7 +33,15 @@ class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = MailboxForm
     list_display = ["name", "enabled", "host", "port", "use_tls", "username", "folder", "last_fetched_at", "failures"]
     list_filter = ["enabled"]
-    readonly_fields = ["uidvalidity", "last_uid", "last_fetched_at", "failures", "retry_after", "last_error"]
+    readonly_fields = [
+        "uidvalidity",
+        "last_uid",
+        "last_fetched_at",
+        "failures",
+        "retry_after",
+        "last_error",
+        "claimed_until",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "enabled", "policy", "kind"]}),
         ("IMAP", {"fields": ["host", "port", "use_tls", "username", "password", "folder"]}),

@@ -26,6 +26,8 @@ ENV_MAILBOX = "INTAKE_IMAP_URL"
 BATCH = 100
 TIMEOUT_SECONDS = 30
 MAX_BACKOFF = dt.timedelta(hours=1)
+# How long a reader holds a mailbox; a reader that died is replaced after this.
+CLAIM = dt.timedelta(minutes=10)
 
 
 class RawMessage(MailMessage):
@@ -92,9 +94,19 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
        keeps what was already stored from being stored twice).
     2. List the UIDs above the last one stored, and fetch them in batches without marking them seen.
     3. Store each message through the pipeline, then flag the batch \\Seen and remember its last UID.
+    The mailbox is claimed first with a conditional update, so two rounds never read it at once.
     A failure records the error and backs off; what was stored before it stays stored.
     """
     result = FetchResult(mailbox=mailbox.name)
+    now = timezone.now()
+    claimed = (
+        Mailbox.objects.filter(pk=mailbox.pk)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + CLAIM)
+    )
+    if not claimed:
+        result.error = "being read by another worker"
+        return result
     try:
         with connect(mailbox) as box:
             folder = mailbox.folder or "INBOX"
@@ -119,11 +131,11 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
         backoff = min(dt.timedelta(minutes=2 ** min(mailbox.failures - 1, 10)), MAX_BACKOFF)
         result.error = f"{type(exc).__name__}: {exc}"[:1000]
         Mailbox.objects.filter(pk=mailbox.pk).update(
-            failures=mailbox.failures, retry_after=timezone.now() + backoff, last_error=result.error
+            failures=mailbox.failures, retry_after=timezone.now() + backoff, last_error=result.error, claimed_until=None
         )
         logger.warning("Mailbox %s failed (%s); next try in %s.", mailbox.name, result.error, backoff)
         return result
     Mailbox.objects.filter(pk=mailbox.pk).update(
-        failures=0, retry_after=None, last_error="", last_fetched_at=timezone.now()
+        failures=0, retry_after=None, last_error="", last_fetched_at=timezone.now(), claimed_until=None
     )
     return result

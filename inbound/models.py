@@ -42,6 +42,8 @@ class Mailbox(models.Model):
     failures = models.PositiveIntegerField(default=0)
     retry_after = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # One reader at a time: beat may start a round while the last one still reads (inbound/imap.py).
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "mailboxes"

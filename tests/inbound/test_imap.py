@@ -117,3 +117,14 @@ def test_beat_reads_the_mailboxes_with_the_same_code(cast, intake, settings):
     intake.append(email_bytes())
     assert fetch_mail.apply().get() == 1
     assert InboundMessage.objects.count() == 1
+
+
+def test_a_mailbox_being_read_is_not_read_twice_at_once(cast, intake):
+    mailbox = intake.mailbox()
+    intake.append(email_bytes())
+    Mailbox.objects.filter(pk=mailbox.pk).update(claimed_until=timezone.now() + dt.timedelta(minutes=5))
+    [result] = fetch_all()
+    assert (result.stored, result.error) == (0, "being read by another worker")
+    # A reader that died lets go when its claim runs out.
+    Mailbox.objects.filter(pk=mailbox.pk).update(claimed_until=timezone.now() - dt.timedelta(seconds=1))
+    assert fetch_all()[0].stored == 1
