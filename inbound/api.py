@@ -60,6 +60,10 @@ class InboundList(generics.ListAPIView):
         responses={200: InboundSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
+        status = request.query_params.get("status")
+        if status is not None and status not in InboundMessage.Status.values:
+            # django-filter takes an empty value as "any"; the schema names the four statuses only.
+            raise exceptions.ValidationError({"status": ["Choose one of: " + ", ".join(InboundMessage.Status.values)]})
         return super().get(request, *args, **kwargs)
 
 

@@ -224,3 +224,9 @@ def test_agents_read_the_emails_in_the_admin_and_managers_set_up_mailboxes(desk,
     assert client.get("/admin/inbound/mailbox/").status_code == 403
     client.force_login(desk.manager)
     assert client.get("/admin/inbound/mailbox/add/").status_code == 200
+
+
+def test_an_unknown_or_empty_status_filter_is_a_clear_400(desk, emailed):
+    for value in ("", "pending"):
+        response = api(desk.agent).get("/api/v1/inbound/", {"status": value})
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
