@@ -45,7 +45,7 @@ def child() -> None:
     """Fetch every mailbox once and print time and peak memory as JSON (run in a fresh process)."""
     from django.db import connection
 
-    from inbound.imap import fetch_all
+    from tickets.inbound.imap import fetch_all
 
     connection.ensure_connection()
     started = time.perf_counter()
@@ -115,7 +115,7 @@ def main() -> None:
     setup_django(args.db)
     from accounts import services
     from billing.models import Plan
-    from inbound.models import InboundMessage, Mailbox
+    from tickets.inbound.models import InboundMessage, Mailbox
 
     plan = Plan.objects.filter(policy__preset="avoxi").order_by("rank").first()
     account = services.create_account(name="Bench customer", plan=plan)

@@ -6,9 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from billing import api as billing_api
-from inbound import api as inbound_api
 from tickets.api import views as tickets_api
 from tickets.api.common import IdConverter, api_not_found
+from tickets.inbound import api as inbound_api
 
 register_converter(IdConverter, "id")
 

@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "billing",
     "numbers",
     "tickets",
-    "inbound",
+    "tickets.inbound",
 ]
 
 MIDDLEWARE = [
@@ -174,7 +174,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exitdesk <desk@exitdesk.localhost>")
 
-# Email in (inbound/): replies to a ticket's email go to this address plus-addressed with the ticket and a
+# Email in (tickets/inbound/): replies to a ticket's email go to this address plus-addressed with the ticket and a
 # signature (desk+t42.<hmac>@...); the mailbox behind it must deliver plus-addressed mail (most do).
 INBOUND_REPLY_ADDRESS = env.str("INBOUND_REPLY_ADDRESS", default="")
 # One intake mailbox from the environment, besides those set in the admin:
@@ -200,8 +200,9 @@ if _intake_url:
         "folder": unquote(_parts.path.lstrip("/")) or "INBOX",
     }
 
-# Hosted inbound email (django-anymail's webhooks, inbound/webhooks.py): HTTP basic auth `user:password` that the
-# provider's webhook URL carries, and Mailgun's webhook signing key; a provider whose security is unset is a 404.
+# Hosted inbound email (django-anymail's webhooks, tickets/inbound/webhooks.py): HTTP basic auth `user:password`
+# that the provider's webhook URL carries, and Mailgun's webhook signing key; a provider whose security is unset is
+# a 404.
 ANYMAIL = {
     "WEBHOOK_SECRET": env.str("INBOUND_WEBHOOK_SECRET", default=""),
     "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
@@ -230,7 +231,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-expired-accounts": {"task": "accounts.tasks.purge_expired", "schedule": crontab(hour=3, minute=17)},
     "approve-overdue-port-outs": {"task": "tickets.tasks.approve_overdue_port_outs", "schedule": 15 * 60},
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
-    "fetch-mail": {"task": "inbound.tasks.fetch_mail", "schedule": _read("FETCH_MAIL_SECONDS", env.int, 60)},
+    "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": _read("FETCH_MAIL_SECONDS", env.int, 60)},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
 PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)

@@ -57,7 +57,7 @@ def send_once(
 ) -> str:
     """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
 
-    An email about a ticket is threaded (inbound/addresses.py): a Message-ID of its own, In-Reply-To and
+    An email about a ticket is threaded (tickets/inbound/addresses.py): a Message-ID of its own, In-Reply-To and
     References to the ticket's thread (and to the customer's first message, when the ticket came by email), and
     the ticket's signed reply address as Reply-To, so a reply lands on the ticket. Every email says it was sent
     automatically (Auto-Submitted, RFC 3834), so well-behaved auto-responders do not answer it.
@@ -82,7 +82,7 @@ def send_once(
     body = render_to_string(f"emails/{template}-body.txt", context)
     headers = {"Auto-Submitted": "auto-generated", **(headers or {})}
     if ticket is not None:
-        from inbound.addresses import reply_address, threading_headers
+        from tickets.inbound.addresses import reply_address, threading_headers
 
         first = list(ticket.inbound_messages.filter(status="converted").values_list("message_id", flat=True)[:1])
         headers = {**threading_headers(ticket.pk, key, references=first), **headers}

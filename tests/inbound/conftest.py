@@ -53,7 +53,7 @@ class Intake:
             client.logout()
 
     def mailbox(self, **fields):
-        from inbound.models import Mailbox
+        from tickets.inbound.models import Mailbox
 
         values = {
             "name": "intake",

@@ -7,10 +7,10 @@ from django.conf import settings as django_settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from inbound.models import InboundMessage
-from inbound.services import receive
 from tests.inbound.conftest import email_bytes
 from tests.portal.conftest import browser_context_args, browser_type_launch_args  # noqa: F401
+from tickets.inbound.models import InboundMessage
+from tickets.inbound.services import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "inbound"

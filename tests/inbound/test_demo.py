@@ -2,7 +2,7 @@ import io
 
 from django.core.management import call_command
 
-from inbound.models import InboundMessage
+from tickets.inbound.models import InboundMessage
 
 
 def test_the_demo_fills_the_triage_queue_through_the_pipeline(db):

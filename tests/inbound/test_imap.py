@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from inbound.imap import ENV_MAILBOX, fetch_all
-from inbound.models import InboundMessage, Mailbox
 from tests.inbound.conftest import email_bytes
 from tests.test_settings import refused, start
+from tickets.inbound.imap import ENV_MAILBOX, fetch_all
+from tickets.inbound.models import InboundMessage, Mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +110,7 @@ def test_intake_imap_url_is_parsed_from_the_environment():
 
 
 def test_beat_reads_the_mailboxes_with_the_same_code(cast, intake, settings):
-    from inbound.tasks import fetch_mail
+    from tickets.inbound.tasks import fetch_mail
 
     assert settings.CELERY_BEAT_SCHEDULE["fetch-mail"]["task"] == fetch_mail.name
     intake.mailbox()

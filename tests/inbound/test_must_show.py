@@ -7,9 +7,9 @@ import time_machine
 from django.core import mail
 
 from billing.models import Plan
-from inbound.imap import fetch_all
-from inbound.models import InboundMessage
 from tests.inbound.conftest import email_bytes
+from tickets.inbound.imap import fetch_all
+from tickets.inbound.models import InboundMessage
 
 # Monday 23 November 2026, 10:00 Pacific: within Kixie's intake hours (K6).
 MONDAY_MORNING = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
@@ -77,7 +77,7 @@ def test_emailed_kixie_cancellation_is_triaged_converted_and_the_reply_threads(
 
 def test_an_email_sent_on_a_saturday_is_taken_and_converted_on_monday(cast, client, tasks_in_process):
     # rule K6: email is taken at any hour; only the live channels are refused outside the intake hours
-    from inbound.services import convert_message, receive
+    from tickets.inbound.services import convert_message, receive
     from tickets.services import Request
 
     desk = cast("kixie", plan=Plan.objects.get(policy__preset="kixie", rank=2))

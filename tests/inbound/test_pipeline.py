@@ -3,10 +3,10 @@
 import pytest
 from django.core import mail
 
-from inbound import addresses
-from inbound.models import InboundMessage
-from inbound.services import receive
 from tests.inbound.conftest import email_bytes
+from tickets.inbound import addresses
+from tickets.inbound.models import InboundMessage
+from tickets.inbound.services import receive
 from tickets.models import Comment
 from tickets.services import Request, assign_ticket, submit_ticket
 

@@ -3,9 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
-from inbound.models import InboundMessage
-from inbound.services import receive
 from tests.inbound.conftest import email_bytes
+from tickets.inbound.models import InboundMessage
+from tickets.inbound.services import receive
 from tickets.models import Ticket
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -147,7 +147,7 @@ def test_an_agent_dismisses_an_email_that_is_not_a_request(desk, emailed, client
 
 
 def test_the_admin_lists_emails_and_never_shows_a_mailbox_password(desk, emailed, client, admin_user):
-    from inbound.models import Mailbox
+    from tickets.inbound.models import Mailbox
 
     mailbox = Mailbox.objects.create(name="support", host="imap.test", username="u", password="s3cret-pass")
     client.force_login(admin_user)
@@ -183,8 +183,8 @@ def test_agents_converting_one_email_at_once_make_one_ticket(cast):
 
     from django.db import connection
 
-    from inbound.services import convert_message
     from tickets.exceptions import Refusal
+    from tickets.inbound.services import convert_message
     from tickets.services import Request
 
     desk = cast("avoxi")

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from inbound.models import InboundMessage
 from tests.inbound.conftest import email_bytes
+from tickets.inbound.models import InboundMessage
 
 SECRET = "desk-hook:s3cret-words"
 SIGNING_KEY = "key-mailgun-signing-0123456789"

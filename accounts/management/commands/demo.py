@@ -262,7 +262,7 @@ class Command(BaseCommand):
 
         load_demo_tickets(accounts, staff)
         try:
-            from inbound.demo import load_demo_emails
+            from tickets.inbound.demo import load_demo_emails
         except ImportError:  # the email channel's app is not installed
             return
         load_demo_emails()  # the triage queue: a few emails through the same pipeline as a real mailbox

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class InboundConfig(AppConfig):
-    name = "inbound"
+    name = "tickets.inbound"
+    label = "inbound"  # its tables, migrations and permissions keep the name "inbound"
     verbose_name = "Email in"
     default_auto_field = "django.db.models.BigAutoField"
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from inbound.imap import fetch_all
+from tickets.inbound.imap import fetch_all
 
 
 class Command(BaseCommand):
