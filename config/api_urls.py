@@ -8,6 +8,7 @@ from accounts import api as accounts_api
 from billing import api as billing_api
 from tickets.api import views as tickets_api
 from tickets.api.common import IdConverter, api_not_found
+from tickets.inbound import api as inbound_api
 
 register_converter(IdConverter, "id")
 
@@ -26,6 +27,8 @@ v1 = [
     path("tickets/<id:pk>/", tickets_api.TicketDetail.as_view(), name="ticket"),
     path("tickets/<id:pk>/transitions/", tickets_api.TicketTransitions.as_view(), name="transitions"),
     path("tickets/<id:pk>/comments/", tickets_api.TicketComments.as_view(), name="comments"),
+    path("inbound/", inbound_api.InboundList.as_view(), name="inbound"),
+    path("inbound/<id:pk>/convert/", inbound_api.InboundConvert.as_view(), name="inbound-convert"),
 ]
 
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "billing",
     "numbers",
     "tickets",
+    "tickets.inbound",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,42 @@ WHITENOISE_AUTOREFRESH = DEBUG
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exitdesk <desk@exitdesk.localhost>")
 
+# Email in (tickets/inbound/): replies to a ticket's email go to this address plus-addressed with the ticket and a
+# signature (desk+t42.<hmac>@...); the mailbox behind it must deliver plus-addressed mail (most do).
+INBOUND_REPLY_ADDRESS = env.str("INBOUND_REPLY_ADDRESS", default="")
+# One intake mailbox from the environment, besides those set in the admin:
+# imap://user:password@host:port/FOLDER (imaps:// for TLS; user and password URL-encoded).
+INTAKE_IMAP = None
+_intake_url = env.str("INTAKE_IMAP_URL", default="").strip()
+if _intake_url:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        _parts = urlsplit(_intake_url)
+        _port = _parts.port
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"INTAKE_IMAP_URL is not a URL: {exc}") from exc
+    if _parts.scheme not in {"imap", "imaps"} or not _parts.hostname or not _parts.username:
+        raise ImproperlyConfigured("INTAKE_IMAP_URL must look like imaps://user:password@host:993/INBOX.")
+    INTAKE_IMAP = {
+        "host": _parts.hostname,
+        "port": _port or (993 if _parts.scheme == "imaps" else 143),
+        "use_tls": _parts.scheme == "imaps",
+        "username": unquote(_parts.username),
+        "password": unquote(_parts.password or ""),
+        "folder": unquote(_parts.path.lstrip("/")) or "INBOX",
+    }
+
+# Hosted inbound email (django-anymail's webhooks, tickets/inbound/webhooks.py): HTTP basic auth `user:password`
+# that the provider's webhook URL carries, and Mailgun's webhook signing key; a provider whose security is unset is
+# a 404.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("INBOUND_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
+if ANYMAIL["WEBHOOK_SECRET"] and ":" not in ANYMAIL["WEBHOOK_SECRET"]:
+    raise ImproperlyConfigured("INBOUND_WEBHOOK_SECRET must be user:password (the basic auth in the webhook URL).")
+
 # Celery: with no broker configured every task runs in-process (embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default=""))
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -194,6 +231,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-expired-accounts": {"task": "accounts.tasks.purge_expired", "schedule": crontab(hour=3, minute=17)},
     "approve-overdue-port-outs": {"task": "tickets.tasks.approve_overdue_port_outs", "schedule": 15 * 60},
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
+    "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": _read("FETCH_MAIL_SECONDS", env.int, 60)},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
 PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)

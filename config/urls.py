@@ -5,6 +5,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("config.api_urls")),
+    path("queues/triage/", include("tickets.inbound.urls")),
+    # Hosted providers post inbound email here (tickets/inbound/webhooks.py), e.g. /inbound/mailgun/inbound/.
+    path("inbound/", include(("tickets.inbound.webhooks", "inbound_webhooks"))),
     path("queues/", include("tickets.queue_urls")),
     path("", include("tickets.urls")),
 ]

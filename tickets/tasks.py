@@ -53,9 +53,14 @@ def send_once(
     context: dict,
     ticket: Ticket | None = None,
     reply_to: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> str:
     """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
 
+    An email about a ticket is threaded (tickets/inbound/addresses.py): a Message-ID of its own, In-Reply-To and
+    References to the ticket's thread (and to the customer's first message, when the ticket came by email), and
+    the ticket's signed reply address as Reply-To, so a reply lands on the ticket. Every email says it was sent
+    automatically (Auto-Submitted, RFC 3834), so well-behaved auto-responders do not answer it.
     The notice row is claimed with a conditional update on its attempt count, so of two deliveries running at
     the same moment only one sends; a failed send leaves sent_at empty and the task's retry claims it again.
     """
@@ -75,7 +80,16 @@ def send_once(
         return "claimed by another delivery"
     subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
     body = render_to_string(f"emails/{template}-body.txt", context)
-    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to).send()
+    headers = {"Auto-Submitted": "auto-generated", **(headers or {})}
+    if ticket is not None:
+        from tickets.inbound.addresses import reply_address, threading_headers
+
+        first = list(ticket.inbound_messages.filter(status="converted").values_list("message_id", flat=True)[:1])
+        headers = {**threading_headers(ticket.pk, key, references=first), **headers}
+        reply_to = reply_to or [reply_address(ticket.pk)]
+    EmailMultiAlternatives(
+        subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to, headers=headers
+    ).send()
     EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
     return "sent"
 

@@ -261,6 +261,11 @@ class Command(BaseCommand):
         from tickets.demo import load_demo_tickets
 
         load_demo_tickets(accounts, staff)
+        try:
+            from tickets.inbound.demo import load_demo_emails
+        except ImportError:  # the email channel's app is not installed
+            return
+        load_demo_emails()  # the triage queue: a few emails through the same pipeline as a real mailbox
 
     # -- output --------------------------------------------------------------------------------------------
     def print_logins(self) -> None:

@@ -1,0 +1,184 @@
+"""Benchmark of the email channel: fetching from a real Dovecot into the pipeline, rate and peak memory.
+
+    .venv/bin/python bench/mail_bench.py [--sizes 100 1000] [--db postgres://postgres@127.0.0.1:5432/exitdesk_mail_bench]
+
+It starts a Dovecot of its own (bench/dovecot.py), (re)creates the benchmark database and migrates it, then for
+each size:
+1. empties the intake mailbox and the stored messages, and APPENDs `size` messages of about 2.5 kB (a third from
+   known members, a third from strangers, a third auto-replies; a CSV attachment on every tenth);
+2. reads the mailbox once in a fresh subprocess through inbound.imap.fetch_all (the code beat and
+   `manage.py fetch_mail` run) and reports the time, messages per second and the subprocess's peak resident
+   memory (ru_maxrss).
+Targets (issue 16): memory flat, peak at 1,000 within 1.1 × the peak at 100; the rate is reported.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(db_url: str) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("CONN_MAX_AGE", "600")
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.pop("INTAKE_IMAP_URL", None)
+    os.environ["EMAIL_URL"] = "dummymail://"  # acknowledgements are rendered and "sent" nowhere
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def child() -> None:
+    """Fetch every mailbox once and print time and peak memory as JSON (run in a fresh process)."""
+    from django.db import connection
+
+    from tickets.inbound.imap import fetch_all
+
+    connection.ensure_connection()
+    started = time.perf_counter()
+    results = fetch_all()
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "stored": sum(r.stored for r in results),
+                "errors": [r.error for r in results if r.error],
+                "seconds": seconds,
+                "peak_kb": peak_kb,
+            }
+        )
+    )
+
+
+def recreate_database(db_url: str) -> None:
+    if not db_url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, name = db_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def message(n: int, member: str) -> bytes:
+    email = EmailMessage()
+    kind = n % 3
+    email["From"] = member if kind == 0 else f"person{n}@customer{n % 50}.test"
+    email["To"] = "cancellations@desk.test"
+    email["Subject"] = f"Request {n}"
+    email["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    email["Message-ID"] = make_msgid(idstring=f"bench{n}", domain="customer.test")
+    if kind == 2:
+        email["Auto-Submitted"] = "auto-replied"
+    email.set_content(f"Please cancel line {n}.\n\nOn Monday the desk wrote:\n> earlier text\n" + "x" * 2000)
+    if n % 10 == 0:
+        email.add_attachment(b"account,number\n1,2\n" * 200, maintype="text", subtype="csv", filename=f"list{n}.csv")
+    return email.as_bytes()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("BENCH_DATABASE_URL_MAIL", "postgres://postgres@127.0.0.1:5432/exitdesk_mail_bench"),
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    from bench import dovecot
+
+    recreate_database(args.db)
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.db,
+        "SECRET_KEY": "bench-only",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    setup_django(args.db)
+    from accounts import services
+    from billing.models import Plan
+    from tickets.inbound.models import InboundMessage, Mailbox
+
+    plan = Plan.objects.filter(policy__preset="avoxi").order_by("rank").first()
+    account = services.create_account(name="Bench customer", plan=plan)
+    # 20 members share the known senders' third, so none of them writes often enough to look like a loop.
+    members = [
+        services.add_member(account=account, email=f"member{n}@bench.test", full_name=f"Member {n}", role=role).user
+        for n, role in enumerate(["owner"] + ["member"] * 19)
+    ]
+
+    rows = []
+    with dovecot.running() as server:
+        for size in args.sizes:
+            dovecot.empty(server)
+            InboundMessage.objects.all().delete()
+            Mailbox.objects.all().delete()
+            Mailbox.objects.create(
+                name="bench",
+                host=server.host,
+                port=server.port,
+                use_tls=False,
+                username=server.user,
+                password=server.password,
+            )
+            client = server.client()
+            for n in range(size):
+                client.append("INBOX", None, None, message(n, members[n % len(members)].email))
+            client.logout()
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", "--db", args.db],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            assert result["stored"] == size and not result["errors"], result
+            counts = {s: InboundMessage.objects.filter(status=s).count() for s in ("triage", "ignored")}
+            rows.append((size, result["seconds"], size / result["seconds"], result["peak_kb"], counts))
+    if not args.keep:
+        from django.db import connection
+
+        connection.close()
+        if args.db.startswith("postgres"):
+            import psycopg
+
+            base, name = args.db.rsplit("/", 1)
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    print("| messages | seconds | messages/s | peak memory (MB) | triage / ignored |")
+    print("| ---: | ---: | ---: | ---: | --- |")
+    for size, seconds, rate, peak_kb, counts in rows:
+        split = f"{counts['triage']} / {counts['ignored']}"
+        print(f"| {size:,} | {seconds:.1f} | {rate:.0f} | {peak_kb / 1024:.1f} | {split} |")
+    if len(rows) > 1:
+        ratio = rows[-1][3] / rows[0][3]
+        print(f"\nPeak memory at {rows[-1][0]:,} / at {rows[0][0]:,}: {ratio:.2f} (target ≤ 1.10)")
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        setup_django(sys.argv[sys.argv.index("--db") + 1])
+        child()
+    else:
+        main()

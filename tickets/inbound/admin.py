@@ -1,0 +1,123 @@
+"""Email in, for agents: the intake mailboxes (password written, never shown back) and every message received."""
+
+from django import forms
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from config.admin_mixins import ValidInitialIdsMixin
+
+from .models import InboundMessage, Mailbox
+
+
+class MailboxForm(forms.ModelForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Never shown back; leave empty to keep the password already set.",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = ["name", "enabled", "host", "port", "use_tls", "username", "password", "folder", "policy", "kind"]
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password") or ""
+        if not password and self.instance.pk:
+            return Mailbox.objects.filter(pk=self.instance.pk).values_list("password", flat=True).first() or ""
+        return password
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
+    form = MailboxForm
+    list_display = ["name", "enabled", "host", "port", "use_tls", "username", "folder", "last_fetched_at", "failures"]
+    list_filter = ["enabled"]
+    readonly_fields = [
+        "uidvalidity",
+        "last_uid",
+        "last_fetched_at",
+        "failures",
+        "retry_after",
+        "last_error",
+        "claimed_until",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled", "policy", "kind"]}),
+        ("IMAP", {"fields": ["host", "port", "use_tls", "username", "password", "folder"]}),
+        ("Reading", {"fields": readonly_fields}),
+    ]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "from_email", "subject", "status", "verified_sender", "ticket_link"]
+    list_filter = ["status", "source", "mailbox"]
+    search_fields = ["from_email", "subject", "message_id"]
+    list_select_related = ["ticket"]
+    date_hierarchy = "received_at"
+    fields = [
+        "status",
+        "from_email",
+        "from_name",
+        "subject",
+        "received_at",
+        "fetched_at",
+        "source",
+        "mailbox",
+        "message_id",
+        "text",
+        "note",
+        "sender_accounts",
+        "member",
+        "ticket",
+        "handled_by",
+        "handled_at",
+    ]
+    readonly_fields = fields
+    actions = ["dismiss"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="known sender")
+    def verified_sender(self, message: InboundMessage) -> bool:
+        return message.verified
+
+    @admin.display(description="ticket")
+    def ticket_link(self, message: InboundMessage) -> str:
+        if not message.ticket_id:
+            return "—"
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:tickets_ticket_change", args=[message.ticket_id]), message.ticket_id
+        )
+
+    @admin.display(description="sender's accounts")
+    def sender_accounts(self, message: InboundMessage) -> str:
+        if message.member_id is None:
+            return "Unverified sender: no customer account has this address."
+        memberships = message.member.memberships.select_related("account__plan")
+        return format_html_join(
+            ", ", "{} ({}, {})", ((m.account.name, m.account.account_id, m.account.plan.name) for m in memberships)
+        )
+
+    @admin.action(description="Dismiss the selected emails waiting in triage")
+    def dismiss(self, request, queryset) -> None:
+        from tickets.exceptions import Refusal
+
+        from .services import ignore_message
+
+        done = 0
+        for message in queryset.filter(status=InboundMessage.Status.TRIAGE):
+            try:
+                ignore_message(message=message, actor=request.user)
+                done += 1
+            except Refusal:
+                continue
+        self.message_user(request, f"{done} email(s) dismissed.")

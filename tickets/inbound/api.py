@@ -1,0 +1,102 @@
+"""Email in over the API (staff): the triage list and turning a message into a ticket (SPEC appendix)."""
+
+from django.http import Http404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Account
+from tickets.api.common import error_responses
+from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
+from tickets.api.views import CREATE_REQUEST, _reload
+from tickets.selectors import is_agent
+
+from . import services
+from .models import InboundMessage
+
+
+class InboundSerializer(serializers.ModelSerializer):
+    verified = serializers.BooleanField(read_only=True, help_text="Whether the sender is a known customer.")
+
+    class Meta:
+        model = InboundMessage
+        fields = ["id", "from", "subject", "received_at", "status", "ticket", "member", "verified", "text", "note"]
+        read_only_fields = fields
+
+
+# `from` is a Python keyword, so it cannot be declared as a class attribute.
+InboundSerializer._declared_fields["from"] = serializers.EmailField(source="from_email", read_only=True)
+
+
+class InboundFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=InboundMessage.Status.choices)
+
+    class Meta:
+        model = InboundMessage
+        fields: list[str] = []
+
+
+def _require_agent(request) -> None:
+    if not is_agent(request.user):
+        raise exceptions.PermissionDenied("Only support staff read the email channel.")
+
+
+class InboundList(generics.ListAPIView):
+    serializer_class = InboundSerializer
+    filterset_class = InboundFilter
+    queryset = InboundMessage.objects.none()  # for the schema
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return InboundMessage.objects.none()
+        _require_agent(self.request)
+        return InboundMessage.objects.defer("raw").order_by("-received_at", "-pk")
+
+    @extend_schema(
+        tags=["email in"],
+        summary="Messages the email channel received, newest first (staff)",
+        responses={200: InboundSerializer(many=True), **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        status = request.query_params.get("status")
+        if status is not None and status not in InboundMessage.Status.values:
+            # django-filter takes an empty value as "any"; the schema names the four statuses only.
+            raise exceptions.ValidationError({"status": ["Choose one of: " + ", ".join(InboundMessage.Status.values)]})
+        return super().get(request, *args, **kwargs)
+
+
+class InboundConvert(APIView):
+    @extend_schema(
+        tags=["email in"],
+        summary="Turn a message waiting in triage into a ticket (staff)",
+        description=(
+            "The ticket comes by channel `email`, with the sender as requester (a member of `account`) and the "
+            "message's arrival as its submission time; the message is its first comment. 409 `already_handled` "
+            "once converted, 409 `unverified_sender` for a sender who is no known customer; the submission's "
+            "own refusals as on `POST /api/v1/tickets/`."
+        ),
+        request=CREATE_REQUEST,
+        responses={201: TicketSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request, pk: int):
+        _require_agent(request)
+        if not InboundMessage.objects.filter(pk=pk).exists():
+            raise Http404
+        kind = request.data.get("kind") if isinstance(request.data, dict) else None
+        form_class = CREATE_SERIALIZERS.get(kind if isinstance(kind, str) else None)
+        if form_class is None:
+            raise exceptions.ValidationError({"kind": ["Choose the kind of request."]})
+        form = form_class(data=request.data)
+        form.is_valid(raise_exception=True)
+        if not Account.objects.filter(pk=form.validated_data["account"]).exists():
+            raise exceptions.ValidationError({"account": ["No account has this id."]})
+        ticket = services.convert_message(
+            message=pk,
+            actor=request.user,
+            kind=form.validated_data["kind"],
+            account=form.validated_data["account"],
+            request=form.to_request(),
+        )
+        return Response(TicketSerializer(_reload(ticket), context={"request": request}).data, status=201)

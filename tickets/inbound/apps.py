@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class InboundConfig(AppConfig):
+    name = "tickets.inbound"
+    label = "inbound"  # its tables, migrations and permissions keep the name "inbound"
+    verbose_name = "Email in"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import inbound
+
+        from .webhooks import handle_inbound
+
+        inbound.connect(handle_inbound, dispatch_uid="exitdesk-inbound")

@@ -1,0 +1,308 @@
+"""Email in: one pipeline for every message, however it came (IMAP, a hosted provider's webhook, a file).
+
+`receive` stores a message once per Message-ID and decides what it is: a machine's mail (ignored), a reply to a
+ticket (a comment), or new mail (a triage item). `convert_message` turns a triage item into a ticket through
+the same submission service as the portal, the admin and the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account, Membership, User
+from tickets import services as tickets
+from tickets.exceptions import Refusal
+from tickets.forms import check_attachment
+from tickets.models import Attachment, Channel, Comment, Ticket
+
+from . import addresses
+from .models import InboundMessage, Mailbox
+from .parsing import ParsedAttachment, ParsedMail, parse
+
+# Larger messages are kept as their headers only and ignored: no real cancellation request needs 25 MB.
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+# A sender who writes this often within an hour is a loop (an auto-responder that sets none of the headers).
+LOOP_LIMIT = 20
+LOOP_WINDOW = dt.timedelta(hours=1)
+# One acknowledgement per sender in this window, however many messages they send.
+ACK_WINDOW = dt.timedelta(hours=1)
+
+Status = InboundMessage.Status
+
+
+def own_addresses() -> set[str]:
+    """Every address the desk itself sends from or reads: mail from one of them is our own, come back."""
+    from email.utils import parseaddr
+
+    own = {addresses.desk_address(), parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()}
+    own.update(u.lower() for u in Mailbox.objects.values_list("username", flat=True) if "@" in u)
+    return {a for a in own if a}
+
+
+def member_for(email: str) -> User | None:
+    """The customer with this address, when there is one in an account."""
+    if not email:
+        return None
+    return (
+        User.objects.filter(email__iexact=email, is_active=True, is_staff=False, memberships__isnull=False)
+        .distinct()
+        .first()
+    )
+
+
+def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> InboundMessage:
+    """Store one raw message and act on it; a message already stored is returned as it is.
+
+    1. Parse it; a Message-ID already stored ends here (a message fetched or posted twice is stored once).
+    2. Decide: our own mail come back, a machine's mail (auto-reply, bounce, list) or a loop is ignored;
+       mail to a ticket's reply address (or answering one of its emails) is a reply; anything else is new.
+    3. In one transaction: store it, and for a reply add the comment and its attachments.
+    4. After the commit: acknowledge new mail (once per sender an hour), tell a reply's ticket's assignee.
+    """
+    too_large = len(raw) > MAX_MESSAGE_BYTES
+    if too_large:
+        head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+        parsed = parse(head + b"\r\n\r\n")
+    else:
+        parsed = parse(raw)
+    existing = InboundMessage.objects.filter(message_id=parsed.message_id).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    message = InboundMessage(
+        message_id=parsed.message_id,
+        source=source,
+        mailbox=mailbox,
+        raw=head if too_large else raw,
+        from_email=parsed.from_email,
+        from_name=parsed.from_name,
+        subject=parsed.subject,
+        text=parsed.text,
+        # When the customer sent it, never later than we got it (a sender's clock may run ahead).
+        received_at=min(parsed.sent_at, now) if parsed.sent_at else now,
+        fetched_at=now,
+        status=Status.IGNORED,
+    )
+    try:
+        with transaction.atomic():
+            _decide(message, parsed, too_large=too_large)
+            message.save()
+            if message.status == Status.COMMENT:
+                _add_reply(message, parsed)
+            elif message.status == Status.TRIAGE:
+                message.note = _attachment_notes(parsed.attachments)
+                message.save(update_fields=["note"])
+    except IntegrityError:
+        # Another fetch stored the same message a moment ago.
+        return InboundMessage.objects.get(message_id=parsed.message_id)
+    _after(message)
+    return message
+
+
+def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> None:
+    sender = parsed.from_email
+    if too_large:
+        message.note = f"Larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MB: only its headers were kept."
+    elif not sender:
+        message.note = "No sender address."
+    elif sender in own_addresses():
+        message.note = "Loop: sent from the desk's own address."
+    elif parsed.automatic:
+        message.note = f"Automatic mail ({parsed.automatic})."
+    elif InboundMessage.objects.filter(from_email=sender, fetched_at__gte=message.fetched_at - LOOP_WINDOW).count() >= (
+        LOOP_LIMIT
+    ):
+        message.note = f"Loop: more than {LOOP_LIMIT} messages from this sender within an hour."
+    else:
+        ticket_id, forged = addresses.ticket_for(parsed.recipients, parsed.references)
+        ticket = Ticket.objects.filter(pk=ticket_id).first() if ticket_id else None
+        if ticket is not None:
+            message.status, message.ticket = Status.COMMENT, ticket
+        elif forged:
+            message.note = "Refused: it names a ticket's reply address whose signature does not match."
+        else:
+            message.status = Status.TRIAGE
+            message.member = member_for(sender)
+
+
+def _reply_author(ticket: Ticket, sender: str) -> User | None:
+    user = User.objects.filter(email__iexact=sender, is_active=True).first()
+    if user is None:
+        return None
+    if user.is_staff or user.pk == ticket.requester_id:
+        return user
+    return user if Membership.objects.filter(account_id=ticket.account_id, user=user).exists() else None
+
+
+def _add_reply(message: InboundMessage, parsed: ParsedMail) -> None:
+    """A reply: a public comment by the customer who wrote it, an internal note from anybody else."""
+    ticket = Ticket.objects.select_related("account__plan__policy").get(pk=message.ticket_id)
+    author = _reply_author(ticket, parsed.from_email)
+    body = message.text or "(no text)"
+    if author is None:
+        Comment.objects.create(
+            ticket=ticket,
+            author=None,
+            public=False,
+            body=f"Unverified sender: {parsed.from_email} replied by email.\n\n{body}",
+        )
+        note = "Reply from an unverified sender, kept as an internal note."
+    else:
+        # Staff writing back by email stay internal: a reply to an SLA warning is not meant for the customer.
+        tickets.add_comment(ticket=ticket, author=author, body=body, public=not author.is_staff)
+        note = f"Reply by {author.email}."
+    refused = save_attachments(ticket, parsed.attachments, uploaded_by=author)
+    message.note = " ".join([note, *refused])
+    message.member = author if author is not None and not author.is_staff else None
+    message.save(update_fields=["note", "member"])
+
+
+def _upload(attachment: ParsedAttachment) -> SimpleUploadedFile:
+    return SimpleUploadedFile(Path(attachment.name).name or "attachment", attachment.content, attachment.content_type)
+
+
+def _attachment_notes(attachments: list[ParsedAttachment]) -> str:
+    notes = []
+    for attachment in attachments:
+        try:
+            check_attachment(_upload(attachment))
+        except ValidationError as exc:
+            notes.append(f"Attachment {attachment.name} refused: {' '.join(exc.messages)}")
+    return " ".join(notes)
+
+
+def save_attachments(ticket: Ticket, attachments: list[ParsedAttachment], *, uploaded_by: User | None) -> list[str]:
+    """Attach what passes the portal's type and size checks (tickets.forms.check_attachment); say what did not."""
+    refused = []
+    for attachment in attachments:
+        upload = _upload(attachment)
+        try:
+            check_attachment(upload)
+        except ValidationError as exc:
+            refused.append(f"Attachment {attachment.name} refused: {' '.join(exc.messages)}")
+            continue
+        Attachment.objects.create(
+            ticket=ticket,
+            file=upload,
+            name=Path(upload.name).name[:200],
+            content_type=upload.detected_content_type,
+            size=upload.size,
+            uploaded_by=uploaded_by,
+        )
+    return refused
+
+
+def _after(message: InboundMessage) -> None:
+    from . import tasks
+
+    pk = message.pk
+    if message.status == Status.TRIAGE:
+        recent = InboundMessage.objects.filter(
+            from_email=message.from_email, acknowledged_at__gte=message.fetched_at - ACK_WINDOW
+        ).exists()
+        if not recent:
+            claimed = InboundMessage.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
+                acknowledged_at=timezone.now()
+            )
+            if claimed:
+                transaction.on_commit(lambda: tasks.send_acknowledgement.delay(pk))
+    elif message.status == Status.COMMENT:
+        transaction.on_commit(lambda: tasks.tell_assignee.delay(pk))
+
+
+# -- triage ------------------------------------------------------------------------------------------------
+
+
+def accounts_of(message: InboundMessage):
+    """The sender's accounts, the ones an agent may file the request on."""
+    if message.member_id is None:
+        return Account.objects.none()
+    return Account.objects.filter(memberships__user_id=message.member_id).select_related("plan__policy")
+
+
+def convert_message(
+    *, message: InboundMessage | int, actor: User, kind: str, account: Account | int, request: tickets.Request
+) -> Ticket:
+    """Turn a triage item into a ticket in one step.
+
+    1. Lock the message: it must still wait in triage and come from a known member.
+    2. Submit through tickets.services.submit_ticket: channel email, the sender as requester, the message's
+       arrival as the submission time, the agent as actor.
+    3. Keep the message as the ticket's first comment, by the sender, with its attachments.
+    4. Mark the message converted. A refusal rolls everything back and leaves it in triage.
+    """
+    pk = message.pk if isinstance(message, InboundMessage) else message
+    account_pk = account.pk if isinstance(account, Account) else account
+    if not (actor and actor.is_active and actor.is_staff):
+        raise Refusal("role_not_allowed", "Only support staff turn an email into a ticket.")
+    try:
+        with transaction.atomic():
+            # Claimed with a conditional update, the transaction's first write: of two agents converting the same
+            # email at once, the second waits for the first and then finds it handled (on SQLite too).
+            claimed = InboundMessage.objects.filter(pk=pk, status=Status.TRIAGE, member__isnull=False).update(
+                status=Status.CONVERTED, handled_by=actor, handled_at=timezone.now()
+            )
+            if not claimed:
+                _refuse_conversion(pk)
+            locked = InboundMessage.objects.select_related("member").get(pk=pk)
+            member = locked.member
+            request.full_name = request.full_name or locked.from_name or member.full_name
+            request.contact = request.contact or locked.from_email
+            ticket = tickets.submit_ticket(
+                account=Account(pk=account_pk),
+                kind=kind,
+                requester=member,
+                request=request,
+                channel=Channel.EMAIL,
+                actor=actor,
+                received_at=locked.received_at,
+            )
+            Comment.objects.create(
+                ticket=ticket,
+                author=member,
+                public=True,
+                body=f"{locked.subject}\n\n{locked.text}".strip() or "(no text)",
+                created_at=locked.received_at,
+            )
+            save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member)
+            InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
+    except Refusal as refusal:
+        # The submission's failed verification was written inside the transaction this rolled back: count it.
+        tickets._record_failed_attempt(refusal)
+        raise
+    return ticket
+
+
+def _refuse_conversion(pk: int) -> None:
+    message = InboundMessage.objects.filter(pk=pk).defer("raw").first()
+    if message is None:
+        raise Refusal("not_found", "No such message.")
+    if message.status != Status.TRIAGE:
+        raise Refusal("already_handled", f"This message was already handled ({message.get_status_display()}).")
+    raise Refusal(
+        "unverified_sender",
+        "The sender is not a known customer: add them to their account first, or answer by email.",
+    )
+
+
+def ignore_message(*, message: InboundMessage | int, actor: User, note: str = "") -> None:
+    """Dismiss an email waiting in triage (not a request); claimed like a conversion, so it happens once."""
+    pk = message.pk if isinstance(message, InboundMessage) else message
+    with transaction.atomic():
+        claimed = InboundMessage.objects.filter(pk=pk, status=Status.TRIAGE).update(
+            status=Status.IGNORED, handled_by=actor, handled_at=timezone.now()
+        )
+        if not claimed:
+            current = InboundMessage.objects.filter(pk=pk).defer("raw").first()
+            shown = current.get_status_display() if current else "gone"
+            raise Refusal("already_handled", f"This message was already handled ({shown}).")
+        current = InboundMessage.objects.defer("raw").get(pk=pk)
+        current.note = " ".join(filter(None, [current.note, note or f"Dismissed by {actor.email}."]))
+        current.save(update_fields=["note"])
