@@ -6,7 +6,7 @@ It starts a Dovecot of its own (bench/dovecot.py), (re)creates the benchmark dat
 each size:
 1. empties the intake mailbox and the stored messages, and APPENDs `size` messages of about 2.5 kB (a third from
    known members, a third from strangers, a third auto-replies; a CSV attachment on every tenth);
-2. reads the mailbox once in a fresh subprocess through inbound.imap.fetch_all (the code beat and
+2. reads the mailbox once in a fresh subprocess through tickets.inbound.imap.fetch_all (the code beat and
    `manage.py fetch_mail` run) and reports the time, messages per second and the subprocess's peak resident
    memory (ru_maxrss).
 Targets (issue 16): memory flat, peak at 1,000 within 1.1 × the peak at 100; the rate is reported.

@@ -4,6 +4,7 @@ deadline and the SLA warnings, on PostgreSQL and Redis, with the README's own co
 (tests/settings_short_beat.py). When beat dies at start-up (issue 19) none of this ever happens."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -68,9 +69,9 @@ def test_beat_sends_the_purge_the_port_out_deadline_and_the_sla_warnings_and_a_w
         wait_for(done, timeout=90, what="beat's jobs to run on the worker")
         beat_log, worker_log = processes.tail("beat", 400), processes.tail("worker", 400)
 
-    for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        assert f"({entry['task']})" in beat_log  # "Sending due task <name> (<task>)"
-        assert f"Task {entry['task']}[" in worker_log and "succeeded" in worker_log
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert f"Sending due task {name} ({entry['task']})" in beat_log
+        assert re.search(rf"Task {re.escape(entry['task'])}\[[0-9a-f-]+\] succeeded", worker_log), entry["task"]
     approval = port_out.log.get(transition="approve")
     assert (approval.actor_label, approval.channel) == ("system", LogChannel.SYSTEM)
     assert Tombstone.objects.get(account=purged.account).finished_at is not None
