@@ -130,6 +130,11 @@ class PortOutForm(RequiredInfoForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["numbers"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
+        if self.account.port_out_pin:
+            self.fields["pin"].label = "Port-out PIN"
+        else:  # SPEC §4: an account without a PIN is authorized by its account number
+            self.fields["pin"].label = "Account number"
+            self.fields["pin"].help_text = "This account has no port-out PIN: give its account number (AC-…)."
 
     def to_request(self) -> Request:
         request = super().to_request()

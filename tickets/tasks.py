@@ -155,3 +155,34 @@ def warn_sla_at_risk() -> int:
     from .jobs import warn_sla_at_risk as run
 
     return len(run())
+
+
+def account_emails(account, roles: tuple[str, ...]) -> list[str]:
+    """The active members of `account` holding one of `roles`, owner first."""
+    from accounts.models import Membership
+
+    order = {role: n for n, role in enumerate(Membership.Role.values)}
+    members = account.memberships.filter(role__in=roles, user__is_active=True).select_related("user")
+    emails: list[str] = []
+    for membership in sorted(members, key=lambda m: (order[m.role], m.user.email)):
+        if membership.user.email and membership.user.email not in emails:
+            emails.append(membership.user.email)
+    return emails
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
+    """Tell the owner that five failed verifications in an hour locked the account's port-outs and verifications."""
+    from accounts.models import Account
+
+    account = Account.objects.filter(pk=account_id).first()
+    recipients = account_emails(account, ("owner",)) if account else []
+    if not recipients:
+        return "no recipients"
+    context = {"account": account, "site_url": settings.SITE_URL}
+    return send_once(
+        key=f"verification_locked:{account_id}:{attempt_id}",
+        template="verification_locked",
+        recipients=recipients,
+        context=context,
+    )
