@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
+# The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.
+PORT_OUT_WITHDRAW_LINK_HOURS = _read("PORT_OUT_WITHDRAW_LINK_HOURS", env.int, 72)
+if PORT_OUT_WITHDRAW_LINK_HOURS < 1:
+    raise ImproperlyConfigured("PORT_OUT_WITHDRAW_LINK_HOURS must be a positive whole number.")
 PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)
 PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
 if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:

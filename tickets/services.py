@@ -373,6 +373,8 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     _remember(ticket, "numbers", numbers)
     _log(ticket, transition="submit", source="", actor=actor, channel=channel)
     effects.notify(ticket, "submitted")
+    if kind == Kind.PORT_OUT:
+        effects.alert_port_out(ticket)  # SPEC §4: the owner and billing admins hear of it, whoever asked
 
     if route == Route.SELF_SERVICE:
         for name in ("verify", "approve", "complete"):
@@ -555,6 +557,16 @@ def transition_ticket(
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
+
+
+def run_authorized(*, ticket: int, name: str, actor: User, channel: str, note: str = "") -> Ticket:
+    """Run a transition for someone whose right to it the caller established (a signed link): the state and the
+    policy's guards still apply, under the same row lock as transition_ticket."""
+    locked = (
+        Ticket.objects.select_for_update(of=("self", "account")).select_related("account__plan__policy").get(pk=ticket)
+    )
+    _run(locked, name, actor=actor, channel=channel, by_system=True, evidence={}, note=note)
+    return locked
 
 
 def _run(

@@ -8,6 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import EmailNotice, State, Ticket
@@ -186,3 +187,47 @@ def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
         recipients=recipients,
         context=context,
     )
+
+
+def _withdraw_url(ticket: Ticket, user) -> str:
+    from .withdraw_links import make_token
+
+    return settings.SITE_URL + reverse("port_out_withdraw", args=[make_token(ticket, user)])
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_port_out_alert(self, ticket_id: int) -> str:
+    """SPEC §4: a port-out request goes at once to the account's owner and billing admins, whoever submitted it,
+    each with their own signed link to withdraw it; sent once per recipient however often the task runs."""
+    from .withdraw_links import ALERT_ROLES, max_age
+
+    ticket = (
+        Ticket.objects.select_related("account", "requester").prefetch_related("numbers").filter(pk=ticket_id).first()
+    )
+    if ticket is None:
+        return "skipped"
+    submit_row = ticket.log.filter(transition="submit").select_related("actor").first()
+    submitted_by = submit_row.actor if submit_row else None
+    members = ticket.account.memberships.filter(role__in=ALERT_ROLES, user__is_active=True).select_related("user")
+    outcomes = []
+    for membership in sorted(members, key=lambda m: (m.role != "owner", m.user.email)):
+        context = {
+            "ticket": ticket,
+            "recipient": membership.user,
+            "numbers": [n.number for n in ticket.numbers.all()],
+            "requester": ticket.requester.get_full_name() if ticket.requester else "someone",
+            "by_staff": submitted_by is not None and submitted_by.is_staff,
+            "withdraw_url": _withdraw_url(ticket, membership.user),
+            "link_hours": int(max_age().total_seconds() // 3600),
+            "site_url": settings.SITE_URL,
+        }
+        outcomes.append(
+            send_once(
+                key=f"port_out_alert:{ticket.pk}:{membership.user_id}",
+                template="port_out_alert",
+                recipients=[membership.user.email],
+                context=context,
+                ticket=ticket,
+            )
+        )
+    return ", ".join(outcomes) or "no recipients"

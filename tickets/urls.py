@@ -20,4 +20,6 @@ portal_patterns = [
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
+    # The link in a port-out alert: works without signing in (tickets.withdraw_links).
+    path("port-out/withdraw/<str:token>/", views.port_out_withdraw, name="port_out_withdraw"),
 ]

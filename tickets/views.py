@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
@@ -22,9 +23,10 @@ from .forms import (
     ExitSurveyForm,
     add_refusal,
 )
-from .models import Kind, LogChannel, RetentionOutcome, Ticket
+from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
 from .services import Request, add_comment, available_transitions, submit_ticket, transition_ticket
 from .tasks import send_meeting_request
+from .withdraw_links import read_token, withdraw_with_link
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 STEP_TITLES = {
@@ -523,3 +525,26 @@ def attachment_response(attachment) -> FileResponse:
         filename=attachment.name,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def port_out_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """The port-out alert's link (SPEC §4): a confirmation page, and a POST that withdraws, signed in or not."""
+    try:
+        ticket, _ = read_token(token)
+    except Refusal as refusal:
+        return render(request, "portal/port_out_withdraw.html", {"refusal": refusal}, status=400)
+    numbers = [n.number for n in ticket.numbers.all()]
+    context = {"ticket": ticket, "numbers": numbers}
+    if ticket.state not in (State.SUBMITTED, State.VERIFIED):
+        refusal = Refusal("invalid_state", "This request can no longer be withdrawn with this link.")
+        return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+    if request.method == "POST":
+        try:
+            ticket = withdraw_with_link(token=token)
+        except Refusal as refusal:
+            ticket.refresh_from_db()
+            return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+        return render(request, "portal/port_out_withdraw.html", {**context, "ticket": ticket, "done": True})
+    return render(request, "portal/port_out_withdraw.html", context)
