@@ -109,11 +109,20 @@ class AccountSerializer(serializers.ModelSerializer):
             "created_at",
             "cancelled_at",
             "purge_after",
+            "port_out_locked",
             "port_out_pin",
             "seats",
             "next_billing_date",
         ]
-        read_only_fields = ["id", "account_id", "status", "created_at", "cancelled_at", "purge_after"]
+        read_only_fields = [
+            "id",
+            "account_id",
+            "status",
+            "created_at",
+            "cancelled_at",
+            "purge_after",
+            "port_out_locked",  # the owner's choice, made in the portal with their password
+        ]
 
 
 class AccountList(generics.ListAPIView):

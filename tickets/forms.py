@@ -294,3 +294,16 @@ class AttachmentForm(forms.Form):
             size=upload.size,
             uploaded_by=user,
         )
+
+
+class PortOutLockForm(forms.Form):
+    """SPEC §4: the owner re-enters their password to switch the port-out lock on or off."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+    )
+    locked = forms.TypedChoiceField(
+        choices=[("on", "Switch on"), ("off", "Switch off")],
+        coerce=lambda value: value == "on",
+        widget=forms.HiddenInput,
+    )

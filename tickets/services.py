@@ -15,7 +15,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
 
 from . import effects, sla
@@ -162,6 +162,12 @@ def count_failed_attempt(*, account_id: int, user_id: int | None, method: str) -
     if failures == VERIFICATION_LOCK_ATTEMPTS:
         from .tasks import send_verification_locked
 
+        AccountEvent.objects.create(
+            account_id=account_id,
+            kind=AccountEvent.Kind.VERIFICATION_LOCKED,
+            actor_id=user_id,
+            note=f"{failures} failed verifications within an hour; the last: {method}.",
+        )
         security_log.warning(
             "verification_locked: account %s locked after %s failed verifications (last: %s by user %s)",
             account_id,
@@ -337,6 +343,12 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
                 )
         ticket.gaining_carrier = request.gaining_carrier.strip()
         ticket.authorized_name = request.authorized_name.strip()
+        if account.port_out_locked:  # the customer's own choice: not a denial under K10
+            raise Refusal(
+                "port_out_locked",
+                "The account's owner has switched on the port-out lock: no number can be ported out until the owner "
+                "switches it off in the portal.",
+            )
         _check_not_locked(account)
         checks.update(_port_out_checks(account, ticket.authorized_name, request))
         checks["numbers_on_account"] = True
@@ -763,6 +775,41 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
             # The customer answered: the SLA clock runs again from where it stopped.
             sla.resume_clock(ticket, ticket.account.plan.policy, when=comment.created_at)
     return comment
+
+
+def set_port_out_lock(*, account: Account, user: User, password: str, locked: bool) -> Account:
+    """The owner switches the port-out lock on or off, re-entering their password (SPEC §4, fraud protection).
+
+    1. Only the owner, and only where the policy offers the lock (switching off is always possible, so a lock
+       outlives a policy change without trapping the owner's numbers).
+    2. A wrong password counts toward the verification lockout, like a wrong PIN: guessing it here locks the
+       account's port-outs rather than opening them.
+    3. The change is logged as an AccountEvent; switching off is emailed to the owner and billing admins.
+    """
+    try:
+        with transaction.atomic():
+            account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
+            if role_of(user, account) != Membership.Role.OWNER or not user.is_active:
+                raise Refusal("role_not_allowed", "Only the account's owner may switch the port-out lock.")
+            if locked and not account.plan.policy.port_out_lock_offered:
+                raise Refusal("port_out_lock_not_offered", "This plan does not offer a port-out lock.")
+            _check_not_locked(account)
+            if not user.check_password(password or ""):
+                raise _failed_verification(account, user, "password", "That is not your password.", "password")
+            if account.port_out_locked == locked:
+                return account
+            account.port_out_locked = locked
+            account.save(update_fields=["port_out_locked"])
+            kind = AccountEvent.Kind.PORT_OUT_LOCK_ON if locked else AccountEvent.Kind.PORT_OUT_LOCK_OFF
+            event = AccountEvent.objects.create(account=account, kind=kind, actor=user)
+            if not locked:
+                from .tasks import send_port_out_lock_off
+
+                transaction.on_commit(lambda: send_port_out_lock_off.delay(event.pk))
+            return account
+    except Refusal as refusal:
+        _record_failed_attempt(refusal)
+        raise
 
 
 def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:

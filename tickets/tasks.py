@@ -231,3 +231,18 @@ def send_port_out_alert(self, ticket_id: int) -> str:
             )
         )
     return ", ".join(outcomes) or "no recipients"
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_port_out_lock_off(self, event_id: int) -> str:
+    """SPEC §4: the port-out lock was switched off; the owner and billing admins hear of it, once."""
+    from accounts.models import AccountEvent
+
+    event = AccountEvent.objects.select_related("account", "actor").filter(pk=event_id).first()
+    recipients = account_emails(event.account, ("owner", "billing_admin")) if event else []
+    if not recipients:
+        return "no recipients"
+    context = {"event": event, "account": event.account, "site_url": settings.SITE_URL}
+    return send_once(
+        key=f"port_out_lock_off:{event_id}", template="port_out_lock_off", recipients=recipients, context=context
+    )

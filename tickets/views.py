@@ -21,10 +21,18 @@ from .forms import (
     CancellationVerificationForm,
     CommentForm,
     ExitSurveyForm,
+    PortOutLockForm,
     add_refusal,
 )
 from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
-from .services import Request, add_comment, available_transitions, submit_ticket, transition_ticket
+from .services import (
+    Request,
+    add_comment,
+    available_transitions,
+    set_port_out_lock,
+    submit_ticket,
+    transition_ticket,
+)
 from .tasks import send_meeting_request
 from .withdraw_links import read_token, withdraw_with_link
 
@@ -127,6 +135,35 @@ def pause(request: HttpRequest, account_id: str) -> HttpResponse:
             subscription=getattr(account, "subscription", None),
         ),
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
+    """SPEC §4: the owner switches the port-out lock on or off with their password (where the policy offers it)."""
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    if membership.role != Membership.Role.OWNER:
+        sentence = "Only the account's owner can switch the port-out lock."
+        return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
+    offered = account.plan.policy.port_out_lock_offered
+    form = PortOutLockForm(request.POST or None, initial={"locked": "off" if account.port_out_locked else "on"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            set_port_out_lock(
+                account=account,
+                user=request.user,
+                password=form.cleaned_data["password"],
+                locked=form.cleaned_data["locked"],
+            )
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            state = "on" if form.cleaned_data["locked"] else "off"
+            messages.success(request, f"The port-out lock is {state}.")
+            return redirect("portal:port_out_lock", account_id=account.account_id)
+    status = 400 if form.errors else 200
+    return render(request, "portal/port_out_lock.html", _context(membership, form=form, offered=offered), status=status)
 
 
 # -- a form per kind --------------------------------------------------------------------------------------------
