@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "axes",
     "accounts",
     "billing",
@@ -82,6 +84,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a TOTP code this session (django-otp); then staff two-factor.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.two_factor.StaffTwoFactorMiddleware",
     "config.security.FormRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -145,6 +150,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Staff two-factor (accounts/two_factor.py): a TOTP code on top of the password for the admin, the queues, the API
+# in a staff session and a staff API token. On by default; only local development and the test suite turn it off.
+STAFF_OTP_REQUIRED = _read_bool("STAFF_OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = "Exitdesk"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
