@@ -63,7 +63,7 @@ class StaffTwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if path.startswith(PROTECTED_PREFIXES) and not path.startswith(OPEN_PATHS) and needs_verification(request.user):
+        if self._guarded(request, path) and needs_verification(request.user):
             if path.startswith("/api/"):
                 detail = (
                     "Staff sessions need a code from the authenticator app: sign in again at /accounts/two-factor/."
@@ -71,3 +71,12 @@ class StaffTwoFactorMiddleware:
                 return JsonResponse({"code": "otp_required", "detail": detail}, status=403)
             return redirect(f"{reverse('two_factor')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+    @staticmethod
+    def _guarded(request: HttpRequest, path: str) -> bool:
+        if not path.startswith(PROTECTED_PREFIXES) or path.startswith(OPEN_PATHS):
+            return False
+        # An API call with a token is authenticated by the token alone (DRF's TokenAuthentication answers it, 401 for
+        # a bad one, and never falls back to the session): staff tokens were issued against a code. The session is
+        # then not read at all.
+        return not (path.startswith("/api/") and request.headers.get("Authorization", "").startswith("Token "))

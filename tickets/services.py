@@ -388,7 +388,9 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     if kind == Kind.PORT_OUT:
         effects.alert_port_out(ticket)  # SPEC §4: the owner and billing admins hear of it, whoever asked
 
-    if route == Route.SELF_SERVICE:
+    # A port-out whose authorization failed waits for staff even on a self-service route: its failure is already
+    # counted in this transaction, which a refused verify would roll back.
+    if route == Route.SELF_SERVICE and (kind != Kind.PORT_OUT or port_out_authorized(checks)):
         for name in ("verify", "approve", "complete"):
             _run(ticket, name, actor=requester, channel=channel, by_system=True, evidence={}, quiet=name != "complete")
     elif _verified_at_submission(policy, ticket):

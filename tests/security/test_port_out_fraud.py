@@ -9,7 +9,7 @@ from django.core import mail
 from accounts import services as provisioning
 from tests.factories import PIN
 from tickets import jobs
-from tickets.models import Kind, VerificationAttempt
+from tickets.models import Kind, Ticket, VerificationAttempt
 from tickets.services import Request, submit_ticket, transition_ticket
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +152,42 @@ def test_the_deadline_job_approves_nothing_on_a_locked_account(cast):
     # An hour later the lock has passed and the clock approves it.
     with time_machine.travel(later + dt.timedelta(hours=2), tick=False):
         assert jobs.approve_overdue_port_outs() == [good.pk]
+
+
+def test_the_portal_asks_a_pin_less_account_for_its_account_number(cast, client):
+    people = cast("kixie")
+    people.account.set_port_out_pin(None)
+    people.account.save(update_fields=["port_out_pin"])
+    number = provisioning.add_number(account=people.account, number="+14155550166")
+    client.force_login(people.owner)
+    url = f"/a/{people.account.account_id}/request/port_out/"
+    assert "Account number" in client.get(url).content.decode()
+    form = {"numbers": [number.pk], "gaining_carrier": "Telnyx", "authorized_name": people.owner.full_name}
+    form.update(pin=people.account.account_id, full_name="Owner", company="Acme", contact="owner@example.test")
+    assert client.post(url, form).status_code == 302
+    ticket = Ticket.objects.get(numbers=number)
+    assert ticket.checks == {"account_number": True, "name": True, "numbers_on_account": True}
+    assert not VerificationAttempt.objects.filter(account=people.account).exists()
+
+
+def test_a_self_service_port_out_with_a_wrong_pin_waits_for_staff_and_counts(cast):
+    people = cast("kixie")
+    people.policy.kind_routes = {**people.policy.kind_routes, "port_out": "self_service"}
+    people.policy.save(update_fields=["kind_routes"])
+    wrong, right = (provisioning.add_number(account=people.account, number=n) for n in ("+14155550167", "+14155550168"))
+    request = {"gaining_carrier": "Telnyx", "authorized_name": people.owner.full_name}
+    failed = submit_ticket(
+        account=people.account,
+        kind=Kind.PORT_OUT,
+        requester=people.owner,
+        request=Request(numbers=[wrong], pin="0000", **request),
+    )
+    assert failed.state == "submitted"
+    assert VerificationAttempt.objects.filter(account=people.account, method="port_out:pin").count() == 1
+    passed = submit_ticket(
+        account=people.account,
+        kind=Kind.PORT_OUT,
+        requester=people.owner,
+        request=Request(numbers=[right], pin=PIN, **request),
+    )
+    assert passed.state == "completed"

@@ -114,3 +114,12 @@ def test_the_demo_prints_each_staff_users_secret_and_provisioning_uri():
     printed = out.getvalue()
     for email in ("agent@exitdesk.demo", "manager@exitdesk.demo", "csm@exitdesk.demo", "admin@exitdesk.demo"):
         assert f"otpauth://totp/Exitdesk%3A{email.replace('@', '%40')}" in printed, printed[-2000:]
+
+
+def test_a_staff_session_cannot_pass_itself_off_with_another_authorization_scheme(cast):
+    people = cast("kixie")
+    client = _sign_in(people.manager)
+    other_scheme = client.get("/api/v1/tickets/", HTTP_AUTHORIZATION="Basic bWFuYWdlcjpwYXNz")
+    assert other_scheme.status_code == 403 and other_scheme.json()["code"] == "otp_required"
+    bad_token = client.get("/api/v1/tickets/", HTTP_AUTHORIZATION="Token not-a-token")
+    assert bad_token.status_code == 401  # the token decides, and the session is never read
