@@ -159,7 +159,12 @@ def count_failed_attempt(*, account_id: int, user_id: int | None, method: str) -
     attempt = VerificationAttempt.objects.create(account_id=account_id, user_id=user_id, method=method, succeeded=False)
     since = attempt.at - VERIFICATION_LOCK_WINDOW
     failures = VerificationAttempt.objects.filter(account_id=account_id, succeeded=False, at__gte=since).count()
-    if failures == VERIFICATION_LOCK_ATTEMPTS:
+    # `>=` and "not told yet": failures recorded at the same moment (card checks are counted outside the account's
+    # lock) may jump past the fifth; the owner is told at least once.
+    already_told = AccountEvent.objects.filter(
+        account_id=account_id, kind=AccountEvent.Kind.VERIFICATION_LOCKED, at__gte=since
+    ).exists()
+    if failures >= VERIFICATION_LOCK_ATTEMPTS and not already_told:
         from .tasks import send_verification_locked
 
         AccountEvent.objects.create(
@@ -576,11 +581,14 @@ def transition_ticket(
 def run_authorized(*, ticket: int, name: str, actor: User, channel: str, note: str = "") -> Ticket:
     """Run a transition for someone whose right to it the caller established (a signed link): the state and the
     policy's guards still apply, under the same row lock as transition_ticket."""
-    locked = (
-        Ticket.objects.select_for_update(of=("self", "account")).select_related("account__plan__policy").get(pk=ticket)
-    )
-    _run(locked, name, actor=actor, channel=channel, by_system=True, evidence={}, note=note)
-    return locked
+    with transaction.atomic():
+        locked = (
+            Ticket.objects.select_for_update(of=("self", "account"))
+            .select_related("account__plan__policy")
+            .get(pk=ticket)
+        )
+        _run(locked, name, actor=actor, channel=channel, by_system=True, evidence={}, note=note)
+        return locked
 
 
 def _run(

@@ -9,7 +9,6 @@ import datetime as dt
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
 
 from accounts.models import Membership, User
 
@@ -55,11 +54,10 @@ def withdraw_with_link(*, token: str) -> Ticket:
     from .services import run_authorized
 
     ticket, user = read_token(token)
-    with transaction.atomic():
-        return run_authorized(
-            ticket=ticket.pk,
-            name="withdraw",
-            actor=user,
-            channel=LogChannel.WEB,
-            note="Withdrawn with the link in the port-out alert email.",
-        )
+    return run_authorized(
+        ticket=ticket.pk,
+        name="withdraw",
+        actor=user,
+        channel=LogChannel.WEB,
+        note="Withdrawn with the link in the port-out alert email.",
+    )
