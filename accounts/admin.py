@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from accounts.models import Account, Membership, Tombstone, User
+from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.admin import LicenseForm
 from billing.models import AddOn, CardOnFile, Invoice, License, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
@@ -147,6 +147,23 @@ class AccountForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+class AccountEventInline(admin.TabularInline):
+    """Security events (verification lockouts, the owner's port-out lock), read-only: they are a log."""
+
+    model = AccountEvent
+    extra = 0
+    fields = ["at", "kind", "actor", "note"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "security events"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Account)
 class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = AccountForm
@@ -155,10 +172,18 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_select_related = ["plan", "account_manager"]
     search_fields = ["account_id", "name", "memberships__user__email", "numbers__number"]
     autocomplete_fields = ["plan", "account_manager"]
-    readonly_fields = ["account_id", "has_port_out_pin", "created_at", "cancelled_at", "reactivated_at", "purged_at"]
+    readonly_fields = [
+        "account_id",
+        "has_port_out_pin",
+        "port_out_locked",
+        "created_at",
+        "cancelled_at",
+        "reactivated_at",
+        "purged_at",
+    ]
     fieldsets = (
         (None, {"fields": ("account_id", "name", "plan", "status", "account_manager")}),
-        ("Port-out", {"fields": ("has_port_out_pin", "new_port_out_pin")}),
+        ("Port-out", {"fields": ("has_port_out_pin", "new_port_out_pin", "port_out_locked")}),
         ("Lifecycle", {"fields": ("created_at", "cancelled_at", "purge_after", "reactivated_at", "purged_at")}),
         ("Legal hold (blocks the purge)", {"fields": ("legal_hold", "legal_hold_reason")}),
     )
@@ -170,6 +195,7 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         LicenseInline,
         AddOnInline,
         InvoiceInline,
+        AccountEventInline,
     ]
 
     @admin.display(boolean=True, description="Port-out PIN set")

@@ -38,6 +38,8 @@ from tickets.api.common import (
 )
 from tickets.exceptions import Refusal
 
+from . import two_factor
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,6 +49,13 @@ logger = logging.getLogger(__name__)
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+    otp = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Staff: a current code of their authenticator app (TOTP), while STAFF_OTP_REQUIRED is on.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
@@ -57,6 +66,12 @@ class InvalidCredentials(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_credentials"
     default_detail = "Unable to sign in with that email and password."
+
+
+class OTPRequired(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "otp_required"
+    default_detail = "Staff need a current code from their authenticator app (`otp`) as well as the password."
 
 
 class ObtainToken(APIView):
@@ -81,6 +96,9 @@ class ObtainToken(APIView):
         )
         if user is None or not user.is_active:  # the model backend refuses inactive users too
             raise InvalidCredentials()
+        # Staff two-factor (accounts/two_factor.py): a staff password alone never yields a token.
+        if two_factor.otp_required_for(user) and not two_factor.code_matches(user, form.validated_data.get("otp")):
+            raise OTPRequired()
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -109,11 +127,20 @@ class AccountSerializer(serializers.ModelSerializer):
             "created_at",
             "cancelled_at",
             "purge_after",
+            "port_out_locked",
             "port_out_pin",
             "seats",
             "next_billing_date",
         ]
-        read_only_fields = ["id", "account_id", "status", "created_at", "cancelled_at", "purge_after"]
+        read_only_fields = [
+            "id",
+            "account_id",
+            "status",
+            "created_at",
+            "cancelled_at",
+            "purge_after",
+            "port_out_locked",  # the owner's choice, made in the portal with their password
+        ]
 
 
 class AccountList(generics.ListAPIView):

@@ -100,6 +100,8 @@ class Account(models.Model):
         help_text="Account manager / customer-success manager (U3, A11).",
     )
     port_out_pin = models.CharField(max_length=128, blank=True, editable=False, help_text="Hashed, never shown.")
+    # SPEC §4: the owner's own choice, switched in the portal with their password; while on, port-outs are refused.
+    port_out_locked = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -173,6 +175,30 @@ class Membership(models.Model):
             if others.exists():
                 raise ValidationError({"role": "This account already has an owner; an account has exactly one."})
         super().validate_constraints(exclude=exclude)
+
+
+class AccountEvent(models.Model):
+    """A security event on an account that no ticket carries: the verification lockout, the port-out lock."""
+
+    class Kind(models.TextChoices):
+        VERIFICATION_LOCKED = "verification_locked", "Verification locked after repeated failures"
+        PORT_OUT_LOCK_ON = "port_out_lock_on", "Port-out lock switched on"
+        PORT_OUT_LOCK_OFF = "port_out_lock_off", "Port-out lock switched off"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["account", "-at"], name="account_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Tombstone(models.Model):

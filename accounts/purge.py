@@ -32,7 +32,7 @@ from django.db import models, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from accounts.models import Account, Membership, Tombstone, User
+from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
 from numbers.models import PhoneNumber
 from tickets.models import Attachment, Comment, EmailNotice, Ticket, TransitionLog, VerificationAttempt
@@ -187,6 +187,11 @@ STEPS: list[Step] = [
         "verification_attempts",
         lambda a: VerificationAttempt.objects.filter(account_id=a),
         _delete(VerificationAttempt, "verification_attempts"),
+    ),
+    Step(
+        "account_events",
+        lambda a: AccountEvent.objects.filter(account_id=a),
+        _delete(AccountEvent, "account_events"),
     ),
     # Users before memberships: a user's membership here is how we know the user is ours to delete.
     Step("users", _deletable_users, _delete_users),

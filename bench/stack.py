@@ -64,6 +64,8 @@ def stack_env(database_url: str, redis_db: int, **extra: str) -> dict[str, str]:
         "CELERY_BROKER_URL": f"{REDIS_URL}/{redis_db}",
         "EMAIL_URL": "dummymail://",
         "LOG_LEVEL": "ERROR",
+        # The benches sign staff in with a password or force_login; two-factor is not what they measure.
+        "STAFF_OTP_REQUIRED": "false",
         "PYTHONPATH": str(ROOT),
         **extra,
     }

@@ -97,9 +97,14 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ),
         ("Retention and reactivation — U6, U7, S6, S11, K8, K9", {"fields": ("retention_days", "reactivation")}),
         (
-            "Port-outs — K10, S10",
+            "Port-outs — K10, S10, fraud protection",
             {
-                "fields": ("port_out_balance_rule", "port_out_deadline_hours", "require_port_outs_complete"),
+                "fields": (
+                    "port_out_balance_rule",
+                    "port_out_deadline_hours",
+                    "require_port_outs_complete",
+                    "port_out_lock_offered",
+                ),
                 "description": "Warning: “deny” may be unlawful in the US. " + PORT_OUT_DENY_WARNING,
             },
         ),

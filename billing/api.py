@@ -32,6 +32,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "reactivation",
             "port_out_balance_rule",
             "require_port_outs_complete",
+            "port_out_lock_offered",
             "intake_channels",
             "intake_hours_enforced",
             "intake_hours",

@@ -208,6 +208,10 @@ class Policy(models.Model):
     )
     # S10.
     require_port_outs_complete = models.BooleanField(default=False)
+    # SPEC §4 (fraud protection): whether an account's owner may switch on a port-out lock in the portal.
+    port_out_lock_offered = models.BooleanField(
+        default=True, help_text="Owners may switch on a port-out lock; while it is on, port-out requests are refused."
+    )
     # A10: product → minimum quantity that must remain.
     license_minimums = models.JSONField(default=dict, blank=True, validators=[_valid_minimums])
     # A1: no minimum contract and no cancellation fee.

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "axes",
     "accounts",
     "billing",
@@ -83,6 +85,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a TOTP code this session (django-otp); then staff two-factor.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.two_factor.StaffTwoFactorMiddleware",
     "config.security.FormRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -146,6 +151,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Staff two-factor (accounts/two_factor.py): a TOTP code on top of the password for the admin, the queues, the API
+# in a staff session and a staff API token. On by default; only local development and the test suite turn it off.
+STAFF_OTP_REQUIRED = _read_bool("STAFF_OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = "Exitdesk"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -234,6 +243,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": _read("FETCH_MAIL_SECONDS", env.int, 60)},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
+# The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.
+PORT_OUT_WITHDRAW_LINK_HOURS = _read("PORT_OUT_WITHDRAW_LINK_HOURS", env.int, 72)
+if PORT_OUT_WITHDRAW_LINK_HOURS < 1:
+    raise ImproperlyConfigured("PORT_OUT_WITHDRAW_LINK_HOURS must be a positive whole number.")
 PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)
 PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
 if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:

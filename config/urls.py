@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import two_factor_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/two-factor/", two_factor_view, name="two_factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("config.api_urls")),
     path("queues/triage/", include("tickets.inbound.urls")),

@@ -26,6 +26,14 @@ def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
     transaction.on_commit(lambda: send_ticket_email.delay(ticket_id, event, key))
 
 
+def alert_port_out(ticket: Ticket) -> None:
+    """Email the owner and billing admins of a new port-out at once, each with a link to withdraw it."""
+    from .tasks import send_port_out_alert
+
+    ticket_id = ticket.pk
+    transaction.on_commit(lambda: send_port_out_alert.delay(ticket_id))
+
+
 def next_business_day(policy: Policy, today: dt.date | None = None) -> dt.date:
     day = (today or timezone.now().astimezone(policy.tz).date()) + dt.timedelta(days=1)
     while day.weekday() not in (policy.intake_weekdays or [0, 1, 2, 3, 4]):

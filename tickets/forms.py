@@ -130,6 +130,11 @@ class PortOutForm(RequiredInfoForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["numbers"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
+        if self.account.port_out_pin:
+            self.fields["pin"].label = "Port-out PIN"
+        else:  # SPEC §4: an account without a PIN is authorized by its account number
+            self.fields["pin"].label = "Account number"
+            self.fields["pin"].help_text = "This account has no port-out PIN: give its account number (AC-…)."
 
     def to_request(self) -> Request:
         request = super().to_request()
@@ -289,3 +294,16 @@ class AttachmentForm(forms.Form):
             size=upload.size,
             uploaded_by=user,
         )
+
+
+class PortOutLockForm(forms.Form):
+    """SPEC §4: the owner re-enters their password to switch the port-out lock on or off."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+    )
+    locked = forms.TypedChoiceField(
+        choices=[("on", "Switch on"), ("off", "Switch off")],
+        coerce=lambda value: value == "on",
+        widget=forms.HiddenInput,
+    )

@@ -17,17 +17,19 @@ from django.utils import timezone
 from . import sla
 from .exceptions import Refusal
 from .models import OPEN_STATES, Kind, LogChannel, State, Ticket
-from .services import transition_ticket
+from .services import locked_accounts, port_out_authorized, transition_ticket
 
 log = logging.getLogger(__name__)
 
 
 def overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
     """Port-outs unanswered for the policy's `port_out_deadline_hours` business hours: verified ones counted from
-    their verification, and submitted ones nobody touched counted from submission, provided their PIN and
-    authorized name matched the account then (the verification the system may run, SPEC §4)."""
+    their verification, and submitted ones nobody touched counted from submission; in both cases only where every
+    check stored at submission passed (PIN or account number, authorized name: the verification the system may
+    run, SPEC §4) and the account's verification is not locked (someone is guessing)."""
     now = now or timezone.now()
     overdue: list[int] = []
+    locked = locked_accounts(now)
     for scope in sla.policy_scopes():
         policy = scope.policy
         cutoff = sla.subtract_business_hours(policy, now, policy.port_out_deadline_hours)
@@ -41,9 +43,13 @@ def overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
             .annotate(verified_at=Max("log__at", filter=Q(log__transition="verify")))
             .filter(verified_at__lte=cutoff)
         )
-        untouched = port_outs.filter(state=State.SUBMITTED, created_at__lte=cutoff, checks__pin=True, checks__name=True)
-        overdue += verified.values_list("pk", flat=True)
-        overdue += untouched.values_list("pk", flat=True)
+        untouched = port_outs.filter(state=State.SUBMITTED, created_at__lte=cutoff)
+        for pk, checks, account_id in [
+            *verified.values_list("pk", "checks", "account_id"),
+            *untouched.values_list("pk", "checks", "account_id"),
+        ]:
+            if port_out_authorized(checks) and account_id not in locked:
+                overdue.append(pk)
     return sorted(overdue)
 
 
@@ -60,7 +66,9 @@ def approve_overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
         )
         steps = [("approve", approve_note)]
         if ticket.state == State.SUBMITTED:
-            steps.insert(0, ("verify", "Verified by the system: the PIN and authorized name matched the account."))
+            steps.insert(
+                0, ("verify", "Verified by the system: the PIN or account number and the authorized name matched.")
+            )
         try:
             with transaction.atomic():
                 for name, note in steps:

@@ -5,15 +5,17 @@ state any other way. A refusal is a `Refusal` with a stable code.
 """
 
 import datetime as dt
+import hmac
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
 
 from . import effects, sla
@@ -31,6 +33,8 @@ from .models import (
     TransitionLog,
     VerificationAttempt,
 )
+
+security_log = logging.getLogger("exitdesk.security")
 
 VERIFICATION_LOCK_ATTEMPTS = 5
 VERIFICATION_LOCK_WINDOW = dt.timedelta(hours=1)
@@ -69,6 +73,7 @@ class Request:
     gaining_carrier: str = ""
     authorized_name: str = ""
     pin: str | None = None
+    account_number: str | None = None
     priority: str = "normal"
 
 
@@ -116,6 +121,18 @@ def verification_locked(account: Account, now: dt.datetime | None = None) -> boo
     return failures >= VERIFICATION_LOCK_ATTEMPTS
 
 
+def locked_accounts(now: dt.datetime | None = None) -> set[int]:
+    """Ids of the accounts whose verification is locked now: one query, for the jobs."""
+    since = (now or timezone.now()) - VERIFICATION_LOCK_WINDOW
+    return set(
+        VerificationAttempt.objects.filter(succeeded=False, at__gte=since)
+        .values("account_id")
+        .annotate(failures=Count("pk"))
+        .filter(failures__gte=VERIFICATION_LOCK_ATTEMPTS)
+        .values_list("account_id", flat=True)
+    )
+
+
 def _check_not_locked(account: Account) -> None:
     if verification_locked(account):
         raise Refusal(
@@ -134,7 +151,36 @@ def _record_failed_attempt(refusal: Refusal) -> None:
     """Written after the refused transaction rolled back, so the failure still counts toward the lock."""
     if refusal.failed_attempt:
         account_id, user_id, method = refusal.failed_attempt
-        VerificationAttempt.objects.create(account_id=account_id, user_id=user_id, method=method, succeeded=False)
+        count_failed_attempt(account_id=account_id, user_id=user_id, method=method)
+
+
+def count_failed_attempt(*, account_id: int, user_id: int | None, method: str) -> None:
+    """Record one failed verification; the one that locks the account is logged and emailed to its owner."""
+    attempt = VerificationAttempt.objects.create(account_id=account_id, user_id=user_id, method=method, succeeded=False)
+    since = attempt.at - VERIFICATION_LOCK_WINDOW
+    failures = VerificationAttempt.objects.filter(account_id=account_id, succeeded=False, at__gte=since).count()
+    # `>=` and "not told yet": failures recorded at the same moment (card checks are counted outside the account's
+    # lock) may jump past the fifth; the owner is told at least once.
+    already_told = AccountEvent.objects.filter(
+        account_id=account_id, kind=AccountEvent.Kind.VERIFICATION_LOCKED, at__gte=since
+    ).exists()
+    if failures >= VERIFICATION_LOCK_ATTEMPTS and not already_told:
+        from .tasks import send_verification_locked
+
+        AccountEvent.objects.create(
+            account_id=account_id,
+            kind=AccountEvent.Kind.VERIFICATION_LOCKED,
+            actor_id=user_id,
+            note=f"{failures} failed verifications within an hour; the last: {method}.",
+        )
+        security_log.warning(
+            "verification_locked: account %s locked after %s failed verifications (last: %s by user %s)",
+            account_id,
+            failures,
+            method,
+            user_id,
+        )
+        transaction.on_commit(lambda: send_verification_locked.delay(account_id, attempt.pk))
 
 
 def _outstanding_balance(account: Account) -> bool:
@@ -302,8 +348,22 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
                 )
         ticket.gaining_carrier = request.gaining_carrier.strip()
         ticket.authorized_name = request.authorized_name.strip()
-        checks.update(_port_out_checks(account, ticket.authorized_name, request.pin))
+        if account.port_out_locked:  # the customer's own choice: not a denial under K10
+            raise Refusal(
+                "port_out_locked",
+                "The account's owner has switched on the port-out lock: no number can be ported out until the owner "
+                "switches it off in the portal.",
+            )
+        _check_not_locked(account)
+        checks.update(_port_out_checks(account, ticket.authorized_name, request))
         checks["numbers_on_account"] = True
+        failed = [key for key, passed in checks.items() if not passed]
+        if failed:
+            # The request is kept (staff reject it with the matching code); the failure counts toward the lock
+            # in this transaction, which commits with the ticket.
+            count_failed_attempt(
+                account_id=account.pk, user_id=actor.pk if actor else None, method="port_out:" + "+".join(failed)
+            )
         if policy.port_out_balance_rule != Policy.PortOutBalanceRule.IGNORE and _outstanding_balance(account):
             ticket.needs_manager_review = True  # K10: a manager decides
     elif kind == Kind.DOWNGRADE:
@@ -330,8 +390,12 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     _remember(ticket, "numbers", numbers)
     _log(ticket, transition="submit", source="", actor=actor, channel=channel)
     effects.notify(ticket, "submitted")
+    if kind == Kind.PORT_OUT:
+        effects.alert_port_out(ticket)  # SPEC §4: the owner and billing admins hear of it, whoever asked
 
-    if route == Route.SELF_SERVICE:
+    # A port-out whose authorization failed waits for staff even on a self-service route: its failure is already
+    # counted in this transaction, which a refused verify would roll back.
+    if route == Route.SELF_SERVICE and (kind != Kind.PORT_OUT or port_out_authorized(checks)):
         for name in ("verify", "approve", "complete"):
             _run(ticket, name, actor=requester, channel=channel, by_system=True, evidence={}, quiet=name != "complete")
     elif _verified_at_submission(policy, ticket):
@@ -443,10 +507,26 @@ def _numbers_on_account(account: Account, values: list, *, allow_porting: bool =
     return found
 
 
-def _port_out_checks(account: Account, authorized_name: str, pin: str | None) -> dict[str, bool]:
+def _port_out_checks(account: Account, authorized_name: str, request: Request) -> dict[str, bool]:
+    """The port-out's authorization (SPEC §4): the PIN where the account has one, else its account number; and
+    the authorized person's name. Only the outcomes are kept, and only staff see them."""
     admins = account.memberships.exclude(role=Membership.Role.MEMBER).values_list("user__full_name", flat=True)
     name_ok = authorized_name.strip().casefold() in {n.strip().casefold() for n in admins if n}
-    return {"pin": account.check_port_out_pin(pin), "name": name_ok}
+    if account.port_out_pin:
+        return {"pin": account.check_port_out_pin(request.pin), "name": name_ok}
+    # Without a PIN the account number authorizes: the API's `account_number`, or the portal's one field.
+    given = (request.account_number or request.pin or "").strip().upper()
+    number_ok = bool(given) and hmac.compare_digest(given.encode(), account.account_id.encode())
+    return {"account_number": number_ok, "name": name_ok}
+
+
+AUTHORIZATION_LABELS = {"pin": "PIN", "account_number": "account number", "name": "authorized name"}
+
+
+def port_out_authorized(checks: dict) -> bool:
+    """Every check stored at submission passed: a PIN or the account number, the name, the numbers."""
+    has_secret = checks.get("pin") is True or checks.get("account_number") is True
+    return has_secret and checks.get("name") is True and all(value is True for value in checks.values())
 
 
 def _verified_at_submission(policy: Policy, ticket: Ticket) -> bool:
@@ -500,6 +580,19 @@ def transition_ticket(
         raise
 
 
+def run_authorized(*, ticket: int, name: str, actor: User, channel: str, note: str = "") -> Ticket:
+    """Run a transition for someone whose right to it the caller established (a signed link): the state and the
+    policy's guards still apply, under the same row lock as transition_ticket."""
+    with transaction.atomic():
+        locked = (
+            Ticket.objects.select_for_update(of=("self", "account"))
+            .select_related("account__plan__policy")
+            .get(pk=ticket)
+        )
+        _run(locked, name, actor=actor, channel=channel, by_system=True, evidence={}, note=note)
+        return locked
+
+
 def _run(
     ticket: Ticket, name: str, *, actor, channel, by_system: bool, evidence: dict, note: str = "", quiet: bool = False
 ) -> None:
@@ -550,6 +643,8 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
     """The policy's rules for this transition, each refusing with its own code."""
     account = ticket.account
     policy = account.plan.policy
+    if by_system and ticket.kind == Kind.PORT_OUT and name in {"verify", "approve"}:
+        _check_not_locked(account)  # someone is guessing: the system authorizes nothing on this account
     if name == "verify":
         _guard_verify(ticket, policy, actor, evidence)
     elif name == "approve":
@@ -628,7 +723,9 @@ def _guard_verify(ticket: Ticket, policy: Policy, actor, evidence: dict) -> None
         if method == Policy.Verification.TYPED_CONFIRMATION and not ticket.checks.get("confirmation"):
             raise Refusal("verification_failed", "The customer has not typed the confirmation word.")
     elif ticket.kind == Kind.PORT_OUT:
-        failed = [label for key, label in (("pin", "PIN"), ("name", "authorized name")) if not ticket.checks.get(key)]
+        failed = [label for key, label in AUTHORIZATION_LABELS.items() if ticket.checks.get(key) is False]
+        if not port_out_authorized(ticket.checks) and not failed:
+            failed = ["authorization"]
         on_account = ticket.numbers.exclude(account=account).count() == 0
         if failed or not on_account:
             raise Refusal(
@@ -690,6 +787,41 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
             # The customer answered: the SLA clock runs again from where it stopped.
             sla.resume_clock(ticket, ticket.account.plan.policy, when=comment.created_at)
     return comment
+
+
+def set_port_out_lock(*, account: Account, user: User, password: str, locked: bool) -> Account:
+    """The owner switches the port-out lock on or off, re-entering their password (SPEC §4, fraud protection).
+
+    1. Only the owner, and only where the policy offers the lock (switching off is always possible, so a lock
+       outlives a policy change without trapping the owner's numbers).
+    2. A wrong password counts toward the verification lockout, like a wrong PIN: guessing it here locks the
+       account's port-outs rather than opening them.
+    3. The change is logged as an AccountEvent; switching off is emailed to the owner and billing admins.
+    """
+    try:
+        with transaction.atomic():
+            account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
+            if role_of(user, account) != Membership.Role.OWNER or not user.is_active:
+                raise Refusal("role_not_allowed", "Only the account's owner may switch the port-out lock.")
+            if locked and not account.plan.policy.port_out_lock_offered:
+                raise Refusal("port_out_lock_not_offered", "This plan does not offer a port-out lock.")
+            _check_not_locked(account)
+            if not user.check_password(password or ""):
+                raise _failed_verification(account, user, "password", "That is not your password.", "password")
+            if account.port_out_locked == locked:
+                return account
+            account.port_out_locked = locked
+            account.save(update_fields=["port_out_locked"])
+            kind = AccountEvent.Kind.PORT_OUT_LOCK_ON if locked else AccountEvent.Kind.PORT_OUT_LOCK_OFF
+            event = AccountEvent.objects.create(account=account, kind=kind, actor=user)
+            if not locked:
+                from .tasks import send_port_out_lock_off
+
+                transaction.on_commit(lambda: send_port_out_lock_off.delay(event.pk))
+            return account
+    except Refusal as refusal:
+        _record_failed_attempt(refusal)
+        raise
 
 
 def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:

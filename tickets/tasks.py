@@ -8,6 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import EmailNotice, State, Ticket
@@ -169,3 +170,93 @@ def warn_sla_at_risk() -> int:
     from .jobs import warn_sla_at_risk as run
 
     return len(run())
+
+
+def account_emails(account, roles: tuple[str, ...]) -> list[str]:
+    """The active members of `account` holding one of `roles`, owner first."""
+    from accounts.models import Membership
+
+    order = {role: n for n, role in enumerate(Membership.Role.values)}
+    members = account.memberships.filter(role__in=roles, user__is_active=True).select_related("user")
+    emails: list[str] = []
+    for membership in sorted(members, key=lambda m: (order[m.role], m.user.email)):
+        if membership.user.email and membership.user.email not in emails:
+            emails.append(membership.user.email)
+    return emails
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
+    """Tell the owner that five failed verifications in an hour locked the account's port-outs and verifications."""
+    from accounts.models import Account
+
+    account = Account.objects.filter(pk=account_id).first()
+    recipients = account_emails(account, ("owner",)) if account else []
+    if not recipients:
+        return "no recipients"
+    context = {"account": account, "site_url": settings.SITE_URL}
+    return send_once(
+        key=f"verification_locked:{account_id}:{attempt_id}",
+        template="verification_locked",
+        recipients=recipients,
+        context=context,
+    )
+
+
+def _withdraw_url(ticket: Ticket, user) -> str:
+    from .withdraw_links import make_token
+
+    return settings.SITE_URL + reverse("port_out_withdraw", args=[make_token(ticket, user)])
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_port_out_alert(self, ticket_id: int) -> str:
+    """SPEC §4: a port-out request goes at once to the account's owner and billing admins, whoever submitted it,
+    each with their own signed link to withdraw it; sent once per recipient however often the task runs."""
+    from .withdraw_links import ALERT_ROLES, max_age
+
+    ticket = (
+        Ticket.objects.select_related("account", "requester").prefetch_related("numbers").filter(pk=ticket_id).first()
+    )
+    if ticket is None:
+        return "skipped"
+    submit_row = ticket.log.filter(transition="submit").select_related("actor").first()
+    submitted_by = submit_row.actor if submit_row else None
+    members = ticket.account.memberships.filter(role__in=ALERT_ROLES, user__is_active=True).select_related("user")
+    outcomes = []
+    for membership in sorted(members, key=lambda m: (m.role != "owner", m.user.email)):
+        context = {
+            "ticket": ticket,
+            "recipient": membership.user,
+            "numbers": [n.number for n in ticket.numbers.all()],
+            "requester": ticket.requester.get_full_name() if ticket.requester else "someone",
+            "by_staff": submitted_by is not None and submitted_by.is_staff,
+            "withdraw_url": _withdraw_url(ticket, membership.user),
+            "link_hours": int(max_age().total_seconds() // 3600),
+            "site_url": settings.SITE_URL,
+        }
+        outcomes.append(
+            send_once(
+                key=f"port_out_alert:{ticket.pk}:{membership.user_id}",
+                template="port_out_alert",
+                recipients=[membership.user.email],
+                context=context,
+                ticket=ticket,
+            )
+        )
+    return ", ".join(outcomes) or "no recipients"
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_port_out_lock_off(self, event_id: int) -> str:
+    """SPEC §4: the port-out lock was switched off; the owner and billing admins hear of it, once."""
+    from accounts.models import AccountEvent
+
+    event = AccountEvent.objects.select_related("account", "actor").filter(pk=event_id).first()
+    recipients = account_emails(event.account, ("owner", "billing_admin")) if event else []
+    if not recipients:
+        return "no recipients"
+    context = {"event": event, "account": event.account, "site_url": settings.SITE_URL}
+    return send_once(
+        key=f"port_out_lock_off:{event_id}", template="port_out_lock_off", recipients=recipients, context=context
+    )

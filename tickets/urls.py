@@ -7,6 +7,7 @@ portal_patterns = [
     path("a/<str:account_id>/", views.dashboard, name="dashboard"),
     path("a/<str:account_id>/products/", views.products, name="products"),
     path("a/<str:account_id>/pause/", views.pause, name="pause"),
+    path("a/<str:account_id>/port-out-lock/", views.port_out_lock, name="port_out_lock"),
     path("a/<str:account_id>/request/<str:kind>/", views.request_kind, name="request"),
     path("a/<str:account_id>/cancel/", views.cancel_start, name="cancel"),
     path("a/<str:account_id>/cancel/<str:step>/", views.cancel_step, name="cancel_step"),
@@ -20,4 +21,6 @@ portal_patterns = [
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
+    # The link in a port-out alert: works without signing in (tickets.withdraw_links).
+    path("port-out/withdraw/<str:token>/", views.port_out_withdraw, name="port_out_withdraw"),
 ]

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
@@ -20,11 +21,20 @@ from .forms import (
     CancellationVerificationForm,
     CommentForm,
     ExitSurveyForm,
+    PortOutLockForm,
     add_refusal,
 )
-from .models import Kind, LogChannel, RetentionOutcome, Ticket
-from .services import Request, add_comment, available_transitions, submit_ticket, transition_ticket
+from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
+from .services import (
+    Request,
+    add_comment,
+    available_transitions,
+    set_port_out_lock,
+    submit_ticket,
+    transition_ticket,
+)
 from .tasks import send_meeting_request
+from .withdraw_links import read_token, withdraw_with_link
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 STEP_TITLES = {
@@ -125,6 +135,35 @@ def pause(request: HttpRequest, account_id: str) -> HttpResponse:
             subscription=getattr(account, "subscription", None),
         ),
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
+    """SPEC §4: the owner switches the port-out lock on or off with their password (where the policy offers it)."""
+    membership = selectors.membership_or_404(request.user, account_id)
+    account = membership.account
+    if membership.role != Membership.Role.OWNER:
+        sentence = "Only the account's owner can switch the port-out lock."
+        return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
+    offered = account.plan.policy.port_out_lock_offered
+    form = PortOutLockForm(request.POST or None, initial={"locked": "off" if account.port_out_locked else "on"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            set_port_out_lock(
+                account=account,
+                user=request.user,
+                password=form.cleaned_data["password"],
+                locked=form.cleaned_data["locked"],
+            )
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
+            state = "on" if form.cleaned_data["locked"] else "off"
+            messages.success(request, f"The port-out lock is {state}.")
+            return redirect("portal:port_out_lock", account_id=account.account_id)
+    status = 400 if form.errors else 200
+    return render(request, "portal/port_out_lock.html", _context(membership, form=form, offered=offered), status=status)
 
 
 # -- a form per kind --------------------------------------------------------------------------------------------
@@ -523,3 +562,26 @@ def attachment_response(attachment) -> FileResponse:
         filename=attachment.name,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def port_out_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """The port-out alert's link (SPEC §4): a confirmation page, and a POST that withdraws, signed in or not."""
+    try:
+        ticket, _ = read_token(token)
+    except Refusal as refusal:
+        return render(request, "portal/port_out_withdraw.html", {"refusal": refusal}, status=400)
+    numbers = [n.number for n in ticket.numbers.all()]
+    context = {"ticket": ticket, "numbers": numbers}
+    if ticket.state not in (State.SUBMITTED, State.VERIFIED):
+        refusal = Refusal("invalid_state", "This request can no longer be withdrawn with this link.")
+        return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+    if request.method == "POST":
+        try:
+            ticket = withdraw_with_link(token=token)
+        except Refusal as refusal:
+            ticket.refresh_from_db()
+            return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+        return render(request, "portal/port_out_withdraw.html", {**context, "ticket": ticket, "done": True})
+    return render(request, "portal/port_out_withdraw.html", context)

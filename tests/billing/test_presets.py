@@ -318,3 +318,9 @@ def test_smrtphone_cannot_be_reactivated():
     p = policy("smrtphone")
     assert p.reactivation == "never"
     assert "no_reactivation" in p.acknowledgements
+
+
+def test_every_preset_offers_the_port_out_lock():
+    # SPEC §3, §4 (fraud protection): the lock is offered unless a provider switches it off for a policy
+    for preset in ["kixie", "avoxi", "kustomer", "kustomer_premium", "smrtphone"]:
+        assert policy(preset).port_out_lock_offered is True

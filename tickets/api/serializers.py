@@ -111,7 +111,13 @@ class PortOutSerializer(TicketCreateSerializer):
     gaining_carrier = serializers.CharField(max_length=120)
     authorized_name = serializers.CharField(max_length=200, help_text="The authorized person's name.")
     pin = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="The account's port-out PIN or account number."
+        max_length=64, required=False, allow_blank=True, help_text="The account's port-out PIN, where it has one."
+    )
+    account_number = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The account number (its public id, AC-…): authorizes the port-out of an account without a PIN.",
     )
 
     def kind_fields(self, data):
@@ -120,6 +126,7 @@ class PortOutSerializer(TicketCreateSerializer):
             "gaining_carrier": data["gaining_carrier"],
             "authorized_name": data["authorized_name"],
             "pin": data.get("pin") or None,
+            "account_number": data.get("account_number") or None,
         }
 
 
@@ -164,7 +171,11 @@ class TicketSerializer(serializers.ModelSerializer):
     available_transitions = serializers.SerializerMethodField()
     history = HistorySerializer(source="log", many=True, read_only=True)
     acknowledgements = serializers.ListField(child=serializers.CharField(), read_only=True)
-    checks = serializers.DictField(child=serializers.BooleanField(), read_only=True)
+    checks = serializers.DictField(
+        child=serializers.BooleanField(),
+        read_only=True,
+        help_text="The outcome of each verification check: staff only, empty for customers.",
+    )
     reason = serializers.CharField(read_only=True, help_text="Exit-survey reason (Stripe's values) or empty.")
 
     class Meta:
@@ -205,6 +216,13 @@ class TicketSerializer(serializers.ModelSerializer):
             "history",
         ]
         read_only_fields = fields
+
+    def to_representation(self, ticket: Ticket) -> dict:
+        data = super().to_representation(ticket)
+        if not self.context["request"].user.is_staff:
+            # SPEC §5: customers never learn which verification check failed (empty, so the schema holds for all).
+            data["checks"] = {}
+        return data
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=TRANSITIONS)))
     def get_available_transitions(self, ticket: Ticket) -> list[str]:

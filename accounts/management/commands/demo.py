@@ -14,9 +14,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from tqdm import tqdm
 
-from accounts import services
+from accounts import services, two_factor
 from accounts.models import STAFF_GROUP_AGENTS, STAFF_GROUP_MANAGERS, Account, Membership, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan
 from numbers.models import PhoneNumber
@@ -150,6 +151,7 @@ class Command(BaseCommand):
             raise CommandError("No plans found: run `python manage.py migrate` first (the presets ship as migrations).")
         self.password_hash = make_password(DEMO_PASSWORD)  # hashed once: every demo login shares it
         self.logins: list[tuple[str, str]] = []
+        self.authenticators: list[tuple[str, str, str]] = []
         steps = tqdm(
             total=len(STAFF) + len(ACCOUNTS) + 1,
             desc="Loading demo",
@@ -187,6 +189,11 @@ class Command(BaseCommand):
         )
         if spec.group:
             user.groups.set([Group.objects.get(name=spec.group)])
+        # Staff two-factor: every demo staff user gets an authenticator (kept when the demo is loaded again).
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or two_factor.create_authenticator(
+            user, name="Demo authenticator"
+        )
+        self.authenticators.append((spec.email, two_factor.secret_of(device), device.config_url))
         self.logins.append((spec.email, "superuser" if spec.superuser else (spec.group or "staff")))
         return user
 
@@ -273,4 +280,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nDemo loaded. Every login below uses the password: {DEMO_PASSWORD}\n"))
         for email, what in self.logins:
             self.stdout.write(f"  {email:<{width}}  {DEMO_PASSWORD}  {what}")
+        self.stdout.write(
+            "\nStaff also give a code from an authenticator app (two-factor). Add a secret below to any TOTP app "
+            "(or open its otpauth:// URI), sign in with the password, then enter the app's 6-digit code:"
+        )
+        for email, secret, uri in self.authenticators:
+            self.stdout.write(f"  {email:<{width}}  {secret}\n  {'':<{width}}  {uri}")
         self.stdout.write("\nAdmin (staff): http://127.0.0.1:8000/admin/   Portal (customers): http://127.0.0.1:8000/")
