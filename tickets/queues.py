@@ -23,7 +23,7 @@ from accounts.models import User
 from billing.models import Plan
 from config.ids import as_id
 
-from . import selectors, services, sla
+from . import queue_render, selectors, services, sla
 from .exceptions import Refusal
 from .models import Kind, Ticket
 
@@ -177,6 +177,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
         **_nav(request, "list"),
         "filters": filters,
         "page": page,
+        "rows_html": queue_render.rows_html(page.rows, manager=manager, page_query=filters.query(page="")),
         "presets": [(key, label) for key, (label, _) in selectors.PRESETS.items()],
         "current_preset": request.GET.get("preset", ""),
         "kinds": Kind.choices,

@@ -126,6 +126,60 @@ def test_cutoff_matches_elapsed(start, now, amount):
     assert (start <= cutoff) == (sla.business_time_between(POLICY, start, now) >= dt.timedelta(hours=amount))
 
 
+def _reference_openings(policy: Policy, first: dt.date, last: dt.date):
+    """The calendar spelled out day by day, independently of tickets/sla.py's tables."""
+    tz = zoneinfo.ZoneInfo(policy.intake_time_zone)
+    day = first
+    while day <= last:
+        if day.weekday() in policy.intake_weekdays and not sla.is_holiday(policy, day):
+            start = dt.datetime.combine(day, policy.intake_start, tzinfo=tz).astimezone(dt.UTC)
+            end = dt.datetime.combine(day, policy.intake_end, tzinfo=tz).astimezone(dt.UTC)
+            if end > start:
+                yield start, end
+        day += dt.timedelta(days=1)
+
+
+def _reference_between(policy: Policy, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    tz = zoneinfo.ZoneInfo(policy.intake_time_zone)
+    first, last = start.astimezone(tz).date() - dt.timedelta(days=1), end.astimezone(tz).date() + dt.timedelta(days=1)
+    total = dt.timedelta(0)
+    for lo, hi in _reference_openings(policy, first, last):
+        lo, hi = max(lo, start), min(hi, end)
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+calendars = st.builds(
+    lambda zone, weekdays, start, length: Policy(
+        preset="bench",
+        intake_time_zone=zone,
+        intake_weekdays=sorted(weekdays),
+        intake_start=dt.time(start // 4, 15 * (start % 4)),
+        intake_end=(dt.datetime(2001, 1, 1, start // 4, 15 * (start % 4)) + dt.timedelta(minutes=15 * length)).time(),
+    ),
+    st.sampled_from(["America/Los_Angeles", "Europe/Berlin", "UTC", "Australia/Sydney", "Asia/Kolkata"]),
+    st.sets(st.integers(0, 6), min_size=1),
+    st.integers(0, 4 * 20),
+    st.integers(1, 4 * 4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy=calendars, start=moments, end=moments, amount=hours.filter(bool))
+def test_the_tables_agree_with_the_calendar_spelled_out_day_by_day(policy, start, end, amount):
+    """The bisection tables give what a walk over every day gives: time between, due times, cutoffs."""
+    expected = _reference_between(policy, start, end) if end > start else dt.timedelta(0)
+    assert sla.business_time_between(policy, start, end) == expected
+    delta = dt.timedelta(hours=amount)
+    due = sla.add_business_hours(policy, start, delta)
+    assert _reference_between(policy, start, due) == delta  # the hours have passed by the due time…
+    assert _reference_between(policy, start, due - dt.timedelta(microseconds=1)) < delta  # …and not a moment before
+    cutoff = sla.subtract_business_hours(policy, end, delta)
+    assert _reference_between(policy, cutoff, end) == delta  # from the cutoff the hours have passed…
+    assert _reference_between(policy, cutoff + dt.timedelta(microseconds=1), end) < delta  # …from any later start not
+
+
 # -- one ticket's SLA ----------------------------------------------------------------------------------------
 
 
