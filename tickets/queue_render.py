@@ -2,18 +2,18 @@
 
 The rows were a template loop: some thirty variable lookups, filters, `{% url %}` tags and localizations a row,
 which cost most of the page's time. Here every URL is reversed once a page, labels are looked up in dicts, and
-each value is escaped once (django.utils.html.escape); templates/queues/list.html places the result in its
+each value is escaped once (html.escape, as Django's own escape); templates/queues/list.html places the result in its
 table. The markup is the template's, row for row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from html import escape  # what django.utils.html.escape calls, without its lazy-string wrapper
 from typing import TYPE_CHECKING
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from . import sla
@@ -23,6 +23,27 @@ if TYPE_CHECKING:
     from .selectors import Row
 
 _PK = 2_147_483_647  # a stand-in id: each URL is reversed once and the row's id put in its place
+
+
+def options(choices: Iterable[tuple[object, object]], selected: str) -> SafeString:
+    """A select's <option> tags, the chosen one marked (values compared as text, as the query string has them)."""
+    return mark_safe(  # noqa: S308 - values and labels escaped
+        "".join(
+            f'<option value="{escape(str(value))}"{" selected" if str(value) == selected else ""}>'
+            f"{escape(str(label))}</option>"
+            for value, label in choices
+        )
+    )
+
+
+def preset_links(presets: Iterable[tuple[str, str]], current: str) -> SafeString:
+    chosen = ' aria-current="true"'
+    return mark_safe(  # noqa: S308 - keys and labels escaped
+        "".join(
+            f'<a href="?preset={escape(key)}"{chosen if key == current else ""}>{escape(label)}</a>'
+            for key, label in presets
+        )
+    )
 
 
 def _url_pattern(name: str, *args) -> tuple[str, str]:

@@ -173,20 +173,40 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     tickets = selectors.queue(request.user, filters, now)
     page = selectors.page_of(tickets, filters.page, now)
     manager = selectors.is_manager(request.user)
+    presets = [(key, label) for key, (label, _) in selectors.PRESETS.items()]
+    statuses = [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS]
+    ages = [(key, label) for key, label, *_ in sla.AGE_BUCKETS]
+    sorts = [(key, label) for key, (label, _) in selectors.SORTS.items()]
+    plans = list(Plan.objects.only("pk", "name").order_by("name")) if manager else []
+    staff = list(selectors.staff_choices()) if manager else []
+    staff_choices = [(s.pk, s.email) for s in staff]
+    # The filter form's options, built here rather than by template loops (tickets/queue_render.py).
+    form = {
+        "presets": queue_render.preset_links(presets, request.GET.get("preset", "")),
+        "kind": queue_render.options(Kind.choices, filters.kind),
+        "state": queue_render.options(selectors.STATE_CHOICES, filters.state),
+        "assignee": queue_render.options(staff_choices, filters.assignee),
+        "plan": queue_render.options([(p.pk, p.name) for p in plans], filters.plan),
+        "sla": queue_render.options(statuses, filters.sla),
+        "age": queue_render.options(ages, filters.age),
+        "sort": queue_render.options(sorts, filters.sort),
+        "bulk": queue_render.options(staff_choices, ""),
+    }
     context = {
         **_nav(request, "list"),
         "filters": filters,
         "page": page,
         "rows_html": queue_render.rows_html(page.rows, manager=manager, page_query=filters.query(page="")),
-        "presets": [(key, label) for key, (label, _) in selectors.PRESETS.items()],
+        "form": form,
+        "presets": presets,
         "current_preset": request.GET.get("preset", ""),
         "kinds": Kind.choices,
         "states": selectors.STATE_CHOICES,
-        "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
-        "ages": [(key, label) for key, label, *_ in sla.AGE_BUCKETS],
-        "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
-        "plans": Plan.objects.only("pk", "name").order_by("name") if manager else [],
-        "staff": selectors.staff_choices() if manager else [],
+        "statuses": statuses,
+        "ages": ages,
+        "sorts": sorts,
+        "plans": plans,
+        "staff": staff,
         "query": filters.query(),
         "page_query": filters.query(page=""),
         "csv_query": filters.query(page=""),
