@@ -105,7 +105,8 @@ def load(size: int, open_count: int, seed: int = 7) -> dict:
     for first in range(have, wanted_accounts, 5000):
         Account.objects.bulk_create(
             [
-                Account(name=f"Bench {i:06d}", plan=plans[i % len(plans)])
+                # Ids in sequence: 50,000 random 8-hex-digit ids would likely hold a duplicate.
+                Account(name=f"Bench {i:06d}", plan=plans[i % len(plans)], account_id=f"AC-{0xB0000000 + i:08X}")
                 for i in range(first, min(first + 5000, wanted_accounts))
             ]
         )

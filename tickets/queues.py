@@ -161,6 +161,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
         "charts": charts,
         "now": now,
+        "list_url": reverse("queues:list"),  # once, not a {% url %} tag for each of the table's links
     }
     return render(request, "queues/overview.html", context)
 

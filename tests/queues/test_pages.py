@@ -174,6 +174,28 @@ def test_overview_counts_kind_by_state_and_ageing(client, kixie):
 
 
 @pytest.mark.django_db
+def test_overview_counts_match_the_queue_filters(client, kixie):
+    """Each SLA status and age bucket of the overview counts what its link's queue view lists."""
+    now = timezone.now()
+    ids = [t.pk for t in bulk_tickets(kixie.account, 120, assignee=kixie.agent, now=now)]
+    Ticket.objects.filter(pk__in=ids[::7]).update(waiting_on_customer_since=now - dt.timedelta(hours=1))
+    Ticket.objects.filter(pk__in=ids[3::5]).update(first_response_at=now - dt.timedelta(hours=2))
+    login(client, kixie.manager)
+    data = client.get(reverse("queues:overview")).context["data"]
+
+    def listed(**query):
+        return client.get(reverse("queues:list"), query).context["page"].count
+
+    for status in sla.Status.FILTERS:
+        assert sum(data.sla_by_kind[k][status] for k, _ in data.kinds) == listed(sla=status), status
+    for key, *_ in sla.AGE_BUCKETS:
+        assert data.ageing[key] == listed(age=key), key
+    breached = {row["assignee_id"]: row["breached"] for row in data.by_assignee}
+    assert breached[kixie.agent.pk] == listed(sla="breached", assignee=str(kixie.agent.pk))
+    assert sum(data.sla_totals.values()) == sum(data.ageing.values()) == data.total_open == listed()
+
+
+@pytest.mark.django_db
 def test_insights_show_throughput_reasons_retention_and_port_outs(client, kixie):
     from tests.factories import RetentionOutcomeFactory
 
