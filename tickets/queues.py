@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from billing.models import Plan
 from config.ids import as_id
 
 from . import queue_render, selectors, services, sla
@@ -172,13 +171,14 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     filters = selectors.QueueFilters.from_query(request.GET)
     tickets = selectors.queue(request.user, filters, now)
-    page = selectors.page_of(tickets, filters.page, now)
+    all_plans = selectors.plans_with_policies()
+    page = selectors.page_of(tickets, filters.page, now, plans=all_plans)
     manager = selectors.is_manager(request.user)
     presets = [(key, label) for key, (label, _) in selectors.PRESETS.items()]
     statuses = [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS]
     ages = [(key, label) for key, label, *_ in sla.AGE_BUCKETS]
     sorts = [(key, label) for key, (label, _) in selectors.SORTS.items()]
-    plans = list(Plan.objects.only("pk", "name").order_by("name")) if manager else []
+    plans = all_plans if manager else []
     staff = list(selectors.staff_choices()) if manager else []
     staff_choices = [(s.pk, s.email) for s in staff]
     # The filter form's options, built here rather than by template loops (tickets/queue_render.py).

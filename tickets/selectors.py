@@ -18,6 +18,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import User
+from billing.models import Plan
 from config.ids import as_id
 
 from . import sla
@@ -226,25 +227,42 @@ class Page:
         return (self.number - 1) * self.page_size + len(self.rows)
 
 
-# What a queue row shows, and what its SLA is computed from (tickets/sla.py: the policy's calendar and targets).
+# What a queue row shows and what its SLA is computed from; its plan and policy come from plans_with_policies().
 ROW_FIELDS = (
     *("kind", "state", "priority", "foc_date", "created_at", "closed_at", "first_response_at"),
     *("waiting_on_customer_since", "sla_clock_started_at", "account", "assignee", "assignee__email"),
-    *("account__account_id", "account__name", "account__plan", "account__plan__name", "account__plan__policy"),
-    *(f"account__plan__policy__{name}" for name in sla.POLICY_FIELDS),
+    *("account__account_id", "account__name", "account__plan_id"),
 )
 
 
-def page_of(tickets: QuerySet[Ticket], number: int, now: dt.datetime, size: int = PAGE_SIZE) -> Page:
+def plans_with_policies() -> list[Plan]:
+    """Every plan (a handful) with its policy's calendar and targets, by name: the filter form's choices and the
+    rows' plans, so fifty rows do not each carry a copy of their plan and policy."""
+    fields = ("name", "policy", *(f"policy__{name}" for name in sla.POLICY_FIELDS))
+    return list(Plan.objects.select_related("policy").only(*fields).order_by("name"))
+
+
+def page_of(
+    tickets: QuerySet[Ticket], number: int, now: dt.datetime, size: int = PAGE_SIZE, plans: list[Plan] | None = None
+) -> Page:
     """One page without COUNT(*) over the whole desk: a count capped at COUNT_CAP and one row fetched ahead."""
-    count = tickets.values("pk").order_by()[: COUNT_CAP + 1].count()
     offset = (number - 1) * size
     # Two steps: the page's ids in the view's order (the joins only where a filter or the sort needs them), then
     # those rows with what they show. One query would join every account before it sorted and cut the page.
-    ids = list(tickets.values_list("pk", flat=True)[offset : offset + size + 1])
+    # The ids are read on to the count's cap (page 1 reads at most COUNT_CAP + 1 ids, an index range), so the
+    # capped count is the rows before the page plus those read: no count query of its own.
+    ids = list(tickets.values_list("pk", flat=True)[offset : max(offset + size + 1, COUNT_CAP + 1)])
+    if ids or offset == 0:
+        count = min(offset + len(ids), COUNT_CAP + 1)
+    else:  # a page past the end: count what there is
+        count = tickets.values("pk").order_by()[: COUNT_CAP + 1].count()
     # One query for the page's rows and what they show, by primary key: nested-loop lookups of 50 rows, never a
     # hash join over every account, and only the columns a row shows or its SLA needs.
-    loaded = Ticket.objects.select_related("account__plan__policy", "assignee").only(*ROW_FIELDS).in_bulk(ids[:size])
+    loaded = Ticket.objects.select_related("account", "assignee").only(*ROW_FIELDS).in_bulk(ids[:size])
+    by_pk = {plan.pk: plan for plan in (plans if plans is not None else plans_with_policies())}
+    for ticket in loaded.values():
+        if (plan := by_pk.get(ticket.account.plan_id)) is not None:  # a plan added since: loaded on its own
+            ticket.account.plan = plan
     rows = [row(loaded[pk], now) for pk in ids[:size] if pk in loaded]
     return Page(rows=rows, number=number, has_next=len(ids) > size, count=count, page_size=size)
 

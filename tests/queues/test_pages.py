@@ -136,9 +136,21 @@ def test_sort_and_pagination(client, kixie):
     assert first.has_next and first.count == len(made)
     second = client.get(reverse("queues:list"), {"page": 2}).context["page"]
     assert [r.ticket.pk for r in second.rows] == [t.pk for t in made[selectors.PAGE_SIZE :]]
-    assert not second.has_next
+    assert not second.has_next and second.count == len(made)
+    past_the_end = client.get(reverse("queues:list"), {"page": 9}).context["page"]
+    assert past_the_end.rows == [] and past_the_end.count == len(made)
     oldest = client.get(reverse("queues:list"), {"sort": "created"}).context["page"]
     assert oldest.rows[0].ticket.pk == made[-1].pk
+
+
+@pytest.mark.django_db
+def test_the_count_stops_at_its_cap_on_every_page(client, kixie, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 20)
+    bulk_tickets(kixie.account, 140)
+    login(client, kixie.manager)
+    for number in (1, 2):
+        page = client.get(reverse("queues:list"), {"state": "all", "page": number}).context["page"]
+        assert len(page.rows) == selectors.PAGE_SIZE and page.count_label == "20+"
 
 
 @pytest.mark.django_db
