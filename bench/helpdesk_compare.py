@@ -16,9 +16,10 @@ BENCH_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/), `<pre
 Each side is timed in-process with Django's test client (middleware, sessions, templates and SQL; no
 network), DEBUG off (the cached template loader), a persistent connection (CONN_MAX_AGE=600), signed in as a
 member of staff who is not a superuser: Exitdesk's support manager on `/queues/list/` (50 rows); helpdesk's
-staff user (50 tickets a page in their settings) on its ticket list, which is two requests, the page
-(`/helpdesk/tickets/`) and the DataTables JSON call the page makes for its rows (its first call: draw 1,
-start 0, the user's page length, the page's own query). Exitdesk runs in this process, helpdesk in a worker
+staff user on its ticket list, which is two requests, the page (`/helpdesk/tickets/`) and the DataTables JSON
+call the page makes for its rows (its first call: draw 1, start 0, the user's page length, the page's own
+query), with 50 tickets a page in the user's settings like Exitdesk's 50 rows (--helpdesk-rows; its default
+is 25). Exitdesk runs in this process, helpdesk in a worker
 process of its own virtualenv driven over a pipe; rounds alternate which side goes first, so a busy machine
 slows both alike. Prints p50, p95, queries and the ratio helpdesk / Exitdesk; the target is ≥ 10 at p50.
 The databases are dropped at the end unless --keep.
@@ -130,7 +131,7 @@ def helpdesk_settings(database: str) -> dict:
 def helpdesk_load(size: int, open_count: int, seed: int = 7) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
-    from helpdesk.models import FollowUp, Queue, Ticket, UserSettings
+    from helpdesk.models import FollowUp, Queue, Ticket
 
     from bench import copyload
 
@@ -139,7 +140,6 @@ def helpdesk_load(size: int, open_count: int, seed: int = 7) -> dict:
         cursor.execute("TRUNCATE helpdesk_ticketchange, helpdesk_followup, helpdesk_ticket CASCADE")
     user_model = get_user_model()
     manager, _ = user_model.objects.get_or_create(username="bench-manager", defaults={"is_staff": True})
-    UserSettings.objects.filter(user=manager).update(tickets_per_page=50)  # the same 50 rows as Exitdesk's page
     agents = [
         user_model.objects.get_or_create(username=f"bench-agent{i}", defaults={"is_staff": True})[0].pk
         for i in range(AGENTS)
@@ -297,6 +297,12 @@ def worker(database: str) -> None:
             call_command("migrate", verbosity=0, interactive=False)
             answer = helpdesk_load(command["tickets"], command["open"])
         elif command["cmd"] == "start":
+            from django.contrib.auth import get_user_model
+            from helpdesk.models import UserSettings
+
+            # The staff user's page length: DataTables asks for this many rows (Exitdesk's page shows 50).
+            manager = get_user_model().objects.get(username="bench-manager")
+            UserSettings.objects.filter(user=manager).update(tickets_per_page=command["rows"])
             side = HelpdeskSide()
             for _ in range(3):
                 side.measure(1)  # warm the caches and the connection
@@ -386,6 +392,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--requests", type=int, default=10, help="requests per side and round")
     parser.add_argument("--prefix", default="exitdesk_hdbench", help="database names: <prefix>_<side>_<tickets>")
+    parser.add_argument(
+        "--helpdesk-rows", type=int, default=50, help="helpdesk's page length (its default is 25; Exitdesk shows 50)"
+    )
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--keep", action="store_true", help="keep both databases (the next run reuses them)")
     parser.add_argument("--reload", action="store_true", help="load kept databases again")
@@ -423,7 +432,7 @@ def main() -> int:
                 f"loaded in {info['load_seconds']:.0f} s",
                 flush=True,
             )
-        started = helper.ask(cmd="start")
+        started = helper.ask(cmd="start", rows=args.helpdesk_rows)
 
         client = Client()
         client.force_login(User.objects.get(email="bench-manager@exitdesk.test"))
