@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 import holidays
 from django.conf import settings
 from django.contrib import admin
+from django.core.signals import setting_changed
 from django.db.models import Case, CharField, Q, Value, When
+from django.dispatch import receiver
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -45,8 +47,20 @@ ZERO = dt.timedelta(0)
 
 
 def holiday_country(policy: Policy) -> str:
-    countries = getattr(settings, "SLA_HOLIDAY_COUNTRIES", {})
-    return countries.get(policy.preset, getattr(settings, "SLA_HOLIDAY_COUNTRY", "US"))
+    countries, default = _holiday_settings()
+    return countries.get(policy.preset, default)
+
+
+@functools.cache
+def _holiday_settings() -> tuple[dict[str, str], str]:
+    # Read once (a queue page asks for every row); override_settings and the like empty the cache below.
+    return getattr(settings, "SLA_HOLIDAY_COUNTRIES", {}), getattr(settings, "SLA_HOLIDAY_COUNTRY", "US")
+
+
+@receiver(setting_changed)
+def _holiday_settings_changed(*, setting: str, **kwargs) -> None:
+    if setting in {"SLA_HOLIDAY_COUNTRIES", "SLA_HOLIDAY_COUNTRY"}:
+        _holiday_settings.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)

@@ -59,6 +59,13 @@ def test_public_holiday_does_not_count():
     assert sla.business_hours_between(POLICY, pt(2025, 11, 27, 0), pt(2025, 11, 28, 0)) == 0
 
 
+def test_holiday_country_per_preset_comes_from_settings(settings):
+    independence_day = (pt(2025, 7, 4, 9), pt(2025, 7, 4, 12))
+    assert sla.business_hours_between(POLICY, *independence_day) == 0
+    settings.SLA_HOLIDAY_COUNTRIES = {"kixie": "GB"}  # not a holiday there: a working Friday
+    assert sla.business_hours_between(POLICY, *independence_day) == 3
+
+
 def test_observed_holiday_counts_as_closed():
     # 4 July 2026 is a Saturday: the federal holiday is observed on Friday 3 July.
     assert sla.business_hours_between(POLICY, pt(2026, 7, 3, 0), pt(2026, 7, 4, 0)) == 0
