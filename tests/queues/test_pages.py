@@ -400,6 +400,26 @@ def test_query_count_is_the_same_at_10_and_1000_rows(client, kixie, django_asser
     assert small == large
 
 
+# What a page costs, whatever the desk's size: session, user, the user's two permission reads, then the page's own.
+BUDGETS = [
+    ("queues:list", {}, 8),  # page ids read on to the count's cap, rows, staff and plans for the filter form
+    ("queues:overview", {}, 8),  # policies and plans for the SLA cutoffs, two GROUP BY queries
+    ("admin:tickets_ticket_changelist", {}, 8),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "query", "budget"), BUDGETS)
+def test_the_queue_pages_stay_within_their_query_budget(
+    client, kixie, django_assert_max_num_queries, name, query, budget
+):
+    login(client, kixie.manager)
+    bulk_tickets(kixie.account, 60, assignee=kixie.agent)
+    client.get(reverse(name), query)  # the session's first use writes it
+    with django_assert_max_num_queries(budget):
+        assert client.get(reverse(name), query).status_code == 200
+
+
 def _logs(tickets) -> None:
     TransitionLog.objects.bulk_create(
         TransitionLog(ticket=t, transition="submit", source="", target="submitted", actor_label="x", channel="api")
