@@ -102,12 +102,19 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+            ],
+            # Compiled templates are kept in memory (parsing one costs more than rendering it); under runserver
+            # with DEBUG on, Django's autoreloader empties this cache when a template file changes.
+            "loaders": [
+                (
+                    "django.template.loaders.cached.Loader",
+                    ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"],
+                )
             ],
         },
     },
@@ -251,6 +258,10 @@ PURGE_BATCH_SIZE = _read("PURGE_BATCH_SIZE", env.int, 10000)
 PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
 if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:
     raise ImproperlyConfigured("PURGE_BATCH_SIZE and PURGE_CLAIM_TIMEOUT must be positive whole numbers.")
+
+# SLA calendars (tickets/sla.py): public holidays of this country, or of the country given per policy preset.
+SLA_HOLIDAY_COUNTRY = env.str("SLA_HOLIDAY_COUNTRY", default="US")
+SLA_HOLIDAY_COUNTRIES: dict[str, str] = {}
 
 # API throttles (DRF scoped rates, "<n>/<second|minute|hour|day>"), kept in the cache below.
 _RATE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"

@@ -60,6 +60,16 @@ def test_debug_is_off_unless_asked():
     assert result.stdout.split()[0] == "False"
 
 
+def test_production_keeps_compiled_templates_in_memory():
+    code = (
+        "import django; django.setup(); from django.template import engines; "
+        "print(*(type(loader).__module__ for loader in engines['django'].engine.template_loaders))"
+    )
+    result = start(code, SECRET_KEY="a-real-secret")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.template.loaders.cached"]
+
+
 def test_debug_off_without_a_secret_key_refuses_to_start():
     assert refused(start(), "SECRET_KEY")
     assert refused(start(DEBUG="false", SECRET_KEY=""), "SECRET_KEY")

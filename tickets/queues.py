@@ -20,10 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from billing.models import Plan
 from config.ids import as_id
 
-from . import selectors, services, sla
+from . import queue_render, selectors, services, sla
 from .exceptions import Refusal
 from .models import Kind, Ticket
 
@@ -161,6 +160,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
         "charts": charts,
         "now": now,
+        "list_url": reverse("queues:list"),  # once, not a {% url %} tag for each of the table's links
     }
     return render(request, "queues/overview.html", context)
 
@@ -171,21 +171,42 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     filters = selectors.QueueFilters.from_query(request.GET)
     tickets = selectors.queue(request.user, filters, now)
-    page = selectors.page_of(tickets, filters.page, now)
+    all_plans = selectors.plans_with_policies()
+    page = selectors.page_of(tickets, filters.page, now, plans=all_plans)
     manager = selectors.is_manager(request.user)
+    presets = [(key, label) for key, (label, _) in selectors.PRESETS.items()]
+    statuses = [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS]
+    ages = [(key, label) for key, label, *_ in sla.AGE_BUCKETS]
+    sorts = [(key, label) for key, (label, _) in selectors.SORTS.items()]
+    plans = all_plans if manager else []
+    staff_choices = list(selectors.staff_choices().values_list("pk", "email")) if manager else []
+    # The filter form's options, built here rather than by template loops (tickets/queue_render.py).
+    form = {
+        "presets": queue_render.preset_links(presets, request.GET.get("preset", "")),
+        "kind": queue_render.options(Kind.choices, filters.kind),
+        "state": queue_render.options(selectors.STATE_CHOICES, filters.state),
+        "assignee": queue_render.options(staff_choices, filters.assignee),
+        "plan": queue_render.options([(p.pk, p.name) for p in plans], filters.plan),
+        "sla": queue_render.options(statuses, filters.sla),
+        "age": queue_render.options(ages, filters.age),
+        "sort": queue_render.options(sorts, filters.sort),
+        "bulk": queue_render.options(staff_choices, ""),
+    }
     context = {
         **_nav(request, "list"),
         "filters": filters,
         "page": page,
-        "presets": [(key, label) for key, (label, _) in selectors.PRESETS.items()],
+        "rows_html": queue_render.rows_html(page.rows, manager=manager, page_query=filters.query(page="")),
+        "form": form,
+        "presets": presets,
         "current_preset": request.GET.get("preset", ""),
         "kinds": Kind.choices,
         "states": selectors.STATE_CHOICES,
-        "statuses": [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS],
-        "ages": [(key, label) for key, label, *_ in sla.AGE_BUCKETS],
-        "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
-        "plans": Plan.objects.only("pk", "name").order_by("name") if manager else [],
-        "staff": selectors.staff_choices() if manager else [],
+        "statuses": statuses,
+        "ages": ages,
+        "sorts": sorts,
+        "plans": plans,
+        "staff": staff_choices,
         "query": filters.query(),
         "page_query": filters.query(page=""),
         "csv_query": filters.query(page=""),

@@ -15,6 +15,7 @@ filters become one cutoff per policy and kind:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import zoneinfo
@@ -24,7 +25,9 @@ from typing import TYPE_CHECKING
 import holidays
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Q
+from django.core.signals import setting_changed
+from django.db.models import Case, CharField, Q, Value, When
+from django.dispatch import receiver
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 
     from .models import Ticket
 
+# The policy fields the SLA arithmetic reads (a page loads these only).
+POLICY_FIELDS = ("preset", "name", "intake_time_zone", "intake_weekdays", "intake_start", "intake_end", "sla_targets")
 DEFAULT_TARGETS = {"first_response": 4.0, "resolution": 16.0}
 # A ticket is at risk once this share of its target is used up.
 AT_RISK_SHARE = 0.75
@@ -42,8 +47,20 @@ ZERO = dt.timedelta(0)
 
 
 def holiday_country(policy: Policy) -> str:
-    countries = getattr(settings, "SLA_HOLIDAY_COUNTRIES", {})
-    return countries.get(policy.preset, getattr(settings, "SLA_HOLIDAY_COUNTRY", "US"))
+    countries, default = _holiday_settings()
+    return countries.get(policy.preset, default)
+
+
+@functools.cache
+def _holiday_settings() -> tuple[dict[str, str], str]:
+    # Read once (a queue page asks for every row); override_settings and the like empty the cache below.
+    return getattr(settings, "SLA_HOLIDAY_COUNTRIES", {}), getattr(settings, "SLA_HOLIDAY_COUNTRY", "US")
+
+
+@receiver(setting_changed)
+def _holiday_settings_changed(*, setting: str, **kwargs) -> None:
+    if setting in {"SLA_HOLIDAY_COUNTRIES", "SLA_HOLIDAY_COUNTRY"}:
+        _holiday_settings.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,18 +70,6 @@ def _holidays(country: str, year: int) -> frozenset[dt.date]:
 
 def is_holiday(policy: Policy, day: dt.date) -> bool:
     return day in _holidays(holiday_country(policy), day.year)
-
-
-def _opening(policy: Policy, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
-    """The business interval of one local date, as aware datetimes, or None on a closed day."""
-    calendar = (
-        policy.intake_time_zone,
-        tuple(policy.intake_weekdays),
-        policy.intake_start,
-        policy.intake_end,
-        holiday_country(policy),
-    )
-    return _calendar_opening(calendar, day)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -91,22 +96,100 @@ def business_day_length(policy: Policy) -> dt.timedelta:
     return max(end - start, dt.timedelta(minutes=1))
 
 
+# -- the arithmetic: a table of openings with the business time before each, searched by bisection ----------
+#
+# A calendar's openings (one a local day at most, each inside its own local day) are listed in order, in UTC,
+# with the business time that passed before each since the table's first day. The business time up to any
+# instant is then one bisection (`_Table.position`), "between" is a difference of two positions, and a due
+# time or a cutoff is a bisection on the running totals: a queue page's fifty rows cost microseconds each,
+# not a walk over every day of their age. Tables are kept per calendar and grow to the days asked for.
+
+_PAD = dt.timedelta(days=62)  # a table grows by at least this much, so growing is rare
+
+
+class _Table:
+    __slots__ = ("first", "last", "lo", "hi", "starts", "lengths", "before", "after")
+
+    def __init__(self, calendar: tuple, tz: zoneinfo.ZoneInfo, first: dt.date, last: dt.date) -> None:
+        self.first, self.last = first, last
+        one = dt.timedelta(days=1)
+        # Instants in [lo, hi) fall on local days first + 1 … last - 1: a day either side is in the table.
+        self.lo = dt.datetime.combine(first + one, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+        self.hi = dt.datetime.combine(last, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+        self.starts, self.lengths, self.before, self.after = [], [], [], []
+        total, day = ZERO, first
+        while day <= last:
+            opening = _calendar_opening(calendar, day)
+            if opening:
+                length = opening[1] - opening[0]
+                self.starts.append(opening[0])
+                self.lengths.append(length)
+                self.before.append(total)
+                total += length
+                self.after.append(total)
+            day += one
+
+    def covers(self, moment: dt.datetime) -> bool:
+        return self.lo <= moment < self.hi
+
+    def position(self, moment: dt.datetime) -> dt.timedelta:
+        """Business time from the table's first day to `moment` (a UTC instant the table covers)."""
+        k = bisect.bisect_right(self.starts, moment) - 1
+        if k < 0:
+            return ZERO
+        into = moment - self.starts[k]
+        return self.before[k] + (into if into < self.lengths[k] else self.lengths[k])
+
+
+class _Calendar:
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+        self.tz = zoneinfo.ZoneInfo(key[0])
+        self.table: _Table | None = None
+
+    def day(self, moment: dt.datetime) -> dt.date:
+        return moment.astimezone(self.tz).date()
+
+    def table_for(self, *moments: dt.datetime, first: dt.date | None = None, last: dt.date | None = None) -> _Table:
+        """A table that covers these instants (and the days first … last when given)."""
+        table = self.table
+        if table is not None and all(table.covers(m) for m in moments):
+            if (first is None or first >= table.first) and (last is None or last <= table.last):
+                return table
+        one = dt.timedelta(days=1)
+        days = [self.day(m) for m in moments] + [d for d in (first, last) if d is not None]
+        lo, hi = min(days) - one, max(days) + one
+        if table is not None:
+            lo, hi = min(lo, table.first), max(hi, table.last)
+        table = _Table(self.key, self.tz, lo - _PAD, hi + _PAD)
+        self.table = table  # a whole new table: a reader holding the old one is unaffected
+        return table
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar_for(key: tuple) -> _Calendar:
+    return _Calendar(key)
+
+
+def _calendar(policy: Policy) -> _Calendar:
+    return _calendar_for(
+        (
+            policy.intake_time_zone,
+            tuple(policy.intake_weekdays),
+            policy.intake_start,
+            policy.intake_end,
+            holiday_country(policy),
+        )
+    )
+
+
 def business_time_between(policy: Policy, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
     """Exact business time in [start, end); zero when end ≤ start."""
     if end <= start or not _open_weekly(policy):
         return ZERO
-    tz = policy.tz
-    day = start.astimezone(tz).date() - dt.timedelta(days=1)
-    last = end.astimezone(tz).date() + dt.timedelta(days=1)
-    total = ZERO
-    while day <= last:
-        opening = _opening(policy, day)
-        if opening:
-            lo, hi = max(opening[0], start), min(opening[1], end)
-            if hi > lo:
-                total += hi - lo
-        day += dt.timedelta(days=1)
-    return total
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    table = _calendar(policy).table_for(start, end)
+    return table.position(end) - table.position(start)
 
 
 def business_hours_between(policy: Policy, start: dt.datetime, end: dt.datetime) -> float:
@@ -118,7 +201,7 @@ def _as_delta(hours: float | dt.timedelta) -> dt.timedelta:
     return hours if isinstance(hours, dt.timedelta) else dt.timedelta(hours=hours)
 
 
-# A policy with no open day at all would loop forever; ten years of closed days is "never".
+# A policy with no open day at all would search forever; ten years of closed days is "never".
 _MAX_DAYS = 3660
 
 
@@ -129,16 +212,17 @@ def add_business_hours(policy: Policy, start: dt.datetime, hours: float | dt.tim
         return start
     if not _open_weekly(policy):
         raise ValueError(f"Policy {policy} has no business hours.")
-    day = start.astimezone(policy.tz).date() - dt.timedelta(days=1)
-    for _ in range(_MAX_DAYS):
-        opening = _opening(policy, day)
-        if opening and opening[1] > start:
-            lo = max(opening[0], start)
-            if opening[1] - lo >= remaining:
-                return lo + remaining
-            remaining -= opening[1] - lo
-        day += dt.timedelta(days=1)
-    raise ValueError(f"Policy {policy} has no business hours in ten years.")
+    calendar, moment = _calendar(policy), start.astimezone(dt.UTC)
+    table = calendar.table_for(moment)
+    limit = calendar.day(moment) + dt.timedelta(days=_MAX_DAYS)
+    while True:
+        target = table.position(moment) + remaining
+        if table.after and table.after[-1] >= target:
+            i = bisect.bisect_left(table.after, target)  # the first opening by whose end the time has passed
+            return table.starts[i] + (target - table.before[i])
+        if table.last >= limit:
+            raise ValueError(f"Policy {policy} has no business hours in ten years.")
+        table = calendar.table_for(moment, last=min(table.last + dt.timedelta(days=366), limit))
 
 
 def subtract_business_hours(policy: Policy, end: dt.datetime, hours: float | dt.timedelta) -> dt.datetime:
@@ -152,16 +236,17 @@ def subtract_business_hours(policy: Policy, end: dt.datetime, hours: float | dt.
         return end
     if not _open_weekly(policy):
         raise ValueError(f"Policy {policy} has no business hours.")
-    day = end.astimezone(policy.tz).date() + dt.timedelta(days=1)
-    for _ in range(_MAX_DAYS):
-        opening = _opening(policy, day)
-        if opening and opening[0] < end:
-            hi = min(opening[1], end)
-            if hi - opening[0] >= remaining:
-                return hi - remaining
-            remaining -= hi - opening[0]
-        day -= dt.timedelta(days=1)
-    raise ValueError(f"Policy {policy} has no business hours in ten years.")
+    calendar, moment = _calendar(policy), end.astimezone(dt.UTC)
+    table = calendar.table_for(moment)
+    limit = calendar.day(moment) - dt.timedelta(days=_MAX_DAYS)
+    while True:
+        target = table.position(moment) - remaining
+        if table.before and target >= ZERO:
+            i = bisect.bisect_right(table.before, target) - 1  # the last opening that starts by the target
+            return table.starts[i] + (target - table.before[i])
+        if table.first <= limit:
+            raise ValueError(f"Policy {policy} has no business hours in ten years.")
+        table = calendar.table_for(moment, first=max(table.first - dt.timedelta(days=366), limit))
 
 
 # -- targets and status ------------------------------------------------------------------------------------
@@ -379,6 +464,18 @@ def status_q(status: str, scopes: list[PolicyScope], now: dt.datetime, prefix: s
     raise ValueError(f"Unknown SLA status {status!r}")
 
 
+def status_case(scopes: list[PolicyScope], now: dt.datetime, prefix: str = "") -> Case:
+    """The SLA status of an open ticket as one SQL expression, for GROUP BY: the same cutoffs as status_q (paused
+    first, then breached, then at risk), each built once rather than once per status."""
+    return Case(
+        When(Q(**{f"{prefix}waiting_on_customer_since__isnull": False}), then=Value(Status.PAUSED)),
+        When(used_share_q(scopes, 1.0, now, prefix), then=Value(Status.BREACHED)),
+        When(used_share_q(scopes, AT_RISK_SHARE, now, prefix), then=Value(Status.AT_RISK)),
+        default=Value(Status.ON_TRACK),
+        output_field=CharField(),
+    )
+
+
 def age_at_least_q(days: float, scopes: list[PolicyScope], now: dt.datetime, prefix: str = "") -> Q:
     """Tickets at least `days` business days old (business days of their own policy), counted from created_at."""
     clauses = Q(pk__in=[])
@@ -405,6 +502,16 @@ def age_bucket_q(key: str, scopes: list[PolicyScope], now: dt.datetime, prefix: 
                 q &= ~age_at_least_q(high, scopes, now, prefix)
             return q
     raise ValueError(f"Unknown age bucket {key!r}")
+
+
+def age_bucket_case(scopes: list[PolicyScope], now: dt.datetime, prefix: str = "") -> Case:
+    """The age bucket as one SQL expression (the oldest bucket whose lower bound is reached), as age_bucket_q."""
+    whens = [
+        When(age_at_least_q(low, scopes, now, prefix), then=Value(key))
+        for key, _label, low, _high in reversed(AGE_BUCKETS)
+        if low
+    ]
+    return Case(*whens, default=Value(AGE_BUCKETS[0][0]), output_field=CharField())
 
 
 def age_in_business_days(ticket: Ticket, policy: Policy, now: dt.datetime | None = None) -> float:

@@ -136,9 +136,21 @@ def test_sort_and_pagination(client, kixie):
     assert first.has_next and first.count == len(made)
     second = client.get(reverse("queues:list"), {"page": 2}).context["page"]
     assert [r.ticket.pk for r in second.rows] == [t.pk for t in made[selectors.PAGE_SIZE :]]
-    assert not second.has_next
+    assert not second.has_next and second.count == len(made)
+    past_the_end = client.get(reverse("queues:list"), {"page": 9}).context["page"]
+    assert past_the_end.rows == [] and past_the_end.count == len(made)
     oldest = client.get(reverse("queues:list"), {"sort": "created"}).context["page"]
     assert oldest.rows[0].ticket.pk == made[-1].pk
+
+
+@pytest.mark.django_db
+def test_the_count_stops_at_its_cap_on_every_page(client, kixie, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 20)
+    bulk_tickets(kixie.account, 140)
+    login(client, kixie.manager)
+    for number in (1, 2):
+        page = client.get(reverse("queues:list"), {"state": "all", "page": number}).context["page"]
+        assert len(page.rows) == selectors.PAGE_SIZE and page.count_label == "20+"
 
 
 @pytest.mark.django_db
@@ -171,6 +183,28 @@ def test_overview_counts_kind_by_state_and_ageing(client, kixie):
     assert data.total_open == 2
     assert data.ageing["7plus"] == 1 and sum(data.ageing.values()) == 2
     assert data.sla_totals["breached"] >= 1
+
+
+@pytest.mark.django_db
+def test_overview_counts_match_the_queue_filters(client, kixie):
+    """Each SLA status and age bucket of the overview counts what its link's queue view lists."""
+    now = timezone.now()
+    ids = [t.pk for t in bulk_tickets(kixie.account, 120, assignee=kixie.agent, now=now)]
+    Ticket.objects.filter(pk__in=ids[::7]).update(waiting_on_customer_since=now - dt.timedelta(hours=1))
+    Ticket.objects.filter(pk__in=ids[3::5]).update(first_response_at=now - dt.timedelta(hours=2))
+    login(client, kixie.manager)
+    data = client.get(reverse("queues:overview")).context["data"]
+
+    def listed(**query):
+        return client.get(reverse("queues:list"), query).context["page"].count
+
+    for status in sla.Status.FILTERS:
+        assert sum(data.sla_by_kind[k][status] for k, _ in data.kinds) == listed(sla=status), status
+    for key, *_ in sla.AGE_BUCKETS:
+        assert data.ageing[key] == listed(age=key), key
+    breached = {row["assignee_id"]: row["breached"] for row in data.by_assignee}
+    assert breached[kixie.agent.pk] == listed(sla="breached", assignee=str(kixie.agent.pk))
+    assert sum(data.sla_totals.values()) == sum(data.ageing.values()) == data.total_open == listed()
 
 
 @pytest.mark.django_db
@@ -364,6 +398,26 @@ def test_query_count_is_the_same_at_10_and_1000_rows(client, kixie, django_asser
     assert Ticket.objects.count() == 1000
     large = _queries(client, django_assert_max_num_queries, name, query)
     assert small == large
+
+
+# What a page costs, whatever the desk's size: session, user, the user's two permission reads, then the page's own.
+BUDGETS = [
+    ("queues:list", {}, 8),  # page ids read on to the count's cap, rows, staff and plans for the filter form
+    ("queues:overview", {}, 8),  # policies and plans for the SLA cutoffs, two GROUP BY queries
+    ("admin:tickets_ticket_changelist", {}, 8),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "query", "budget"), BUDGETS)
+def test_the_queue_pages_stay_within_their_query_budget(
+    client, kixie, django_assert_max_num_queries, name, query, budget
+):
+    login(client, kixie.manager)
+    bulk_tickets(kixie.account, 60, assignee=kixie.agent)
+    client.get(reverse(name), query)  # the session's first use writes it
+    with django_assert_max_num_queries(budget):
+        assert client.get(reverse(name), query).status_code == 200
 
 
 def _logs(tickets) -> None:

@@ -59,6 +59,13 @@ def test_public_holiday_does_not_count():
     assert sla.business_hours_between(POLICY, pt(2025, 11, 27, 0), pt(2025, 11, 28, 0)) == 0
 
 
+def test_holiday_country_per_preset_comes_from_settings(settings):
+    independence_day = (pt(2025, 7, 4, 9), pt(2025, 7, 4, 12))
+    assert sla.business_hours_between(POLICY, *independence_day) == 0
+    settings.SLA_HOLIDAY_COUNTRIES = {"kixie": "GB"}  # not a holiday there: a working Friday
+    assert sla.business_hours_between(POLICY, *independence_day) == 3
+
+
 def test_observed_holiday_counts_as_closed():
     # 4 July 2026 is a Saturday: the federal holiday is observed on Friday 3 July.
     assert sla.business_hours_between(POLICY, pt(2026, 7, 3, 0), pt(2026, 7, 4, 0)) == 0
@@ -124,6 +131,60 @@ def test_cutoff_matches_elapsed(start, now, amount):
     """The queue filters' cutoff: start ≤ subtract(now, h) exactly when h business hours have passed."""
     cutoff = sla.subtract_business_hours(POLICY, now, amount)
     assert (start <= cutoff) == (sla.business_time_between(POLICY, start, now) >= dt.timedelta(hours=amount))
+
+
+def _reference_openings(policy: Policy, first: dt.date, last: dt.date):
+    """The calendar spelled out day by day, independently of tickets/sla.py's tables."""
+    tz = zoneinfo.ZoneInfo(policy.intake_time_zone)
+    day = first
+    while day <= last:
+        if day.weekday() in policy.intake_weekdays and not sla.is_holiday(policy, day):
+            start = dt.datetime.combine(day, policy.intake_start, tzinfo=tz).astimezone(dt.UTC)
+            end = dt.datetime.combine(day, policy.intake_end, tzinfo=tz).astimezone(dt.UTC)
+            if end > start:
+                yield start, end
+        day += dt.timedelta(days=1)
+
+
+def _reference_between(policy: Policy, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    tz = zoneinfo.ZoneInfo(policy.intake_time_zone)
+    first, last = start.astimezone(tz).date() - dt.timedelta(days=1), end.astimezone(tz).date() + dt.timedelta(days=1)
+    total = dt.timedelta(0)
+    for lo, hi in _reference_openings(policy, first, last):
+        lo, hi = max(lo, start), min(hi, end)
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+calendars = st.builds(
+    lambda zone, weekdays, start, length: Policy(
+        preset="bench",
+        intake_time_zone=zone,
+        intake_weekdays=sorted(weekdays),
+        intake_start=dt.time(start // 4, 15 * (start % 4)),
+        intake_end=(dt.datetime(2001, 1, 1, start // 4, 15 * (start % 4)) + dt.timedelta(minutes=15 * length)).time(),
+    ),
+    st.sampled_from(["America/Los_Angeles", "Europe/Berlin", "UTC", "Australia/Sydney", "Asia/Kolkata"]),
+    st.sets(st.integers(0, 6), min_size=1),
+    st.integers(0, 4 * 20),
+    st.integers(1, 4 * 4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy=calendars, start=moments, end=moments, amount=hours.filter(bool))
+def test_the_tables_agree_with_the_calendar_spelled_out_day_by_day(policy, start, end, amount):
+    """The bisection tables give what a walk over every day gives: time between, due times, cutoffs."""
+    expected = _reference_between(policy, start, end) if end > start else dt.timedelta(0)
+    assert sla.business_time_between(policy, start, end) == expected
+    delta = dt.timedelta(hours=amount)
+    due = sla.add_business_hours(policy, start, delta)
+    assert _reference_between(policy, start, due) == delta  # the hours have passed by the due time…
+    assert _reference_between(policy, start, due - dt.timedelta(microseconds=1)) < delta  # …and not a moment before
+    cutoff = sla.subtract_business_hours(policy, end, delta)
+    assert _reference_between(policy, cutoff, end) == delta  # from the cutoff the hours have passed…
+    assert _reference_between(policy, cutoff + dt.timedelta(microseconds=1), end) < delta  # …from any later start not
 
 
 # -- one ticket's SLA ----------------------------------------------------------------------------------------
