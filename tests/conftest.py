@@ -51,6 +51,7 @@ def _data_migration_rows(request) -> None:
 
     importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
     importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
+    importlib.import_module("accounts.migrations.0005_access_permissions").grant(apps, None)
 
 
 @pytest.fixture
