@@ -7,9 +7,11 @@ returns True (done or shown), False (refused or hidden), or None where the inter
 """
 
 import datetime as dt
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
@@ -21,7 +23,7 @@ from accounts.models import Account
 from billing.models import CardOnFile
 from tests.factories import PIN, StaffFactory, TicketFactory
 from tickets import services
-from tickets.access_table import ROLES, TABLE, Rule
+from tickets.access_table import ROLES, TABLE, Rule, as_markdown
 from tickets.models import Comment, Ticket
 
 CUSTOMER_SIDE = ("portal", "api", "queues")
@@ -322,6 +324,11 @@ PROBES: dict[tuple[str, str], dict] = {
         "queues": lambda s, c: _ok(c.web.get(reverse("queues:export"))),
     },
 }
+
+
+def test_the_readme_shows_the_table():
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    assert as_markdown().strip() in "\n".join(line.strip() for line in readme.splitlines())
 
 
 def test_every_rule_has_probes_and_every_probe_a_rule():
