@@ -47,6 +47,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "holds_offered",
             "refunds",
             "downgrade_proration",
+            "staff_first_names",
         ]
         read_only_fields = fields
 

@@ -148,6 +148,7 @@ def comments_for(user, ticket: Ticket) -> QuerySet[Comment]:
 
 
 def attachments_for(user, ticket: Ticket):
+    """The files of a ticket the person already sees (callers find the ticket through visible_tickets first)."""
     attachments = ticket.attachments.order_by("created_at", "pk")
     if is_staff(user) and not user.has_perm("tickets.view_attachment"):
         return attachments.none()
@@ -161,23 +162,38 @@ def history_for(user, ticket: Ticket) -> list[TransitionLog]:
     rows = list(ticket.log.all() if prefetched else ticket.log.select_related("actor"))
     if is_staff(user):
         return rows
+    policy = ticket.account.plan.policy
     shown = []
     for row in rows:
         if row.transition == "assign":
             continue
-        row.shown_actor = actor_name(user, row.actor, row.actor_label)
+        row.shown_actor = actor_name(user, row.actor, row.actor_label, policy)
         row.shown_note = ticket.rejection_reason if row.transition == "reject" else ""
         shown.append(row)
     return shown
 
 
-def actor_name(viewer, actor, label: str) -> str:
-    """How someone who acted is named to the viewer: staff read emails, customers read "Support" for staff."""
+def actor_name(viewer, actor, label: str, policy=None) -> str:
+    """How someone who acted is named to the viewer: staff read emails; customers read "Support" for a member of
+    staff, or their first name where the provider's policy turns that on (`staff_first_names`), never an email."""
     if is_staff(viewer):
         return label
     if actor is not None and actor.is_staff:
+        first = (actor.full_name or "").split()
+        if policy is not None and policy.staff_first_names and first:
+            return first[0]
         return STAFF_NAME_FOR_CUSTOMERS
     return label
+
+
+def comments_shown(user, ticket: Ticket) -> list[Comment]:
+    """comments_for, each with `shown_author`: the name this person reads for its author."""
+    policy = ticket.account.plan.policy
+    comments = list(comments_for(user, ticket))
+    for comment in comments:
+        author = comment.author
+        comment.shown_author = actor_name(user, author, author.email, policy) if author else "system"
+    return comments
 
 
 def may_see_part(user, account: Account, part: str) -> bool:

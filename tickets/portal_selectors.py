@@ -61,7 +61,7 @@ def ticket_for_user_or_404(user: User, pk: int) -> tuple[Ticket, Membership]:
 def timeline(user: User, ticket: Ticket) -> list[dict]:
     """The history and the comments the user may read (tickets.access), in the order they happened."""
     entries = [{"at": row.at, "type": "transition", "row": row} for row in access.history_for(user, ticket)] + [
-        {"at": comment.created_at, "type": "comment", "row": comment} for comment in access.comments_for(user, ticket)
+        {"at": comment.created_at, "type": "comment", "row": comment} for comment in access.comments_shown(user, ticket)
     ]
     return sorted(entries, key=lambda entry: entry["at"])
 

@@ -37,7 +37,7 @@ def staff_view(*, managers_only: bool = False) -> Callable:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not (user.is_active and user.is_staff):
+            if not access.is_staff(user):
                 raise Http404  # customers do not learn these pages exist
             allowed = access.may_see_insights(user) if managers_only else access.may_use_queues(user)
             if not allowed:

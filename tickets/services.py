@@ -184,7 +184,7 @@ def submit_ticket(
     returned holds its history and numbers, so showing it costs no further query.
     """
     actor = actor or requester
-    if received_at is not None and (not actor.is_staff or received_at > timezone.now()):
+    if received_at is not None and (not access.may_submit_for_others(actor) or received_at > timezone.now()):
         raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
     try:
         with transaction.atomic():

@@ -252,3 +252,17 @@ def test_emails_go_to_the_requester_only_while_a_member(owners_port_out, tasks_i
     mail.outbox.clear()
     services.transition_ticket(ticket=ticket, name="verify", actor=people.agent)
     assert all(people.owner.email not in message.to for message in mail.outbox)
+
+
+def test_a_provider_may_show_the_agents_first_name_never_their_email(owners_port_out):
+    people, ticket = owners_port_out
+    people.policy.staff_first_names = True
+    people.policy.save(update_fields=["staff_first_names"])
+    priya = StaffFactory(email="priya.shah@exitdesk.test", full_name="Priya Shah")
+    services.add_comment(ticket=ticket, author=priya, body="Looking into it")
+    services.transition_ticket(ticket=ticket, name="verify", actor=priya)
+    owner = api(people.owner)
+    assert [h["actor"] for h in owner.get(f"/api/v1/tickets/{ticket.pk}/").json()["history"]][1:] == ["Priya"]
+    assert [c["author"] for c in owner.get(f"/api/v1/tickets/{ticket.pk}/comments/").json()["results"]] == ["Priya"]
+    page = web(people.owner).get(reverse("portal:ticket", args=[ticket.pk])).content.decode()
+    assert "by Priya via admin" in page and priya.email not in page

@@ -281,7 +281,9 @@ class CommentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_author(self, comment: Comment) -> str:
+        if hasattr(comment, "shown_author"):  # read through tickets.access.comments_shown
+            return comment.shown_author
         if not (comment.author_id and comment.author):
             return "system"
         viewer = self.context["request"].user if "request" in self.context else None
-        return access.actor_name(viewer, comment.author, comment.author.email)
+        return access.actor_name(viewer, comment.author, comment.author.email, comment.ticket.account.plan.policy)

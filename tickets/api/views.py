@@ -327,7 +327,7 @@ class TicketComments(generics.GenericAPIView):
     )
     def get(self, request, pk: int):
         ticket = ticket_for(request, pk)
-        page = self.paginate_queryset(access.comments_for(request.user, ticket))
+        page = self.paginate_queryset(access.comments_shown(request.user, ticket))
         return self.get_paginated_response(CommentSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
