@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
@@ -21,7 +20,7 @@ from rest_framework.test import APIClient
 from accounts import services as provisioning
 from accounts.models import Account
 from billing.models import CardOnFile
-from tests.factories import PIN, StaffFactory, TicketFactory
+from tests.factories import PIN, AttachmentFactory, StaffFactory, TicketFactory
 from tickets import services
 from tickets.access_table import ROLES, TABLE, Rule, as_markdown
 from tickets.models import Comment, Ticket
@@ -39,7 +38,7 @@ def _fresh_throttles():
 
 
 @pytest.fixture
-def scene(cast):
+def scene(cast, settings, tmp_path):
     """The cast of tickets/access_table.py on a Kixie account, with one of every object the table names."""
     people = cast("kixie")
     account = people.account
@@ -60,6 +59,8 @@ def scene(cast):
         )
 
     owners_case = port_out(numbers[0])
+    settings.MEDIA_ROOT = tmp_path
+    attachment = AttachmentFactory(ticket=owners_case, uploaded_by=people.owner)
     Comment.objects.create(ticket=owners_case, author=colleague, body="private-probe-7731", public=False)
     Comment.objects.create(ticket=owners_case, author=colleague, body="We are on it", public=True)
     verified_case = port_out(numbers[1])
@@ -79,6 +80,7 @@ def scene(cast):
         numbers=numbers,
         card=card,
         owners_case=owners_case,
+        attachment=attachment,
         verified_case=verified_case,
         members_case=members_case,
     )
@@ -225,6 +227,18 @@ PROBES: dict[tuple[str, str], dict] = {
         "api": lambda s, c: _api_transition(c, s.verified_case, "approve"),
         "admin": lambda s, c: _admin_transition(c, s.verified_case, "approve", "approved"),
     },
+    ("owner's case attachment", "download"): {
+        "portal": lambda s, c: _ok(c.web.get(reverse("portal:attachment", args=[s.owners_case.pk, s.attachment.pk]))),
+        "admin": lambda s, c: _ok(
+            c.web.get(reverse("admin:tickets_ticket_attachment", args=[s.owners_case.pk, s.attachment.pk]))
+        ),
+    },
+    ("account", "provision"): {
+        "api": lambda s, c: _ok(
+            c.api.post("/api/v1/accounts/", {"name": "Probe customer", "plan": s.people.plan.pk}, format="json"), 201
+        ),
+        "admin": lambda s, c: _ok(c.web.get(reverse("admin:accounts_account_add"))),
+    },
     ("private comment", "read"): {
         "portal": lambda s, c: "private-probe-7731" in _portal_page(s, c, s.owners_case),
         "api": lambda s, c: "private-probe-7731" in _text(c.api.get(f"/api/v1/tickets/{s.owners_case.pk}/comments/")),
@@ -327,7 +341,7 @@ PROBES: dict[tuple[str, str], dict] = {
 
 
 def test_the_readme_shows_the_table():
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert as_markdown().strip() in "\n".join(line.strip() for line in readme.splitlines())
 
 
