@@ -12,6 +12,7 @@ from billing.models import AddOn, CardOnFile, Invoice, License, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.admin import PhoneNumberForm, PhoneNumberFormSet
 from numbers.models import PhoneNumber
+from tickets import access
 
 
 class EmailUserCreationForm(AdminUserCreationForm):
@@ -198,13 +199,16 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         AccountEventInline,
     ]
 
+    def get_queryset(self, request):
+        return access.accounts_for(request.user) & super().get_queryset(request)
+
     @admin.display(boolean=True, description="Port-out PIN set")
     def has_port_out_pin(self, obj: Account) -> bool:
         return bool(obj.port_out_pin)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_support_manager:  # a legal hold is a support manager's decision (issue 7)
+        if not access.is_manager(request.user):  # a legal hold is a support manager's decision (issue 7)
             fields += ["legal_hold", "legal_hold_reason"]
         if obj is not None and obj.status in (Account.Status.PURGING, Account.Status.PURGED):
             fields += ["status", "purge_after"]  # the purge owns these now (accounts/purge.py)

@@ -1,7 +1,8 @@
 """REST API: API tokens, and provisioning accounts with their members, numbers, licenses, add-ons, invoices, card.
 
-Provisioning (every POST/PUT here) is for staff and calls accounts.services; customers read what belongs to their
-own accounts, invoices and the card only with a billing role (U1). Another account's objects are 404.
+Provisioning (every POST/PUT here) is for staff holding the model's add or change permission and calls
+accounts.services; customers read what belongs to their own active accounts, invoices and the card only with a
+billing role (U1). Who may do what is tickets.access's answer; another account's objects are 404.
 """
 
 import logging
@@ -28,14 +29,8 @@ from accounts import services
 from accounts.models import Account, Membership
 from billing.models import AddOn, CardOnFile, Invoice, License, Plan
 from numbers.models import PhoneNumber, normalize_e164
-from tickets.api.common import (
-    IdField,
-    TokenThrottle,
-    account_for,
-    error_responses,
-    require_staff,
-    visible_accounts,
-)
+from tickets import access
+from tickets.api.common import DeskPermission, IdField, TokenThrottle, account_for, error_responses
 from tickets.exceptions import Refusal
 
 from . import two_factor
@@ -144,18 +139,20 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class AccountList(generics.ListAPIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "accounts.view_account", "POST": "accounts.add_account"}
     serializer_class = AccountSerializer
     filter_backends: list = []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Account.objects.none()
-        return visible_accounts(self.request.user).select_related("plan").order_by("pk")
+        return access.accounts_for(self.request.user).select_related("plan").order_by("pk")
 
     @extend_schema(
         tags=["accounts"],
         summary="Accounts the caller may see",
-        responses={200: AccountSerializer(many=True), **error_responses(401, 404)},
+        responses={200: AccountSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -167,7 +164,8 @@ class AccountList(generics.ListAPIView):
         responses={201: AccountSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request):
-        require_staff(request, "Only support staff open accounts.")
+        if not access.may_provision(request.user, "accounts"):
+            raise exceptions.PermissionDenied("Only support managers open accounts.")
         form = AccountSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -182,8 +180,11 @@ class AccountList(generics.ListAPIView):
 
 
 class AccountDetail(APIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "accounts.view_account"}
+
     @extend_schema(
-        tags=["accounts"], summary="One account", responses={200: AccountSerializer, **error_responses(401, 404)}
+        tags=["accounts"], summary="One account", responses={200: AccountSerializer, **error_responses(401, 403, 404)}
     )
     def get(self, request, pk: int):
         return Response(AccountSerializer(account_for(request, pk)).data)
@@ -282,7 +283,13 @@ class _AccountChildren(generics.GenericAPIView):
     """GET lists what one account holds; POST provisions one more (staff) through accounts.services."""
 
     filter_backends: list = []
-    billing = False  # reading needs a billing role (U1)
+    permission_classes = [DeskPermission]
+    part = ""  # the name tickets.access.ACCOUNT_PARTS knows it by
+
+    @property
+    def staff_permissions(self) -> dict[str, str]:
+        _relation, view_perm, provision_perm, _billing = access.ACCOUNT_PARTS[self.part]
+        return {"GET": view_perm, "POST": provision_perm}
 
     def get_queryset(self):
         # Only for the browsable API, which asks every generic view for one; requests read `children()`.
@@ -295,12 +302,12 @@ class _AccountChildren(generics.GenericAPIView):
         raise NotImplementedError
 
     def get(self, request, pk: int):
-        account = account_for(request, pk, billing=self.billing)
+        account = account_for(request, pk, part=self.part)
         page = self.paginate_queryset(self.children(account))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def post(self, request, pk: int):
-        account = account_for(request, pk, write=True)
+        account = account_for(request, pk, provision=self.part)
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         if account.status != Account.Status.ACTIVE:
@@ -310,7 +317,7 @@ class _AccountChildren(generics.GenericAPIView):
 
 
 def _children_schema(tag: str, what: str, serializer, *, billing: bool = False):
-    read_codes = (401, 403, 404) if billing else (401, 404)
+    read_codes = (401, 403, 404)  # 403: a customer without a billing role (U1), staff without the permission
     return extend_schema_view(
         get=extend_schema(
             tags=[tag],
@@ -328,6 +335,7 @@ def _children_schema(tag: str, what: str, serializer, *, billing: bool = False):
 
 @_children_schema("members", "members", MemberSerializer)
 class MemberList(_AccountChildren):
+    part = "members"
     serializer_class = MemberSerializer
 
     def children(self, account):
@@ -373,6 +381,7 @@ def _invite(membership: Membership) -> None:
 
 @_children_schema("numbers", "phone numbers", NumberSerializer)
 class NumberList(_AccountChildren):
+    part = "numbers"
     serializer_class = NumberSerializer
 
     def children(self, account):
@@ -386,6 +395,7 @@ class NumberList(_AccountChildren):
 
 @_children_schema("licenses", "licenses", LicenseSerializer)
 class LicenseList(_AccountChildren):
+    part = "licenses"
     serializer_class = LicenseSerializer
 
     def children(self, account):
@@ -397,6 +407,7 @@ class LicenseList(_AccountChildren):
 
 @_children_schema("add-ons", "add-ons", AddOnSerializer)
 class AddOnList(_AccountChildren):
+    part = "addons"
     serializer_class = AddOnSerializer
 
     def children(self, account):
@@ -419,8 +430,8 @@ class AddOnList(_AccountChildren):
 
 @_children_schema("invoices", "invoices", InvoiceSerializer, billing=True)
 class InvoiceList(_AccountChildren):
+    part = "invoices"
     serializer_class = InvoiceSerializer
-    billing = True
 
     def children(self, account):
         return account.invoices.order_by("pk")
@@ -432,13 +443,16 @@ class InvoiceList(_AccountChildren):
 
 
 class Card(APIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "billing.view_cardonfile", "PUT": "billing.change_cardonfile"}
+
     @extend_schema(
         tags=["card"],
         summary="The card on file (brand and last four digits)",
         responses={200: CardSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
-        account = account_for(request, pk, billing=True)
+        account = account_for(request, pk, part="card")
         card = CardOnFile.objects.filter(account=account).first()
         if card is None:
             return Response(
@@ -453,7 +467,7 @@ class Card(APIView):
         responses={200: CardSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def put(self, request, pk: int):
-        account = account_for(request, pk, write=True)
+        account = account_for(request, pk, provision="card")
         form = CardSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         if account.status != Account.Status.ACTIVE:

@@ -115,6 +115,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
             {"fields": ("refunds", "holds_offered", "downgrade_proration", "billing_cutoff_days")},
         ),
         ("Service levels and approval", {"fields": ("sla_targets", "verifier_may_approve")}),
+        ("What customers read of staff — SPEC §5", {"fields": ("staff_first_names",)}),
     )
 
     def save_model(self, request, obj: Policy, form, change: bool) -> None:

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
 from billing.models import ACKNOWLEDGEMENT_TEXTS, Plan, Policy
-from tickets.api.common import error_responses
+from tickets.api.common import DeskPermission, error_responses
 
 
 class PolicySerializer(serializers.ModelSerializer):
@@ -48,6 +48,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "holds_offered",
             "refunds",
             "downgrade_proration",
+            "staff_first_names",
         ]
         read_only_fields = fields
 
@@ -66,10 +67,12 @@ class PlanList(generics.ListAPIView):
     """Every plan, lowest first within its product line, with the rules its customers leave by."""
 
     serializer_class = PlanSerializer
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "billing.view_plan"}
     queryset = Plan.objects.select_related("policy").order_by("product_line", "rank")
     pagination_class = None
     filter_backends: list = []
 
-    @extend_schema(responses={200: PlanSerializer(many=True), **error_responses(401)})
+    @extend_schema(responses={200: PlanSerializer(many=True), **error_responses(401, 403)})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -228,6 +228,11 @@ class Policy(models.Model):
     verifier_may_approve = models.BooleanField(
         default=True, help_text="Whether the agent who verified a ticket may also approve it."
     )
+    # SPEC §5: customers never read a member of staff's email address; "Support", or the first name where set.
+    staff_first_names = models.BooleanField(
+        default=False,
+        help_text="Customers read the agent's first name on their cases instead of “Support” (never an email).",
+    )
 
     class Meta:
         verbose_name_plural = "policies"

@@ -21,7 +21,7 @@ from billing.models import AddOn, License, Plan, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber
 
-from . import services
+from . import access, services
 from .exceptions import Refusal
 from .forms import check_attachment
 from .models import (
@@ -258,8 +258,78 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     # Everything on the page is a record of the request and its workflow; staff only assign and prioritise here.
     readonly_fields = [f for _, options in fieldsets for f in options["fields"] if f not in {"assignee", "priority"}]
 
+    actions = ["claim_selected", "unassign_selected"]
+
+    # -- who sees and does what: tickets.access -----------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("account__plan__policy", "assignee")
+        tickets = access.visible_tickets(request.user) & super().get_queryset(request)
+        return tickets.select_related("account__plan__policy", "assignee")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access.is_agent(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return access.may_change_ticket(request.user, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return access.may_submit_for_others(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        writable = access.writable_ticket_fields(request.user, obj)
+        return [*self.readonly_fields, *(name for name in ("assignee", "priority") if name not in writable)]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "assignee" not in form.base_fields:
+            return form
+        user = request.user
+
+        class AssigneeForm(form):
+            def clean_assignee(self):
+                assignee = self.cleaned_data.get("assignee")
+                if obj is not None and assignee != obj.assignee and not access.may_assign(user, obj, assignee):
+                    raise forms.ValidationError("Agents claim unassigned tickets; a support manager reassigns.")
+                return assignee
+
+        return AssigneeForm
+
+    def save_model(self, request, obj: Ticket, form, change: bool) -> None:
+        """The assignee changes through tickets.services.assign_ticket (checked and logged), never by a save."""
+        if not (change and "assignee" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        assignee = obj.assignee
+        obj.assignee_id = form.initial.get("assignee")
+        super().save_model(request, obj, form, change)
+        try:
+            services.assign_ticket(ticket=obj, assignee=assignee, actor=request.user)
+        except Refusal as refusal:
+            self.message_user(request, f"{refusal.detail} [{refusal.code}]", messages.ERROR)
+
+    @admin.action(description="Claim the selected tickets (assign them to me)")
+    def claim_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._assign_each(request, queryset, request.user)
+
+    @admin.action(description="Unassign the selected tickets (managers)")
+    def unassign_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._assign_each(request, queryset, None)
+
+    def _assign_each(self, request: HttpRequest, queryset: QuerySet, assignee) -> None:
+        done, refused = 0, []
+        for ticket in queryset.order_by("pk"):
+            try:
+                services.assign_ticket(ticket=ticket, assignee=assignee, actor=request.user)
+            except Refusal:
+                refused.append(f"#{ticket.pk}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} ticket{'s' if done != 1 else ''} assigned.")
+        if refused:
+            self.message_user(
+                request,
+                f"Not yours to assign: {', '.join(refused)} (agents claim unassigned tickets only).",
+                messages.WARNING,
+            )
 
     def get_changelist(self, request, **kwargs):
         return TicketChangeList
@@ -327,9 +397,9 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     def transition_view(self, request: HttpRequest, ticket_id: int, name: str):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        ticket = get_object_or_404(Ticket, pk=ticket_id)
-        if not self.has_view_permission(request, ticket):
+        if not self.has_view_permission(request):
             raise PermissionDenied
+        ticket = get_object_or_404(self.get_queryset(request), pk=ticket_id)
         evidence = {
             "card_last4": request.POST.get("card_last4", "").strip() or None,
             "reason": request.POST.get("reason", ""),
@@ -357,12 +427,12 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
 
     def attachment_view(self, request: HttpRequest, ticket_id: int, attachment_id: int) -> FileResponse:
-        ticket = get_object_or_404(Ticket, pk=ticket_id)
-        if not self.has_view_permission(request, ticket):
+        if not self.has_view_permission(request):
             raise PermissionDenied
+        ticket = get_object_or_404(self.get_queryset(request), pk=ticket_id)
         from .views import attachment_response
 
-        return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_id))
+        return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_id))
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):

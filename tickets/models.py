@@ -87,28 +87,15 @@ PORT_OUT_REJECTION_CODES = {
 }
 
 
-def _is_staff_with(perm: str):
+def _permitted(name: str):
+    """django-fsm's permission for a transition: tickets.access decides (read lazily: it imports this module)."""
+
     def check(instance: "Ticket", user) -> bool:
-        return bool(user and user.is_active and user.is_staff and user.has_perm(perm))
+        from .access import may_run
+
+        return may_run(user, name, instance)
 
     return check
-
-
-def _may_approve(instance: "Ticket", user) -> bool:
-    if not _is_staff_with("tickets.approve_ticket")(instance, user):
-        return False
-    if instance.needs_manager_review and not user.is_support_manager:
-        return False
-    policy = instance.account.plan.policy
-    return policy.verifier_may_approve or instance.verified_by_id != user.pk
-
-
-def _may_withdraw(instance: "Ticket", user) -> bool:
-    if not (user and user.is_active) or user.is_staff:
-        return False
-    if instance.requester_id == user.pk:
-        return True
-    return instance.account.memberships.filter(user=user, role="owner").exists()
 
 
 class Ticket(models.Model):
@@ -186,6 +173,7 @@ class Ticket(models.Model):
             ("complete_ticket", "Can complete tickets"),
             ("reject_ticket", "Can reject tickets"),
             ("view_queues", "Can view manager queues"),
+            ("assign_ticket", "Can assign and reassign tickets"),
         ]
         indexes = [
             models.Index(fields=["state", "kind", "created_at"], name="ticket_queue_idx"),
@@ -221,12 +209,12 @@ class Ticket(models.Model):
         field=state,
         source=State.SUBMITTED,
         target=State.VERIFIED,
-        permission=_is_staff_with("tickets.verify_ticket"),
+        permission=_permitted("verify"),
     )
     def verify(self, *, by=None) -> None:
         self.verified_by = by if by and by.is_staff else None
 
-    @transition(field=state, source=State.VERIFIED, target=State.APPROVED, permission=_may_approve)
+    @transition(field=state, source=State.VERIFIED, target=State.APPROVED, permission=_permitted("approve"))
     def approve(self, *, by=None, foc_date=None) -> None:
         self.approved_by = by if by and by.is_staff else None
         if foc_date:
@@ -236,7 +224,7 @@ class Ticket(models.Model):
         field=state,
         source=State.APPROVED,
         target=State.COMPLETED,
-        permission=_is_staff_with("tickets.complete_ticket"),
+        permission=_permitted("complete"),
     )
     def complete(self, *, by=None) -> None:
         self.closed_at = timezone.now()
@@ -245,7 +233,7 @@ class Ticket(models.Model):
         field=state,
         source=[State.SUBMITTED, State.VERIFIED, State.APPROVED],
         target=State.REJECTED,
-        permission=_is_staff_with("tickets.reject_ticket"),
+        permission=_permitted("reject"),
     )
     def reject(self, *, by=None, reason: str = "", code: str = "") -> None:
         self.rejection_reason = reason
@@ -256,7 +244,7 @@ class Ticket(models.Model):
         field=state,
         source=[State.SUBMITTED, State.VERIFIED],
         target=State.WITHDRAWN,
-        permission=_may_withdraw,
+        permission=_permitted("withdraw"),
     )
     def withdraw(self, *, by=None) -> None:
         self.closed_at = timezone.now()

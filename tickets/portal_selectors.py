@@ -17,11 +17,9 @@ from accounts.models import Account, Membership, User
 from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
 from numbers.models import PhoneNumber
 
+from . import access
 from .models import CLOSED_STATES, OPEN_STATES, Kind, Ticket
 from .services import port_outs_pending
-
-# Roles that see every case of their account; a plain member sees the cases they asked for.
-ACCOUNT_WIDE_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
 
 ROUTE_EXPLANATIONS = {
     Route.SELF_SERVICE: "It is completed at once, without waiting for an agent.",
@@ -31,46 +29,39 @@ ROUTE_EXPLANATIONS = {
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("account__plan__policy").order_by("account__name")
+    """The accounts the portal lists: tickets.access's memberships of active accounts."""
+    return access.memberships_for(user)
 
 
 def membership_or_404(user: User, account_id: str) -> Membership:
-    """The user's membership of the account with this public id; anyone else's account is a 404."""
+    """The user's membership of the active account with this public id; anything else is a 404."""
     membership = memberships_of(user).filter(account__account_id=account_id).first()
     if membership is None:
         raise Http404("No such account.")
     return membership
 
 
-def visible_tickets(user: User, account: Account, role: str) -> QuerySet[Ticket]:
-    tickets = Ticket.objects.filter(account=account).select_related("requester", "account")
-    if role not in ACCOUNT_WIDE_ROLES:
-        tickets = tickets.filter(requester=user)
-    return tickets
-
-
-def dashboard_cases(user: User, account: Account, role: str, *, closed: bool = False) -> QuerySet[Ticket]:
-    """A3: the open and pending cases (or, behind the filter, the closed ones), most recently updated first."""
+def dashboard_cases(user: User, account: Account, *, closed: bool = False) -> QuerySet[Ticket]:
+    """A3: the open and pending cases the user sees (or, behind the filter, the closed ones), most recently
+    updated first."""
     states = CLOSED_STATES if closed else OPEN_STATES
-    return visible_tickets(user, account, role).filter(state__in=states).order_by("-updated_at")
+    tickets = access.visible_tickets(user).filter(account=account, state__in=states)
+    return tickets.select_related("requester", "account").order_by("-updated_at")
 
 
 def ticket_for_user_or_404(user: User, pk: int) -> tuple[Ticket, Membership]:
     related = ("account__plan__policy", "requester", "license", "addon", "target_plan")
-    ticket = Ticket.objects.select_related(*related).filter(pk=pk).first()
-    membership = Membership.objects.filter(user=user, account_id=ticket.account_id).first() if ticket else None
+    ticket = access.visible_tickets(user).select_related(*related).filter(pk=pk).first()
+    membership = memberships_of(user).filter(account_id=ticket.account_id).first() if ticket else None
     if ticket is None or membership is None:
-        raise Http404("No such case.")
-    if membership.role not in ACCOUNT_WIDE_ROLES and ticket.requester_id != user.pk:
         raise Http404("No such case.")
     return ticket, membership
 
 
-def timeline(ticket: Ticket) -> list[dict]:
-    """The transition log and the public comments, in the order they happened."""
-    entries = [{"at": row.at, "type": "transition", "row": row} for row in ticket.log.all()] + [
-        {"at": comment.created_at, "type": "comment", "row": comment}
-        for comment in ticket.comments.filter(public=True).select_related("author")
+def timeline(user: User, ticket: Ticket) -> list[dict]:
+    """The history and the comments the user may read (tickets.access), in the order they happened."""
+    entries = [{"at": row.at, "type": "transition", "row": row} for row in access.history_for(user, ticket)] + [
+        {"at": comment.created_at, "type": "comment", "row": comment} for comment in access.comments_shown(user, ticket)
     ]
     return sorted(entries, key=lambda entry: entry["at"])
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from config.ids import as_id
 
-from . import queue_render, selectors, services, sla
+from . import access, queue_render, selectors, services, sla
 from .exceptions import Refusal
 from .models import Kind, Ticket
 
@@ -36,10 +36,10 @@ def staff_view(*, managers_only: bool = False) -> Callable:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not (user.is_active and user.is_staff):
+            if not access.is_staff(user):
                 raise Http404  # customers do not learn these pages exist
-            manager = selectors.is_manager(user)
-            if not (manager or selectors.is_agent(user)) or (managers_only and not manager):
+            allowed = access.may_see_insights(user) if managers_only else access.may_use_queues(user)
+            if not allowed:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
@@ -49,7 +49,7 @@ def staff_view(*, managers_only: bool = False) -> Callable:
 
 
 def _nav(request: HttpRequest, current: str) -> dict:
-    return {"current": current, "is_manager": selectors.is_manager(request.user)}
+    return {"current": current, "is_manager": access.is_manager(request.user)}
 
 
 # -- charts: server-side SVG, each shown with its numbers' table ---------------------------------------------
@@ -173,7 +173,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     tickets = selectors.queue(request.user, filters, now)
     all_plans = selectors.plans_with_policies()
     page = selectors.page_of(tickets, filters.page, now, plans=all_plans)
-    manager = selectors.is_manager(request.user)
+    manager = access.may_assign_anyone(request.user)
     presets = [(key, label) for key, (label, _) in selectors.PRESETS.items()]
     statuses = [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS]
     ages = [(key, label) for key, label, *_ in sla.AGE_BUCKETS]
@@ -267,6 +267,8 @@ class _Echo:
 @staff_view()
 def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The queue view of this query string, every row (no pagination), streamed."""
+    if not access.may_export_queue(request.user):
+        raise PermissionDenied
     now = timezone.now()
     filters = selectors.QueueFilters.from_query(request.GET)
     tickets = selectors.queue(request.user, filters, now)
@@ -289,9 +291,9 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @require_POST
 @staff_view()
 def assign(request: HttpRequest) -> HttpResponseRedirect:
-    """Claim one ticket (button `claim`), or assign the ticked tickets to someone (managers only)."""
+    """Claim one ticket (button `claim`), or assign the ticked tickets to someone: each through
+    tickets.services.assign_ticket, which asks tickets.access (agents claim unassigned tickets only)."""
     user = request.user
-    manager = selectors.is_manager(user)
     if request.POST.get("claim"):
         ids, target = [request.POST["claim"]], "me"
     else:
@@ -302,22 +304,22 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
         return _back(request)
     if target == "me":
         assignee: User | None = user
-    elif target == "none" and manager:
+    elif not access.may_assign_anyone(user):
+        raise PermissionDenied  # agents claim for themselves only
+    elif target == "none":
         assignee = None
-    elif manager:
+    else:
         pk = as_id(target)
         assignee = User.objects.filter(pk=pk, is_staff=True, is_active=True).first() if pk else None
         if assignee is None:
             messages.error(request, "Choose an active member of staff.")
             return _back(request)
-    else:
-        raise PermissionDenied  # agents claim for themselves only
-    tickets = list(selectors.visible_tickets(user).filter(pk__in=ids).order_by("pk"))
-    if not manager:
-        # An agent claims from the unassigned pool; another agent's ticket is not theirs to take.
-        tickets = [t for t in tickets if t.assignee_id in (None, user.pk)]
-    done = 0
+    tickets = list(access.queue_for(user).filter(pk__in=ids).order_by("pk"))
+    done = skipped = 0
     for ticket in tickets:
+        if not access.may_assign(user, ticket, assignee):
+            skipped += 1  # another agent's ticket is not theirs to take
+            continue
         try:
             services.assign_ticket(ticket=ticket, assignee=assignee, actor=user)
         except Refusal as refusal:
@@ -327,8 +329,9 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
     who = "nobody" if assignee is None else ("you" if assignee == user else assignee.email)
     if done:
         messages.success(request, f"{done} ticket{'s' if done != 1 else ''} assigned to {who}.")
-    if len(tickets) < len(ids):
-        messages.warning(request, f"{len(ids) - len(tickets)} ticket(s) were not yours to assign and were skipped.")
+    skipped += len(ids) - len(tickets)
+    if skipped:
+        messages.warning(request, f"{skipped} ticket(s) were not yours to assign and were skipped.")
     return _back(request)
 
 
@@ -336,8 +339,8 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
 @staff_view()
 def customer_clock(request: HttpRequest, pk: int, action: str) -> HttpResponseRedirect:
     """Mark a ticket as waiting on the customer (the SLA clock pauses) or as answered (it runs again)."""
-    ticket = get_object_or_404(selectors.visible_tickets(request.user).select_related("account__plan__policy"), pk=pk)
-    if not request.user.has_perm("tickets.change_ticket"):
+    ticket = get_object_or_404(access.queue_for(request.user).select_related("account__plan__policy"), pk=pk)
+    if not access.may_change_ticket(request.user, ticket):
         raise PermissionDenied
     if action == "wait":
         changed = sla.pause_clock(ticket)

@@ -21,35 +21,13 @@ from accounts.models import User
 from billing.models import Plan
 from config.ids import as_id
 
-from . import sla
+from . import access, sla
 from .models import CLOSED_STATES, OPEN_STATES, ExitReason, Kind, Priority, RetentionOutcome, State, Ticket
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
 WEEKS = 12
 MONTHS = 12
-
-# -- who sees what ---------------------------------------------------------------------------------------------
-
-
-def is_manager(user) -> bool:
-    return bool(user.is_active and user.is_staff and user.has_perm("tickets.view_queues"))
-
-
-def is_agent(user) -> bool:
-    return bool(user.is_active and user.is_staff and user.has_perm("tickets.view_ticket"))
-
-
-def visible_tickets(user) -> QuerySet[Ticket]:
-    """Managers see every ticket; an agent sees their own part: tickets assigned to them and the open,
-    unassigned pool they can claim from."""
-    tickets = Ticket.objects.all()
-    if is_manager(user):
-        return tickets
-    if is_agent(user):
-        return tickets.filter(Q(assignee=user) | Q(assignee__isnull=True, state__in=OPEN_STATES))
-    return tickets.none()
-
 
 # -- the queue's filters, as a query string ------------------------------------------------------------------
 
@@ -149,7 +127,7 @@ class QueueFilters:
 def queue(user, filters: QueueFilters, now: dt.datetime | None = None) -> QuerySet[Ticket]:
     """The tickets of a queue view, filtered and sorted, with what each row shows joined in."""
     now = now or timezone.now()
-    tickets = visible_tickets(user).select_related("account__plan__policy", "assignee")
+    tickets = access.queue_for(user).select_related("account__plan__policy", "assignee")
     if filters.state == "open":
         tickets = tickets.filter(state__in=OPEN_STATES)
     elif filters.state == "closed":
@@ -366,7 +344,7 @@ class Overview:
 def overview(user, now: dt.datetime | None = None) -> Overview:
     """Open work by kind × state, SLA status and age, and by assignee: two GROUP BY queries over open tickets only."""
     now = now or timezone.now()
-    open_tickets = visible_tickets(user).filter(state__in=OPEN_STATES)
+    open_tickets = access.queue_for(user).filter(state__in=OPEN_STATES)
     kinds = list(Kind.choices)
     states = [(s.value, s.label) for s in OPEN_STATES]
     matrix = {k: {s: 0 for s, _ in states} for k, _ in kinds}

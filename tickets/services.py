@@ -18,7 +18,7 @@ from django_fsm import can_proceed, has_transition_perm
 from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
 
-from . import effects, sla
+from . import access, effects, sla
 from .exceptions import Refusal
 from .models import (
     OPEN_STATES,
@@ -230,7 +230,7 @@ def submit_ticket(
     returned holds its history and numbers, so showing it costs no further query.
     """
     actor = actor or requester
-    if received_at is not None and (not actor.is_staff or received_at > timezone.now()):
+    if received_at is not None and (not access.may_submit_for_others(actor) or received_at > timezone.now()):
         raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
     try:
         with transaction.atomic():
@@ -389,6 +389,8 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     _remember(ticket, "log", [])
     _remember(ticket, "numbers", numbers)
     _log(ticket, transition="submit", source="", actor=actor, channel=channel)
+    if ticket.assignee_id:
+        _log_assignment(ticket, None, account.account_manager, actor=None, channel=LogChannel.SYSTEM)
     effects.notify(ticket, "submitted")
     if kind == Kind.PORT_OUT:
         effects.alert_port_out(ticket)  # SPEC §4: the owner and billing admins hear of it, whoever asked
@@ -604,13 +606,11 @@ def _run(
         )
     # Who may ask at all comes before the policy's guards, so nobody without the role can probe a verification
     # (a card's last four) or learn why the policy would refuse; the finer, per-ticket checks come after.
-    if not by_system and not _may_ask(ticket, name, actor):
-        code, detail = _why_not_permitted(ticket, name, actor)
-        raise Refusal(code, detail)
+    if not by_system and not access.may_ask(actor, name, ticket):
+        raise Refusal("role_not_allowed", access.why_not(actor, name))
     _guard(ticket, name, actor, evidence, by_system=by_system)
     if not by_system and not has_transition_perm(method, actor):
-        code, detail = _why_not_permitted(ticket, name, actor)
-        raise Refusal(code, detail)
+        raise Refusal("role_not_allowed", access.why_not(actor, name))
 
     source = ticket.state
     kwargs: dict[str, Any] = {"by": actor}
@@ -651,13 +651,13 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
         # K10: with an outstanding balance under manager_review or deny, only a manager approves; the deadline
         # job's automatic approval does not either.
         if ticket.kind == Kind.PORT_OUT and ticket.needs_manager_review:
-            if actor is None or not actor.is_support_manager:
+            if not access.is_manager(actor):
                 raise Refusal(
                     "outstanding_balance",
                     "Payments are outstanding on this account: a support manager must review this port-out.",
                 )
         if ticket.route == Route.ACCOUNT_MANAGER and not by_system and account.account_manager_id:
-            if actor is None or (actor.pk != account.account_manager_id and not actor.is_support_manager):
+            if actor is None or (actor.pk != account.account_manager_id and not access.is_manager(actor)):
                 raise Refusal(
                     "requires_account_manager",
                     f"This request goes through the account manager ({account.account_manager}).",
@@ -703,7 +703,7 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
                     "and payments are outstanding.",
                     field="code",
                 )
-            if code == "outstanding_balance" and actor is not None and not actor.is_support_manager:
+            if code == "outstanding_balance" and actor is not None and not access.is_manager(actor):
                 raise Refusal("role_not_allowed", "Only a support manager may reject a port-out for a balance.")
 
 
@@ -736,30 +736,6 @@ def _guard_verify(ticket: Ticket, policy: Policy, actor, evidence: dict) -> None
             )
 
 
-STAFF_PERMISSIONS = {
-    "verify": "tickets.verify_ticket",
-    "approve": "tickets.approve_ticket",
-    "complete": "tickets.complete_ticket",
-    "reject": "tickets.reject_ticket",
-}
-
-
-def _may_ask(ticket: Ticket, name: str, actor) -> bool:
-    if actor is None or not actor.is_active:
-        return False
-    if name == "withdraw":
-        return not actor.is_staff
-    return actor.is_staff and actor.has_perm(STAFF_PERMISSIONS[name])
-
-
-def _why_not_permitted(ticket: Ticket, name: str, actor) -> tuple[str, str]:
-    if actor is None or not actor.is_active:
-        return "role_not_allowed", "Sign in to do this."
-    if name == "withdraw":
-        return "role_not_allowed", "Only the requester or the account owner may withdraw this request."
-    return "role_not_allowed", f"You do not have permission to {name} tickets."
-
-
 def available_transitions(ticket: Ticket, user) -> list[str]:
     """The transitions this user may run now: django-fsm's state and permission checks, in TRANSITIONS order."""
     names = {t.name for t in ticket.get_available_user_state_transitions(user)}
@@ -770,6 +746,7 @@ def available_transitions(ticket: Ticket, user) -> list[str]:
 
 
 def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True):
+    """A comment on the ticket: customers' are public; staff choose. Who may comment is tickets.access's call."""
     from .models import Comment
 
     body = (body or "").strip()
@@ -777,6 +754,8 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
         raise Refusal("invalid_request", "A comment cannot be empty.", field="body")
     if not author.is_staff:
         public = True
+    if not access.may_comment(author, ticket, public=public):
+        raise Refusal("role_not_allowed", "You may not comment on this ticket.")
     with transaction.atomic():
         comment = Comment.objects.create(ticket=ticket, author=author, body=body, public=public)
         if author.is_staff and ticket.first_response_at is None and public:
@@ -824,9 +803,50 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
         raise
 
 
-def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
-    if assignee is not None and not assignee.is_staff:
-        raise Refusal("invalid_request", "Tickets are assigned to staff only.", field="assignee")
-    Ticket.objects.filter(pk=ticket.pk).update(assignee=assignee, updated_at=timezone.now())
-    ticket.assignee = assignee
-    return ticket
+def _assignee_label(user: User | None) -> str:
+    return user.email if user else "nobody"
+
+
+def assign_ticket(
+    *, ticket: Ticket | int, assignee: User | None, actor: User | None, channel: str = LogChannel.ADMIN
+) -> Ticket:
+    """Give the ticket to a member of staff (or to nobody), and log it.
+
+    1. Lock the ticket, so two claims of one unassigned ticket cannot both win.
+    2. Ask tickets.access: agents claim unassigned tickets for themselves only; managers assign, reassign and
+       unassign. `actor=None` is the system (the account manager's route at submission).
+    3. Write the assignee and a log row (transition `assign`, note "from → to") the history shows; assigning
+       the ticket to whoever already holds it changes nothing and logs nothing.
+    """
+    if assignee is not None and not (assignee.is_staff and assignee.is_active):
+        raise Refusal("invalid_request", "Tickets are assigned to active staff only.", field="assignee")
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=pk)
+        if actor is not None and not access.may_assign(actor, locked, assignee):
+            raise Refusal(
+                "role_not_allowed",
+                "Agents claim unassigned tickets for themselves; a support manager assigns and reassigns.",
+                field="assignee",
+            )
+        target_id = assignee.pk if assignee else None
+        if locked.assignee_id != target_id:
+            previous = locked.assignee
+            Ticket.objects.filter(pk=pk).update(assignee=assignee, updated_at=timezone.now())
+            locked.assignee = assignee
+            _log_assignment(locked, previous, assignee, actor=actor, channel=channel)
+    if isinstance(ticket, Ticket):
+        ticket.assignee = assignee
+        return ticket
+    return locked
+
+
+def _log_assignment(ticket: Ticket, previous: User | None, assignee: User | None, *, actor, channel) -> None:
+    _log(
+        ticket,
+        transition="assign",
+        source=ticket.state,
+        actor=actor,
+        channel=channel if actor is not None else LogChannel.SYSTEM,
+        note=f"{_assignee_label(previous)} → {_assignee_label(assignee)}",
+    )

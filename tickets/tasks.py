@@ -33,17 +33,10 @@ EMAIL_TEMPLATES = {
 
 
 def recipients_for(ticket: Ticket, event: str) -> list[str]:
-    """The requester, and for a completed account cancellation the owner too (U10)."""
-    emails: list[str] = []
-    if ticket.requester_id and ticket.requester.email:
-        emails.append(ticket.requester.email)
-    if "@" in ticket.contact and ticket.contact not in emails:
-        emails.append(ticket.contact)
-    if event == "completed" and ticket.kind == "account_cancellation":
-        owner = ticket.account.owner
-        if owner and owner.email not in emails:
-            emails.append(owner.email)
-    return emails
+    """Who hears about the ticket: tickets.access decides (the requester while a member, U10's owner)."""
+    from .access import notice_recipients
+
+    return notice_recipients(ticket, event)
 
 
 def send_once(

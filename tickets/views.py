@@ -12,6 +12,7 @@ from accounts.models import Account, Membership
 from billing.models import ACKNOWLEDGEMENT_TEXTS, CHANNELS, AddOn, Route
 from config.ids import as_id
 
+from . import access
 from . import portal_selectors as selectors
 from .exceptions import Refusal
 from .forms import (
@@ -82,7 +83,7 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
         "portal/dashboard.html",
         _context(
             membership,
-            cases=selectors.dashboard_cases(request.user, account, membership.role, closed=closed),
+            cases=selectors.dashboard_cases(request.user, account, closed=closed),
             closed=closed,
             kinds=[(kind, Kind(kind).label) for kind in kinds if kind != Kind.ACCOUNT_CANCELLATION],
             may_cancel_account=Kind.ACCOUNT_CANCELLATION in kinds,
@@ -458,9 +459,7 @@ def cancel_done(request: HttpRequest) -> HttpResponse:
     if ticket is None:
         raise Http404("Nothing was submitted in this session.")
     policy = ticket.account.plan.policy
-    still_member = (
-        request.user.is_authenticated and Membership.objects.filter(user=request.user, account=ticket.account).exists()
-    )
+    still_member = access.role_in(request.user, ticket.account) is not None
     return render(
         request,
         "portal/cancel_done.html",
@@ -485,8 +484,8 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, membership: Membership, *
         _context(
             membership,
             ticket=ticket,
-            timeline=selectors.timeline(ticket),
-            attachments=ticket.attachments.order_by("created_at"),
+            timeline=selectors.timeline(request.user, ticket),
+            attachments=access.attachments_for(request.user, ticket),
             may_withdraw="withdraw" in available_transitions(ticket, request.user),
             route_text=selectors.route_explanation(policy, ticket.route),
             comment_form=forms.get("comment_form") or CommentForm(),
@@ -547,7 +546,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     """Attachments are served only through here, to those who may see the case; never from MEDIA_URL."""
     ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
-    return attachment_response(get_object_or_404(ticket.attachments, pk=attachment_pk))
+    return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
 
 
 def attachment_response(attachment) -> FileResponse:

@@ -1,7 +1,8 @@
 """The isolation matrix: the cast × every endpoint × read and write, with the exact status code.
 
-Customers read what belongs to their own accounts (invoices and the card only with a billing role, U1), staff
-read everything and provision; another account's objects are 404, never 403; anonymous callers get 401.
+Customers read what belongs to their own accounts (invoices and the card only with a billing role, U1), a plain
+member only the cases they asked for; staff read everything, managers provision; another account's objects are
+404, never 403; anonymous callers get 401.
 """
 
 import pytest
@@ -11,7 +12,15 @@ from tests.factories import PIN
 CAST = ["owner", "super_admin", "billing_admin", "member", "outsider", "agent", "manager", "anonymous"]
 
 
-def _codes(members: int, *, billing_member: int | None = None, outsider: int = 404, staff: int, anon: int = 401):
+def _codes(
+    members: int,
+    *,
+    billing_member: int | None = None,
+    outsider: int = 404,
+    staff: int,
+    agent: int | None = None,
+    anon: int = 401,
+):
     """Expected codes: the four roles of the account, the other account's member, the two staff, anonymous."""
     member = members if billing_member is None else billing_member
     return {
@@ -20,7 +29,7 @@ def _codes(members: int, *, billing_member: int | None = None, outsider: int = 4
         "billing_admin": members,
         "member": member,
         "outsider": outsider,
-        "agent": staff,
+        "agent": staff if agent is None else agent,
         "manager": staff,
         "anonymous": anon,
     }
@@ -41,8 +50,9 @@ READS = {
     "invoices": ("/api/v1/accounts/{account}/invoices/", _codes(200, billing_member=403, staff=200)),
     "card": ("/api/v1/accounts/{account}/card/", _codes(200, billing_member=403, staff=200)),
     "tickets": ("/api/v1/tickets/", _codes(200, outsider=200, staff=200)),
-    "ticket": ("/api/v1/tickets/{ticket}/", _codes(200, staff=200)),
-    "comments": ("/api/v1/tickets/{ticket}/comments/", _codes(200, staff=200)),
+    # The ticket is the owner's port-out: a plain member sees only the cases they asked for (SPEC §5).
+    "ticket": ("/api/v1/tickets/{ticket}/", _codes(200, billing_member=404, staff=200)),
+    "comments": ("/api/v1/tickets/{ticket}/comments/", _codes(200, billing_member=404, staff=200)),
 }
 
 
@@ -85,23 +95,24 @@ def _write_body(world, endpoint: str, who: str) -> dict:
     return body
 
 
-# Kixie lets the owner and both admins request a port-out (K11), not a plain member; staff provision and verify;
-# withdrawing is the requester's (the owner here) or the owner's.
+# Kixie lets the owner and both admins request a port-out (K11), not a plain member; managers provision (the
+# models' add/change permissions), agents do not; staff verify; withdrawing is the requester's (the owner here) or
+# the owner's; a plain member does not see the owner's case at all.
 WRITES = {
-    "accounts": ("post", "/api/v1/accounts/", _codes(403, outsider=403, staff=201)),
-    "members": ("post", "/api/v1/accounts/{account}/members/", _codes(403, staff=201)),
-    "numbers": ("post", "/api/v1/accounts/{account}/numbers/", _codes(403, staff=201)),
-    "licenses": ("post", "/api/v1/accounts/{account}/licenses/", _codes(403, staff=201)),
-    "addons": ("post", "/api/v1/accounts/{account}/addons/", _codes(403, staff=201)),
-    "invoices": ("post", "/api/v1/accounts/{account}/invoices/", _codes(403, staff=201)),
-    "card": ("put", "/api/v1/accounts/{account}/card/", _codes(403, staff=200)),
+    "accounts": ("post", "/api/v1/accounts/", _codes(403, outsider=403, staff=201, agent=403)),
+    "members": ("post", "/api/v1/accounts/{account}/members/", _codes(403, staff=201, agent=403)),
+    "numbers": ("post", "/api/v1/accounts/{account}/numbers/", _codes(403, staff=201, agent=403)),
+    "licenses": ("post", "/api/v1/accounts/{account}/licenses/", _codes(403, staff=201, agent=403)),
+    "addons": ("post", "/api/v1/accounts/{account}/addons/", _codes(403, staff=201, agent=403)),
+    "invoices": ("post", "/api/v1/accounts/{account}/invoices/", _codes(403, staff=201, agent=403)),
+    "card": ("put", "/api/v1/accounts/{account}/card/", _codes(403, staff=200, agent=403)),
     "tickets": ("post", "/api/v1/tickets/", _codes(201, billing_member=403, staff=201)),
-    "comments": ("post", "/api/v1/tickets/{ticket}/comments/", _codes(201, staff=201)),
-    "verify": ("post", "/api/v1/tickets/{ticket}/transitions/", _codes(403, staff=200)),
+    "comments": ("post", "/api/v1/tickets/{ticket}/comments/", _codes(201, billing_member=404, staff=201)),
+    "verify": ("post", "/api/v1/tickets/{ticket}/transitions/", _codes(403, billing_member=404, staff=200)),
     "withdraw": (
         "post",
         "/api/v1/tickets/{ticket}/transitions/",
-        {**_codes(403, staff=403), "owner": 200},
+        {**_codes(403, billing_member=404, staff=403), "owner": 200},
     ),
 }
 

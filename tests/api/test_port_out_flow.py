@@ -24,8 +24,8 @@ def test_provision_then_port_out_verified_approved_completed_by_staff(db):
     plans = staff.get("/api/v1/plans/").json()
     kixie = next(p for p in plans if p["policy"]["preset"] == "kixie" and p["rank"] == 1)
 
-    # Staff provision an account, its owner and two numbers.
-    account = staff.post(
+    # A manager provisions an account, its owner and two numbers (agents hold no add permissions).
+    account = boss.post(
         "/api/v1/accounts/", {"name": "Acme Dental", "plan": kixie["id"], "port_out_pin": "8642"}, format="json"
     )
     assert account.status_code == 201, account.json()
@@ -33,7 +33,7 @@ def test_provision_then_port_out_verified_approved_completed_by_staff(db):
     assert account["status"] == "active" and account["account_id"].startswith("AC-")
     assert "port_out_pin" not in account
 
-    owner = staff.post(
+    owner = boss.post(
         f"/api/v1/accounts/{account['id']}/members/",
         {"email": "ada@acme.test", "full_name": "Ada Owner", "role": "owner", "password": "porting-pass-2026"},
         format="json",
@@ -41,7 +41,7 @@ def test_provision_then_port_out_verified_approved_completed_by_staff(db):
     assert owner.status_code == 201, owner.json()
     assert owner.json()["role"] == "owner" and owner.json()["email"] == "ada@acme.test"
     numbers = [
-        staff.post(f"/api/v1/accounts/{account['id']}/numbers/", {"number": n}, format="json").json()
+        boss.post(f"/api/v1/accounts/{account['id']}/numbers/", {"number": n}, format="json").json()
         for n in ("+14155550101", "+14155550102")
     ]
     assert [n["status"] for n in numbers] == ["active", "active"]
@@ -82,12 +82,15 @@ def test_provision_then_port_out_verified_approved_completed_by_staff(db):
 
     final = customer.get(f"/api/v1/tickets/{ticket['id']}/").json()
     assert final["state"] == "completed"
+    # The customer reads "Support" where staff acted (SPEC §5); staff read who it was.
     assert [(h["transition"], h["target"], h["actor"]) for h in final["history"]] == [
         ("submit", "submitted", "ada@acme.test"),
-        ("verify", "verified", agent.email),
-        ("approve", "approved", manager.email),
-        ("complete", "completed", agent.email),
+        ("verify", "verified", "Support"),
+        ("approve", "approved", "Support"),
+        ("complete", "completed", "Support"),
     ]
+    desk_view = staff.get(f"/api/v1/tickets/{ticket['id']}/").json()
+    assert [h["actor"] for h in desk_view["history"]][1:] == [agent.email, manager.email, agent.email]
     assert {h["channel"] for h in final["history"]} == {"api"}
     listed = staff.get(f"/api/v1/accounts/{account['id']}/numbers/").json()["results"]
     assert {n["status"] for n in listed} == {"ported_out"}

@@ -30,7 +30,7 @@ def test_plans_list_every_shipped_preset_with_its_policy(cast, client_for):
 def test_a_member_without_a_password_is_invited_by_email(cast, client_for, django_capture_on_commit_callbacks):
     people = cast("avoxi")
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(people.agent).post(
+        response = client_for(people.manager).post(
             f"/api/v1/accounts/{people.account.pk}/members/",
             {"email": "New.Person@Example.test", "full_name": "New Person", "role": "billing_admin"},
             format="json",
@@ -45,7 +45,7 @@ def test_a_member_without_a_password_is_invited_by_email(cast, client_for, djang
 
 def test_an_account_has_one_owner(cast, client_for):
     people = cast("avoxi")
-    response = client_for(people.agent).post(
+    response = client_for(people.manager).post(
         f"/api/v1/accounts/{people.account.pk}/members/",
         {"email": "second@owner.test", "full_name": "Second", "role": "owner", "password": "a-long-pass-2026"},
         format="json",
@@ -56,7 +56,7 @@ def test_an_account_has_one_owner(cast, client_for):
 
 def test_a_weak_password_is_refused(cast, client_for):
     people = cast("avoxi")
-    response = client_for(people.agent).post(
+    response = client_for(people.manager).post(
         f"/api/v1/accounts/{people.account.pk}/members/",
         {"email": "weak@pass.test", "role": "member", "password": "123"},
         format="json",
@@ -67,57 +67,57 @@ def test_a_weak_password_is_refused(cast, client_for):
 
 def test_numbers_are_stored_in_e164_and_bad_ones_refused(cast, client_for):
     people = cast("avoxi")
-    agent = client_for(people.agent)
+    staff = client_for(people.manager)
     url = f"/api/v1/accounts/{people.account.pk}/numbers/"
-    good = agent.post(url, {"number": "+1 415 555 0177"}, format="json")
+    good = staff.post(url, {"number": "+1 415 555 0177"}, format="json")
     assert good.status_code == 201
     assert good.json()["number"] == "+14155550177" and good.json()["status"] == "active"
-    assert agent.post(url, {"number": "555-0177"}, format="json").json()["errors"].keys() == {"number"}
-    again = agent.post(url, {"number": "+14155550177"}, format="json")
+    assert staff.post(url, {"number": "555-0177"}, format="json").json()["errors"].keys() == {"number"}
+    again = staff.post(url, {"number": "+14155550177"}, format="json")
     assert again.status_code == 400 and "number" in again.json()["errors"]
 
 
 def test_contact_center_licenses_keep_the_avoxi_minimum(cast, client_for):  # rule A10
     people = cast("avoxi")
     url = f"/api/v1/accounts/{people.account.pk}/licenses/"
-    agent = client_for(people.agent)
-    assert agent.post(url, {"product": "contact_center", "quantity": 2}, format="json").status_code == 400
-    created = agent.post(url, {"product": "contact_center", "quantity": 5}, format="json")
+    staff = client_for(people.manager)
+    assert staff.post(url, {"product": "contact_center", "quantity": 2}, format="json").status_code == 400
+    created = staff.post(url, {"product": "contact_center", "quantity": 5}, format="json")
     assert created.status_code == 201
     assert created.json() == {"id": created.json()["id"], "product": "contact_center", "quantity": 5, "minimum": 3}
 
 
 def test_invoices_and_card(cast, client_for):
     people = cast("kixie")
-    agent = client_for(people.agent)
+    staff = client_for(people.manager)
     base = f"/api/v1/accounts/{people.account.pk}"
-    overdue = agent.post(
+    overdue = staff.post(
         f"{base}/invoices/", {"amount": "99.50", "due_date": "2020-01-01", "status": "open"}, format="json"
     )
     assert overdue.status_code == 201 and overdue.json()["outstanding"] is True
-    assert agent.post(f"{base}/invoices/", {"amount": "-1", "due_date": "2020-01-01"}, format="json").status_code == 400
-    assert agent.put(f"{base}/card/", {"brand": "Visa", "last4": "4111111111111111"}, format="json").status_code == 400
-    card = agent.put(f"{base}/card/", {"brand": "Visa", "last4": "1111"}, format="json")
+    assert staff.post(f"{base}/invoices/", {"amount": "-1", "due_date": "2020-01-01"}, format="json").status_code == 400
+    assert staff.put(f"{base}/card/", {"brand": "Visa", "last4": "4111111111111111"}, format="json").status_code == 400
+    card = staff.put(f"{base}/card/", {"brand": "Visa", "last4": "1111"}, format="json")
     assert card.status_code == 200 and card.json() == {"brand": "Visa", "last4": "1111"}
     assert client_for(people.billing_admin).get(f"{base}/card/").json() == {"brand": "Visa", "last4": "1111"}
 
 
 def test_inbound_recording_belongs_to_a_number_of_the_account(cast, client_for):  # rule A7
     people = cast("avoxi")
-    agent = client_for(people.agent)
+    staff = client_for(people.manager)
     base = f"/api/v1/accounts/{people.account.pk}"
-    theirs = agent.post(f"/api/v1/accounts/{people.other_account.pk}/numbers/", {"number": "+14155550178"}, "json")
-    refused = agent.post(f"{base}/addons/", {"product": "inbound_recording", "number": theirs.json()["id"]}, "json")
+    theirs = staff.post(f"/api/v1/accounts/{people.other_account.pk}/numbers/", {"number": "+14155550178"}, "json")
+    refused = staff.post(f"{base}/addons/", {"product": "inbound_recording", "number": theirs.json()["id"]}, "json")
     assert refused.status_code == 400 and "number" in refused.json()["errors"]
-    ours = agent.post(f"{base}/numbers/", {"number": "+14155550179"}, format="json").json()
-    added = agent.post(f"{base}/addons/", {"product": "inbound_recording", "number": ours["id"]}, format="json")
+    ours = staff.post(f"{base}/numbers/", {"number": "+14155550179"}, format="json").json()
+    added = staff.post(f"{base}/addons/", {"product": "inbound_recording", "number": ours["id"]}, format="json")
     assert added.status_code == 201 and added.json()["number"] == ours["id"]
 
 
 def test_a_cancelled_account_is_not_provisioned(cast, client_for):
     people = cast("avoxi")
     Account.objects.filter(pk=people.account.pk).update(status=Account.Status.CANCELLED)
-    response = client_for(people.agent).post(
+    response = client_for(people.manager).post(
         f"/api/v1/accounts/{people.account.pk}/numbers/", {"number": "+14155550180"}, format="json"
     )
     assert response.status_code == 409
@@ -126,8 +126,8 @@ def test_a_cancelled_account_is_not_provisioned(cast, client_for):
 
 def test_a_page_must_be_a_page_number(cast, client_for):
     people = cast("avoxi")
-    agent = client_for(people.agent)
-    assert agent.get("/api/v1/accounts/?page=1").status_code == 200
+    staff = client_for(people.manager)
+    assert staff.get("/api/v1/accounts/?page=1").status_code == 200
     for page in ("", "0", "x", "99"):
-        response = agent.get(f"/api/v1/accounts/?page={page}")
+        response = staff.get(f"/api/v1/accounts/?page={page}")
         assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -56,7 +56,7 @@ CASES = [
     ),
     ("verify a port-out with a wrong PIN", lambda p, n: _port_out(p, n, pin="0000"), "agent", {"name": "verify"}),
     ("staff withdraw", lambda p, n: _port_out(p, n), "agent", {"name": "withdraw"}),
-    ("a member verifies", lambda p, n: _port_out(p, n), "member", {"name": "verify"}),
+    ("a super admin verifies", lambda p, n: _port_out(p, n), "super_admin", {"name": "verify"}),
     ("an unknown transition", lambda p, n: _port_out(p, n), "agent", {"name": "teleport"}),
     (
         "verify a cancellation with the wrong card digits",  # K7
@@ -232,6 +232,7 @@ def test_customers_submit_for_themselves_through_the_api_channel(cast, client_fo
 
 def _as_stored(body: dict) -> dict:
     # What the ticket holds, leaving out what depends on the moment or on who reads.
+    # (`checks` only staff read: SPEC §5.)
     return {key: value for key, value in body.items() if key not in ("updated_at", "available_transitions", "checks")}
 
 
@@ -412,7 +413,7 @@ def test_verification_bearing_transitions_are_throttled_per_user(cast, client_fo
 def test_session_auth_needs_the_csrf_header(cast):
     people = cast("kixie")
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(people.agent)
+    client.force_login(people.manager)
     body = {"name": "Walk-in", "plan": people.plan.pk}
     assert client.post("/api/v1/accounts/", body, format="json").status_code == 403
     client.get("/api/v1/plans/")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts import services as provisioning
 from accounts.models import Account
@@ -145,43 +146,48 @@ def test_jetpack_goes_through_the_account_manager(cast, signed_in):
     assert "through your account manager" in page.content.decode()
 
 
-def test_reactivation_inside_the_window(cast, signed_in):
-    # rule U7
+def _staff_records_reactivation(people):
+    """Staff record a reactivation asked for through the provider's contact routes (SPEC §5), by the API."""
+    client = APIClient()
+    client.force_authenticate(people.agent)
+    body = {"kind": "reactivation", "account": people.account.pk, "requester": people.owner.pk, "channel": "phone"}
+    return client.post("/api/v1/tickets/", {**body, **CONTACT}, format="json")
+
+
+def test_reactivation_inside_the_window_is_recorded_by_staff(cast, signed_in):
+    # rule U7, K9: the cancelled account is gone from the portal, even for its owner who keeps another account
     people = cast("kustomer")
     provisioning.add_member(account=people.other_account, email=people.owner.email, full_name="", role="member")
     Account.objects.filter(pk=people.account.pk).update(
         status="cancelled", purge_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
     )
     client = signed_in(people.owner)
-    dashboard = client.get(reverse("portal:dashboard", args=[people.account.account_id])).content.decode()
-    assert "Reactivation" in dashboard
-    client.post(form_url(people.account, "reactivation"), CONTACT)
+    assert client.get(reverse("portal:dashboard", args=[people.account.account_id])).status_code == 404
+    assert client.post(form_url(people.account, "reactivation"), CONTACT).status_code == 404
+    assert client.get(reverse("portal:dashboard", args=[people.other_account.account_id])).status_code == 200
+    response = _staff_records_reactivation(people)
+    assert response.status_code == 201, response.json()
     assert Ticket.objects.get().kind == "reactivation"
 
 
-def test_reactivation_after_the_window_is_refused(cast, signed_in):
+def test_reactivation_after_the_window_is_refused(cast):
     # rule U7
     people = cast("kustomer")
     Account.objects.filter(pk=people.account.pk).update(
         status="cancelled", purge_after=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     )
-    client = signed_in(people.owner)
-    dashboard = client.get(reverse("portal:dashboard", args=[people.account.account_id])).content.decode()
-    assert "Reactivation" not in dashboard
-    page = client.get(form_url(people.account, "reactivation")).content.decode()
-    assert "The reactivation window has closed" in page and '<button type="submit">Request' not in page
-    response = client.post(form_url(people.account, "reactivation"), CONTACT)
-    assert "The reactivation window has closed" in response.content.decode()
+    response = _staff_records_reactivation(people)
+    assert response.status_code == 400 and response.json()["code"] == "reactivation_closed"
     assert not Ticket.objects.exists()
 
 
-def test_smrtphone_accounts_are_never_reactivated(cast, signed_in):
+def test_smrtphone_accounts_are_never_reactivated(cast):
     # rule S11
     people = cast("smrtphone")
     Account.objects.filter(pk=people.account.pk).update(status="cancelled")
-    page = signed_in(people.owner).get(form_url(people.account, "reactivation")).content.decode()
-    assert "cannot be reactivated" in page
-    assert signed_in(people.owner).post(form_url(people.account, "reactivation"), CONTACT).status_code == 200
+    response = _staff_records_reactivation(people)
+    assert response.status_code == 400 and response.json()["code"] == "reactivation_closed"
+    assert "cannot be reactivated" in response.json()["detail"]
     assert not Ticket.objects.exists()
 
 

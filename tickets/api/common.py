@@ -7,20 +7,17 @@ is not on is a 404, never a 403, so ids reveal nothing.
 """
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
-from accounts.models import Account, Membership
+from accounts.models import Account
 from config.ids import MAX_ID
-
-# U1: the roles holding "access billing & account info" read invoices and the card on file.
-BILLING_ROLES = {Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN}
-
+from tickets import access
 
 # -- errors ----------------------------------------------------------------------------------------------------
 
@@ -56,39 +53,29 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return JsonResponse({"code": "not_found", "detail": "No such API path."}, status=status.HTTP_404_NOT_FOUND)
 
 
-# -- who sees what ---------------------------------------------------------------------------------------------
+# -- who sees what: tickets.access decides, these helpers turn its answers into 403 and 404 ------------------------
 
 
-def visible_accounts(user) -> QuerySet[Account]:
-    """Staff see every account; a customer the accounts they are a member of."""
-    if user.is_staff:
-        return Account.objects.all()
-    return Account.objects.filter(memberships__user=user)
+class DeskPermission(BasePermission):
+    """The staff side of the API holds the admin's Django permissions: a view names the permission each method
+    needs (`staff_permissions`), and staff without it get a 403 (staff in no group hold none). Customers pass
+    here: what they see and do is decided object by object by tickets.access."""
+
+    def has_permission(self, request, view) -> bool:
+        return access.api_allows(request.user, getattr(view, "staff_permissions", {}), request.method)
 
 
-def account_for(request, pk: int, *, write: bool = False, billing: bool = False) -> Account:
-    """The account at `pk` if the caller may see it (else 404); 403 when they see it but may not do this.
-
-    Writes to an account (provisioning) are for staff; billing reads need a billing role (U1).
-    """
-    account = visible_accounts(request.user).select_related("plan__policy").filter(pk=pk).first()
+def account_for(request, pk: int, *, part: str | None = None, provision: str | None = None) -> Account:
+    """The account at `pk` if the caller may see it (else 404); 403 when they see it but may not read `part` of it
+    (invoices and the card need a billing role, U1) or provision `provision` on it (staff with the permission)."""
+    account = access.accounts_for(request.user).select_related("plan__policy").filter(pk=pk).first()
     if account is None:
         raise Http404
-    user = request.user
-    if user.is_staff:
-        return account
-    if write:
-        raise exceptions.PermissionDenied("Only support staff provision accounts.")
-    if billing:
-        role = account.memberships.filter(user=user).values_list("role", flat=True).first()
-        if role not in BILLING_ROLES:
-            raise exceptions.PermissionDenied("Only members with access to billing & account info see this.")
+    if part is not None and not access.may_see_part(request.user, account, part):
+        raise exceptions.PermissionDenied("Only members with access to billing & account info see this.")
+    if provision is not None and not access.may_provision(request.user, provision):
+        raise exceptions.PermissionDenied("You do not have permission to provision this.")
     return account
-
-
-def require_staff(request, message: str = "Only support staff may do this.") -> None:
-    if not request.user.is_staff:
-        raise exceptions.PermissionDenied(message)
 
 
 class IdField(serializers.IntegerField):

@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import ACKNOWLEDGEMENT_TEXTS
-from tickets import services
-from tickets.models import TRANSITIONS, Channel, Comment, ExitReason, Kind, Priority, Ticket, TransitionLog
+from tickets import access, services
+from tickets.models import TRANSITIONS, Channel, Comment, ExitReason, Kind, Ticket, TransitionLog
 
 from .common import IdField
 
@@ -26,13 +26,19 @@ class TicketCreateSerializer(serializers.Serializer):
         max_length=200, required=False, allow_blank=True, default="", help_text="Company name or account ID (A4)."
     )
     contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     channel = serializers.ChoiceField(
         choices=Channel.choices, required=False, help_text="Staff only: how the customer asked. Customers: api."
     )
     requester = IdField(
         required=False, help_text="Staff only: the user id of the member asking (the members endpoint's `user`)."
     )
+
+    def validate(self, attrs: dict) -> dict:
+        # Read-only for the requester (tickets.access.STAFF_WRITTEN_TICKET_FIELDS): said, not silently dropped.
+        sent = sorted(access.STAFF_WRITTEN_TICKET_FIELDS & set(getattr(self, "initial_data", {}) or {}))
+        if sent:
+            raise serializers.ValidationError({name: ["Read-only: the support desk sets this."] for name in sent})
+        return attrs
 
     def kind_fields(self, data: dict) -> dict:
         return {}
@@ -43,7 +49,6 @@ class TicketCreateSerializer(serializers.Serializer):
             full_name=data["full_name"],
             company=data["company"],
             contact=data["contact"],
-            priority=data["priority"],
             **self.kind_fields(data),
         )
 
@@ -156,12 +161,21 @@ CREATE_SERIALIZERS: dict[str, type[TicketCreateSerializer]] = {
 
 
 class HistorySerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_label")
+    actor = serializers.CharField(
+        source="actor_label", help_text='Who acted: an email for staff readers; customers read "Support" for staff.'
+    )
+    note = serializers.CharField(help_text="Staff notes are internal: customers read the rejection reason only.")
 
     class Meta:
         model = TransitionLog
         fields = ["transition", "source", "target", "actor", "channel", "at", "note"]
         read_only_fields = fields
+
+    def to_representation(self, row: TransitionLog) -> dict:
+        data = super().to_representation(row)
+        if hasattr(row, "shown_actor"):  # read through tickets.access.history_for, for a customer
+            data["actor"], data["note"] = row.shown_actor, row.shown_note
+        return data
 
 
 class TicketSerializer(serializers.ModelSerializer):
@@ -169,12 +183,13 @@ class TicketSerializer(serializers.ModelSerializer):
     plan = serializers.PrimaryKeyRelatedField(source="target_plan", read_only=True, allow_null=True)
     numbers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     available_transitions = serializers.SerializerMethodField()
-    history = HistorySerializer(source="log", many=True, read_only=True)
+    history = serializers.SerializerMethodField()
     acknowledgements = serializers.ListField(child=serializers.CharField(), read_only=True)
     checks = serializers.DictField(
         child=serializers.BooleanField(),
         read_only=True,
-        help_text="The outcome of each verification check: staff only, empty for customers.",
+        allow_null=True,
+        help_text="Each verification check's outcome: staff only, null for customers (SPEC §5).",
     )
     reason = serializers.CharField(read_only=True, help_text="Exit-survey reason (Stripe's values) or empty.")
 
@@ -217,16 +232,19 @@ class TicketSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, ticket: Ticket) -> dict:
-        data = super().to_representation(ticket)
-        if not self.context["request"].user.is_staff:
-            # SPEC §5: customers never learn which verification check failed (empty, so the schema holds for all).
-            data["checks"] = {}
-        return data
-
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=TRANSITIONS)))
     def get_available_transitions(self, ticket: Ticket) -> list[str]:
         return services.available_transitions(ticket, self.context["request"].user)
+
+    @extend_schema_field(HistorySerializer(many=True))
+    def get_history(self, ticket: Ticket) -> list[dict]:
+        return HistorySerializer(access.history_for(self.context["request"].user, ticket), many=True).data
+
+    def to_representation(self, ticket: Ticket) -> dict:
+        data = super().to_representation(ticket)
+        for name in access.hidden_ticket_fields(self.context["request"].user):
+            data[name] = None
+        return data
 
 
 # -- transitions and comments ----------------------------------------------------------------------------------
@@ -270,4 +288,9 @@ class CommentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_author(self, comment: Comment) -> str:
-        return comment.author.email if comment.author_id and comment.author else "system"
+        if hasattr(comment, "shown_author"):  # read through tickets.access.comments_shown
+            return comment.shown_author
+        if not (comment.author_id and comment.author):
+            return "system"
+        viewer = self.context["request"].user if "request" in self.context else None
+        return access.actor_name(viewer, comment.author, comment.author.email, comment.ticket.account.plan.policy)

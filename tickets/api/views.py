@@ -9,6 +9,7 @@ import json
 
 from django import forms
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -19,11 +20,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Membership
-from tickets import services
+from tickets import access, services
 from tickets.exceptions import Refusal
-from tickets.models import TRANSITIONS, Channel, Comment, IdempotencyKey, Kind, LogChannel, State, Ticket
+from tickets.models import (
+    TRANSITIONS,
+    Channel,
+    Comment,
+    IdempotencyKey,
+    Kind,
+    LogChannel,
+    State,
+    Ticket,
+    TransitionLog,
+)
 
-from .common import MAX_ID, VerificationThrottle, error_responses, visible_accounts
+from .common import MAX_ID, DeskPermission, VerificationThrottle, error_responses
 from .serializers import (
     CREATE_SERIALIZERS,
     CommentSerializer,
@@ -33,15 +44,15 @@ from .serializers import (
 )
 
 
-def visible_tickets(user):
-    tickets = Ticket.objects.select_related("account__plan__policy").prefetch_related("log", "numbers")
-    if user.is_staff:
-        return tickets
-    return tickets.filter(account__in=visible_accounts(user).values("pk"))
+def _with_history(tickets):
+    """What TicketSerializer reads, in a fixed number of queries: the history with its actors (customers read
+    "Support" for staff), the numbers."""
+    history = Prefetch("log", queryset=TransitionLog.objects.select_related("actor"))
+    return tickets.select_related("account__plan__policy").prefetch_related(history, "numbers")
 
 
 def ticket_for(request, pk: int) -> Ticket:
-    ticket = visible_tickets(request.user).filter(pk=pk).first()
+    ticket = _with_history(access.visible_tickets(request.user)).filter(pk=pk).first()
     if ticket is None:
         raise Http404
     return ticket
@@ -98,6 +109,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class TicketList(generics.ListAPIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "tickets.view_ticket", "POST": "tickets.add_ticket"}
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     throttle_classes = [VerificationThrottle]
@@ -108,12 +121,12 @@ class TicketList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Ticket.objects.none()
-        return visible_tickets(self.request.user).order_by("-created_at", "-pk")
+        return _with_history(access.visible_tickets(self.request.user)).order_by("-created_at", "-pk")
 
     @extend_schema(
         tags=["tickets"],
         summary="Tickets the caller may see",
-        responses={200: TicketSerializer(many=True), **error_responses(400, 401, 404)},
+        responses={200: TicketSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -145,7 +158,7 @@ class TicketList(generics.ListAPIView):
         form.is_valid(raise_exception=True)
         values = form.validated_data
         # Only whether the caller sees the account: the service reads it, under its lock, with its plan and policy.
-        if not visible_accounts(request.user).filter(pk=values["account"]).exists():
+        if not access.accounts_for(request.user).filter(pk=values["account"]).exists():
             raise Http404
         account = Account(pk=values["account"])
         requester, channel = self._requester_and_channel(account, values)
@@ -179,7 +192,7 @@ class TicketList(generics.ListAPIView):
 
     def _requester_and_channel(self, account, values: dict):
         user = self.request.user
-        if not user.is_staff:
+        if not access.may_submit_for_others(user):
             if values.get("requester") not in (None, user.pk):
                 raise exceptions.ValidationError({"requester": ["Only staff submit on someone else's behalf."]})
             if values.get("channel") not in (None, Channel.API):
@@ -246,23 +259,28 @@ def _fingerprint(values: dict) -> str:
 
 
 def _reload(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_related("account__plan__policy").prefetch_related("log", "numbers").get(pk=ticket.pk)
+    return _with_history(Ticket.objects).get(pk=ticket.pk)
 
 
 # -- one ticket ------------------------------------------------------------------------------------------------
 
 
 class TicketDetail(APIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "tickets.view_ticket"}
+
     @extend_schema(
         tags=["tickets"],
         summary="One ticket with its available transitions and history",
-        responses={200: TicketSerializer, **error_responses(401, 404)},
+        responses={200: TicketSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
         return Response(TicketSerializer(ticket_for(request, pk), context={"request": request}).data)
 
 
 class TicketTransitions(APIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"POST": "tickets.view_ticket"}  # and the transition's own, checked by the service (403)
     throttle_classes = [VerificationThrottle]
 
     @extend_schema(
@@ -296,6 +314,8 @@ class TicketTransitions(APIView):
 
 
 class TicketComments(generics.GenericAPIView):
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "tickets.view_comment", "POST": "tickets.add_comment"}
     serializer_class = CommentSerializer
     filter_backends: list = []
     queryset = Comment.objects.none()  # for the browsable API and the schema; requests read the ticket's comments
@@ -303,21 +323,18 @@ class TicketComments(generics.GenericAPIView):
     @extend_schema(
         tags=["tickets"],
         summary="The ticket's comments (customers see public ones)",
-        responses={200: CommentSerializer(many=True), **error_responses(401, 404)},
+        responses={200: CommentSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request, pk: int):
         ticket = ticket_for(request, pk)
-        comments = ticket.comments.select_related("author").order_by("created_at", "pk")
-        if not request.user.is_staff:
-            comments = comments.filter(public=True)
-        page = self.paginate_queryset(comments)
-        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+        page = self.paginate_queryset(access.comments_shown(request.user, ticket))
+        return self.get_paginated_response(CommentSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         tags=["tickets"],
         summary="Comment on the ticket",
         request=CommentSerializer,
-        responses={201: CommentSerializer, **error_responses(400, 401, 404)},
+        responses={201: CommentSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request, pk: int):
         ticket = ticket_for(request, pk)
@@ -326,4 +343,4 @@ class TicketComments(generics.GenericAPIView):
         comment = services.add_comment(
             ticket=ticket, author=request.user, body=form.validated_data["body"], public=form.validated_data["public"]
         )
-        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        return Response(CommentSerializer(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)

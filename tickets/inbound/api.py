@@ -8,10 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account
+from tickets import access
 from tickets.api.common import error_responses
 from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
 from tickets.api.views import CREATE_REQUEST, _reload
-from tickets.selectors import is_agent
 
 from . import services
 from .models import InboundMessage
@@ -39,7 +39,7 @@ class InboundFilter(filters.FilterSet):
 
 
 def _require_agent(request) -> None:
-    if not is_agent(request.user):
+    if not access.may_read_email(request.user):
         raise exceptions.PermissionDenied("Only support staff read the email channel.")
 
 
