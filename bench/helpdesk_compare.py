@@ -408,9 +408,6 @@ def main() -> int:
     python = ensure_venv(args.venv)
     queue_bench.setup_django()
     from django.db import connection, connections
-    from django.test import Client
-
-    from accounts.models import User
 
     exitdesk_prefix, helpdesk_db = f"{args.prefix}_exitdesk", f"{args.prefix}_helpdesk_{args.tickets}"
     exitdesk_db = f"{exitdesk_prefix}_{args.tickets}"
@@ -434,8 +431,7 @@ def main() -> int:
             )
         started = helper.ask(cmd="start", rows=args.helpdesk_rows)
 
-        client = Client()
-        client.force_login(User.objects.get(email="bench-manager@exitdesk.test"))
+        client = queue_bench.manager_client()
         for _ in range(3):
             first = client.get("/queues/list/")
             assert first.status_code == 200
