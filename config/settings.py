@@ -128,9 +128,25 @@ if DATABASE_POOL_SIZE:
         raise ImproperlyConfigured("DATABASE_POOL_SIZE must be a positive number of connections.")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# SQLite as a real embedded default, safe under simultaneous writes (threads of `runserver`, several processes):
+# - every transaction starts with BEGIN IMMEDIATE, taking the write lock before it reads: a transaction that read
+#   under a shared lock and then wrote could not wait for the lock (SQLite answers "database is locked" at once
+#   rather than risk a deadlock), while one that asks first waits its turn;
+# - WAL lets readers go on while one writer writes; a busy timeout makes a writer wait for the lock (up to
+#   SQLITE_BUSY_TIMEOUT seconds) instead of failing; synchronous=NORMAL is WAL's recommended durability level.
+SQLITE_BUSY_TIMEOUT = _read("SQLITE_BUSY_TIMEOUT", env.int, 20)
+if SQLITE_BUSY_TIMEOUT < 1:
+    raise ImproperlyConfigured("SQLITE_BUSY_TIMEOUT must be a positive number of seconds.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the in-process worker and the web thread share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "init_command": (
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000};"
+            ),
+        }
+    )
     let_sqlite_compare_oversized_ints()  # an oversized id in a URL or form finds nothing, as on PostgreSQL
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
