@@ -16,6 +16,8 @@ the same moment:
 - approve many: the same on N different verified port-outs: N x 200;
 - create many: N x `POST /api/v1/tickets/` number cancellations of N different numbers by the account's owner:
   N x 201;
+- create one: N x the same number cancellation: one 201, every other call 400 (`already_requested`: the API
+  answers a refused submission with 400), one ticket for the number.
 Never a 500. Exit status 0 when every scenario holds on every database run.
 """
 
@@ -166,12 +168,17 @@ def scenarios(data: Fixture, calls: int) -> list[tuple[str, list[tuple[str, dict
             [(tickets, cancel(pk), data.owner_token) for pk in data.numbers],
             collections.Counter({201: calls}),
         ),
+        (
+            "create one ticket",
+            [(tickets, cancel(data.shared_number), data.owner_token)] * calls,
+            collections.Counter({201: 1, 400: calls - 1}),
+        ),
     ]
 
 
 def invariants(data: Fixture) -> list[str]:
     """What the database must hold afterwards; a list of what does not."""
-    from tickets.models import Ticket, TransitionLog
+    from tickets.models import OPEN_STATES, Ticket, TransitionLog
 
     wrong = []
     approves = TransitionLog.objects.filter(ticket_id=data.one, transition="approve").count()
@@ -183,6 +190,11 @@ def invariants(data: Fixture) -> list[str]:
     created = Ticket.objects.filter(kind="number_cancellation", numbers__in=data.numbers).distinct().count()
     if created != len(data.numbers):
         wrong.append(f"create many: {created} tickets for {len(data.numbers)} numbers")
+    shared = Ticket.objects.filter(kind="number_cancellation", numbers=data.shared_number)
+    if shared.count() != 1:
+        wrong.append(f"create one: {shared.count()} tickets for one number")
+    if Ticket.objects.filter(numbers=data.shared_number, state__in=OPEN_STATES).count() > 1:
+        wrong.append("create one: more than one open ticket for one number")
     return wrong
 
 

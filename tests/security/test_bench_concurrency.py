@@ -32,6 +32,8 @@ def _assert_scenarios(out: str, calls: int) -> None:
     assert f"approve one ticket     1 x 200, {calls - 1} x 409 ({calls - 1} x invalid_state)" in out
     assert f"approve many tickets   {calls} x 200\n" in out
     assert f"create many tickets    {calls} x 201\n" in out
+    # SPEC §4: one open request per number, however many ask at once.
+    assert f"create one ticket      1 x 201, {calls - 1} x 400 ({calls - 1} x already_requested)" in out
     assert "database afterwards: as expected" in out
     assert " x 500" not in out
 
