@@ -2,13 +2,19 @@
 
 Every interface (portal, admin, API, Celery tasks) calls these functions; none of them changes a ticket's
 state any other way. A refusal is a `Refusal` with a stable code.
+
+Locks, in one order for every service here, in accounts/purge.py and tickets/effects.py (config/locking.py says
+why): the account row first, then its tickets, then licenses and add-ons, then phone numbers. `submit_ticket`
+locks the account; `transition_ticket` locks the account, then the ticket (a reactivation's completion and the
+purge of the same account both start with the account, so they queue instead of deadlocking). A lock conflict the
+database still reports is retried a bounded number of times (`config.locking.retrying`), then refused `busy`.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
@@ -16,6 +22,7 @@ from django_fsm import can_proceed, has_transition_perm
 from accounts.models import Account, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
 from config.ids import as_id
+from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import effects, sla
 from .exceptions import Refusal
@@ -188,7 +195,8 @@ def submit_ticket(
     actor = actor or requester
     if received_at is not None and (not actor.is_staff or received_at > timezone.now()):
         raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
-    try:
+
+    def attempt() -> Ticket:
         with transaction.atomic():
             return _submit(
                 account=account,
@@ -199,6 +207,9 @@ def submit_ticket(
                 actor=actor,
                 received_at=received_at,
             )
+
+    try:
+        return _retrying(attempt)
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
@@ -224,11 +235,21 @@ def _violates_one_open_request(exc: IntegrityError) -> bool:
     } or any(name in message for name in ONE_OPEN_REQUEST_CONSTRAINTS)
 
 
+def _retrying(work):
+    """`work` run again on a deadlock or a lock the database gave up on (config.locking); past that, `busy`."""
+    try:
+        return retrying(work)
+    except DatabaseError as exc:
+        if not is_lock_conflict(exc):
+            raise
+        raise Refusal("busy", BUSY_DETAIL) from exc
+
+
 def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
     # Lock the account row only: the plan and policy rows are read by every request of their customers. The
     # requester's role comes in the same statement.
     account = (
-        Account.objects.select_for_update(of=("self",))
+        Account.objects.select_for_update(of=("self",), no_key=True)
         .select_related("plan__policy")
         .annotate(requester_role=Subquery(requester.memberships.filter(account=OuterRef("pk")).values("role")[:1]))
         .get(pk=account.pk)
@@ -556,19 +577,29 @@ def transition_ticket(
     if name not in TRANSITIONS:
         raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    try:
+
+    def attempt() -> Ticket:
         with transaction.atomic():
-            # The ticket and its account are locked (a reactivation and the purge meet on the account row);
-            # the plan and policy are only read, so transitions of different accounts never wait on each other.
-            locked = (
-                Ticket.objects.select_for_update(of=("self", "account"))
-                .select_related("account__plan__policy")
-                .get(pk=pk)
+            # The account first, then the ticket (the lock order above: a reactivation and the purge meet on the
+            # account row); the plan and policy are only read, so transitions of different accounts never wait on
+            # each other.
+            account = (
+                Account.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("plan__policy")
+                .filter(pk=Subquery(Ticket.objects.filter(pk=pk).values("account_id")[:1]))
+                .first()
             )
+            if account is None:
+                raise Ticket.DoesNotExist("No ticket matches the given query.")
+            locked = Ticket.objects.select_for_update(no_key=True).get(pk=pk)
+            locked.account = account
             if replay_ok and locked.state == TARGETS[name]:
                 return locked
             _run(locked, name, actor=actor, channel=channel, by_system=actor is None, evidence=evidence, note=note)
             return locked
+
+    try:
+        return _retrying(attempt)
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
