@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A body larger than REQUEST_MAX_MB: 413 from its Content-Length, before it is read (and before any query).
+    "config.hostile_input.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -269,6 +271,20 @@ SPECTACULAR_SETTINGS = {
         "TransitionNameEnum": "tickets.models.TRANSITIONS",
     },
 }
+
+# Uploads (tickets/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
+# files and ATTACHMENT_MB_PER_TICKET in all; per person ATTACHMENTS_PER_USER_HOUR files an hour. A request body
+# larger than REQUEST_MAX_MB is refused with 413 from its Content-Length, before any of it is read
+# (config/hostile_input.py); form fields without files are held to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+ATTACHMENTS_PER_TICKET = _read("ATTACHMENTS_PER_TICKET", env.int, 20)
+ATTACHMENT_MB_PER_TICKET = _read("ATTACHMENT_MB_PER_TICKET", env.int, 25)
+ATTACHMENTS_PER_USER_HOUR = _read("ATTACHMENTS_PER_USER_HOUR", env.int, 20)
+REQUEST_MAX_MB = _read("REQUEST_MAX_MB", env.int, 6)
+if min(ATTACHMENTS_PER_TICKET, ATTACHMENT_MB_PER_TICKET, ATTACHMENTS_PER_USER_HOUR) < 1 or REQUEST_MAX_MB < 6:
+    raise ImproperlyConfigured(
+        "ATTACHMENTS_PER_TICKET, ATTACHMENT_MB_PER_TICKET and ATTACHMENTS_PER_USER_HOUR must be positive; "
+        "REQUEST_MAX_MB at least 6 (a 5 MB file and its form)."
+    )
 
 LOGGING = {
     "version": 1,

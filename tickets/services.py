@@ -41,6 +41,9 @@ from .models import (
     VerificationAttempt,
 )
 
+# Free text a person writes, in characters: longer is refused (`invalid_request`) whatever the interface.
+COMMENT_MAX = 5000  # an exit-survey comment, a comment on a case, a rejection reason
+TEXT_LIMITS = {"full_name": 200, "company": 200, "contact": 200, "gaining_carrier": 120, "authorized_name": 200}
 VERIFICATION_LOCK_ATTEMPTS = 5
 VERIFICATION_LOCK_WINDOW = dt.timedelta(hours=1)
 CANCELLATION_KINDS = {
@@ -279,6 +282,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     elif account.status != Account.Status.ACTIVE:
         raise Refusal("account_not_active", "This account is not active.")
 
+    _check_lengths(request)
     ticket = Ticket(
         kind=kind,
         account=account,
@@ -392,6 +396,17 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
             note="Verification satisfied at submission.",
         )
     return ticket
+
+
+def _check_lengths(request: Request) -> None:
+    limits = {**TEXT_LIMITS, "comment": COMMENT_MAX}
+    for name, limit in limits.items():
+        if len(getattr(request, name) or "") > limit:
+            raise Refusal(
+                "invalid_request",
+                f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters.",
+                field=name,
+            )
 
 
 _REQUIRED_INFO_ATTR = {"full_name": "full_name", "company_or_account_id": "company", "contact": "contact"}
@@ -696,6 +711,8 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
         reason = (evidence.get("reason") or "").strip()
         if not reason:
             raise Refusal("reason_required", "A rejection needs a reason the customer will read.", field="reason")
+        if len(reason) > COMMENT_MAX:
+            raise Refusal("invalid_request", f"A reason is at most {COMMENT_MAX} characters.", field="reason")
         if ticket.kind == Kind.PORT_OUT:
             code = evidence.get("code") or ""
             if code not in PORT_OUT_REJECTION_CODES:
@@ -783,6 +800,8 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
     body = (body or "").strip()
     if not body:
         raise Refusal("invalid_request", "A comment cannot be empty.", field="body")
+    if len(body) > COMMENT_MAX:
+        raise Refusal("invalid_request", f"A comment is at most {COMMENT_MAX} characters.", field="body")
     if not author.is_staff:
         public = True
     with transaction.atomic():
