@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +104,22 @@ def make_data(calls: int) -> Fixture:
 
 
 def fire(port: int, requests: list[tuple[str, dict, str]]) -> list[tuple[int, str]]:
-    """Send every (path, body, token) at once from its own thread and connection; (status, code) of each."""
+    """Send every (path, body, token) at once from its own thread and connection; (status, code) of each.
+
+    The connections are opened one after the other first (a burst of connects can overflow a server's listen
+    backlog, `runserver`'s is small), so the barrier releases requests, not handshakes.
+    """
     barrier = threading.Barrier(len(requests))
     results: list[tuple[int, str]] = [(0, "no answer")] * len(requests)
+    connections = []
+    for _ in requests:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
+        connection.connect()
+        connections.append(connection)
+        time.sleep(0.01)
 
     def call(index: int, path: str, body: dict, token: str) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
-        connection.connect()  # open first, so the barrier releases requests, not handshakes
+        connection = connections[index]
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         try:
             barrier.wait(timeout=60)
