@@ -18,6 +18,11 @@ Safety, in the order the code meets it:
    (conditional UPDATE: stops at once if the claim was lost or a legal hold was set), then deletes or redacts
    the batch and adds its count to the tombstone. A crash loses at most one uncommitted batch, and the counts
    are exactly what was committed; the next run takes the claim over and goes on from what is left.
+
+Locks follow the one order of config/locking.py: every transaction here takes the account row first (the claim,
+the re-check, each batch's renewal), then tickets, then what hangs off the account, then the tombstone; a
+transition (a reactivation's completion) also starts with the account, so the two queue and never deadlock. A lock
+conflict the database still reports is retried a few times per transaction (`retrying`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
+from config.locking import retrying
 from numbers.models import PhoneNumber
 from tickets.models import Attachment, Comment, EmailNotice, Ticket, TransitionLog, VerificationAttempt
 
@@ -258,6 +264,14 @@ def _renew(account_id: int, token: str) -> None:
         raise PurgeStopped
 
 
+def _batch(account_id: int, token: str, step: Step, pks: list[int]) -> None:
+    """One batch in one transaction: the account (renewing the claim) first, then the step's rows, then the
+    tombstone."""
+    with transaction.atomic():
+        _renew(account_id, token)
+        _add_counts(account_id, step.run(account_id, pks))
+
+
 def _add_counts(account_id: int, counts: dict[str, int]) -> None:
     tombstone = Tombstone.objects.select_for_update().get(account_id=account_id)
     for kind, n in counts.items():
@@ -297,40 +311,44 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
         outcome, detail = _why_not(Account.objects.filter(pk=account_id).first(), now)
         return PurgeResult(account_id, outcome, detail=detail)
 
-    with transaction.atomic():
-        account = Account.objects.select_for_update(of=("self",)).select_related("plan").get(pk=account_id)
-        if (
-            account.status != Account.Status.PURGING
-            or account.purge_claim != token
-            or account.legal_hold
-            or account.purge_after is None
-            or account.purge_after > now
-        ):
-            return PurgeResult(account_id, "stopped", detail="The account changed between the claim and the lock.")
-        Tombstone.objects.get_or_create(
-            account=account,
-            defaults={
-                "account_code": account.account_id,
-                "plan_name": account.plan.name,
-                "cancelled_at": account.cancelled_at,
-                "purge_after": account.purge_after,
-            },
-        )
+    def recheck() -> bool:
+        with transaction.atomic():
+            account = (
+                Account.objects.select_for_update(of=("self",), no_key=True).select_related("plan").get(pk=account_id)
+            )
+            if (
+                account.status != Account.Status.PURGING
+                or account.purge_claim != token
+                or account.legal_hold
+                or account.purge_after is None
+                or account.purge_after > now
+            ):
+                return False
+            Tombstone.objects.get_or_create(
+                account=account,
+                defaults={
+                    "account_code": account.account_id,
+                    "plan_name": account.plan.name,
+                    "cancelled_at": account.cancelled_at,
+                    "purge_after": account.purge_after,
+                },
+            )
+            return True
+
+    if not retrying(recheck):
+        return PurgeResult(account_id, "stopped", detail="The account changed between the claim and the lock.")
 
     size = batch_size()
     try:
         for _ in range(2):
             for step in STEPS:
                 for pks in _pk_batches(step.rows(account_id), size):
-                    with transaction.atomic():
-                        _renew(account_id, token)
-                        counts = step.run(account_id, pks)
-                        _add_counts(account_id, counts)
+                    retrying(lambda step=step, pks=pks: _batch(account_id, token, step, pks))
                     if progress:
                         progress(step.kind, len(pks))
             if not any(step.rows(account_id).exists() for step in STEPS):
                 break
-        with transaction.atomic():
+        with transaction.atomic():  # one UPDATE of the account after the renewal's: nothing to deadlock with
             _renew(account_id, token)
             finished = timezone.now()
             Account.objects.filter(pk=account_id).update(

@@ -78,13 +78,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A body larger than REQUEST_MAX_MB: 413 from its Content-Length, before it is read (and before any query).
+    "config.hostile_input.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # NUL bytes and impossible date-hierarchy parts in a query string or form post: 400 before any view reads them.
+    "config.hostile_input.HostileInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A deadlock or a lock the database gave up on, reaching a view's caller: 409 `busy`, never a 500.
+    "config.locking.BusyMiddleware",
     # request.user.is_verified(): signed in with a TOTP code this session (django-otp); then staff two-factor.
     "django_otp.middleware.OTPMiddleware",
     "accounts.two_factor.StaffTwoFactorMiddleware",
@@ -141,9 +147,25 @@ if DATABASE_POOL_SIZE:
         raise ImproperlyConfigured("DATABASE_POOL_SIZE must be a positive number of connections.")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# SQLite as a real embedded default, safe under simultaneous writes (threads of `runserver`, several processes):
+# - every transaction starts with BEGIN IMMEDIATE, taking the write lock before it reads: a transaction that read
+#   under a shared lock and then wrote could not wait for the lock (SQLite answers "database is locked" at once
+#   rather than risk a deadlock), while one that asks first waits its turn;
+# - WAL lets readers go on while one writer writes; a busy timeout makes a writer wait for the lock (up to
+#   SQLITE_BUSY_TIMEOUT seconds) instead of failing; synchronous=NORMAL is WAL's recommended durability level.
+SQLITE_BUSY_TIMEOUT = _read("SQLITE_BUSY_TIMEOUT", env.int, 20)
+if SQLITE_BUSY_TIMEOUT < 1:
+    raise ImproperlyConfigured("SQLITE_BUSY_TIMEOUT must be a positive number of seconds.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the in-process worker and the web thread share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"})
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "init_command": (
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000};"
+            ),
+        }
+    )
     let_sqlite_compare_oversized_ints()  # an oversized id in a URL or form finds nothing, as on PostgreSQL
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -311,6 +333,20 @@ SPECTACULAR_SETTINGS = {
         "TransitionNameEnum": "tickets.models.TRANSITIONS",
     },
 }
+
+# Uploads (tickets/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
+# files and ATTACHMENT_MB_PER_TICKET in all; per person ATTACHMENTS_PER_USER_HOUR files an hour. A request body
+# larger than REQUEST_MAX_MB is refused with 413 from its Content-Length, before any of it is read
+# (config/hostile_input.py); form fields without files are held to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+ATTACHMENTS_PER_TICKET = _read("ATTACHMENTS_PER_TICKET", env.int, 20)
+ATTACHMENT_MB_PER_TICKET = _read("ATTACHMENT_MB_PER_TICKET", env.int, 25)
+ATTACHMENTS_PER_USER_HOUR = _read("ATTACHMENTS_PER_USER_HOUR", env.int, 20)
+REQUEST_MAX_MB = _read("REQUEST_MAX_MB", env.int, 6)
+if min(ATTACHMENTS_PER_TICKET, ATTACHMENT_MB_PER_TICKET, ATTACHMENTS_PER_USER_HOUR) < 1 or REQUEST_MAX_MB < 6:
+    raise ImproperlyConfigured(
+        "ATTACHMENTS_PER_TICKET, ATTACHMENT_MB_PER_TICKET and ATTACHMENTS_PER_USER_HOUR must be positive; "
+        "REQUEST_MAX_MB at least 6 (a 5 MB file and its form)."
+    )
 
 LOGGING = {
     "version": 1,

@@ -23,7 +23,7 @@ from numbers.models import PhoneNumber
 
 from . import access, services
 from .exceptions import Refusal
-from .forms import check_attachment
+from .forms import check_attachment, check_attachment_quota
 from .models import (
     OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
@@ -82,7 +82,11 @@ class AttachmentAdminForm(forms.ModelForm):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        return check_attachment(upload) if hasattr(upload, "content_type") else upload
+        if hasattr(upload, "content_type"):  # a new file
+            check_attachment(upload)
+            if self.instance.ticket_id:
+                check_attachment_quota(self.instance.ticket_id, None, upload.size)
+        return upload
 
 
 class AttachmentInline(admin.TabularInline):

@@ -57,7 +57,12 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
 def cancel_account(ticket: Ticket) -> None:
     """K8, U5, S6–S8, K4, U6, U10: everything an account cancellation does, in the caller's transaction."""
     now = timezone.now()
-    account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=ticket.account_id)
+    # Already locked by transition_ticket (the account comes first in the lock order, config/locking.py).
+    account = (
+        Account.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("plan__policy")
+        .get(pk=ticket.account_id)
+    )
     policy = account.plan.policy
     account.status = Account.Status.CANCELLED
     account.cancelled_at = now
@@ -103,7 +108,7 @@ def _remove_access(account: Account) -> None:
 def reactivate_account(ticket: Ticket) -> None:
     """K9, U7: the account comes back and its purge is cancelled; released numbers stay released."""
     now = timezone.now()
-    account = Account.objects.select_for_update().get(pk=ticket.account_id)
+    account = Account.objects.select_for_update(no_key=True).get(pk=ticket.account_id)  # held since the transition
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
         raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE

@@ -1,5 +1,6 @@
 """The portal's forms: they parse what a customer typed into a services.Request; the services decide."""
 
+import datetime as dt
 from pathlib import Path
 
 from django import forms
@@ -12,7 +13,7 @@ from numbers.models import PhoneNumber
 from .exceptions import Refusal
 from .models import Attachment, ExitReason, Kind
 from .portal_selectors import lower_plans
-from .services import CANCELLATION_KINDS, Request
+from .services import CANCELLATION_KINDS, COMMENT_MAX, Request
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 # Extension → the content type the file is served with and the bytes it must start with (None: plain text).
@@ -183,7 +184,9 @@ class ExitSurveyForm(forms.Form):
     reason = forms.ChoiceField(
         label="Why are you cancelling?", choices=ExitReason.choices, widget=forms.RadioSelect, required=False
     )
-    comment = forms.CharField(label="Anything else you want to tell us?", widget=forms.Textarea, required=False)
+    comment = forms.CharField(
+        label="Anything else you want to tell us?", widget=forms.Textarea, required=False, max_length=COMMENT_MAX
+    )
 
     def __init__(self, *args, policy: Policy, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -249,7 +252,7 @@ class CancellationVerificationForm(RequiredInfoForm):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(label="Add a comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+    body = forms.CharField(label="Add a comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=COMMENT_MAX)
 
 
 def check_attachment(upload):
@@ -272,6 +275,31 @@ def check_attachment(upload):
     upload.seek(0)
     upload.detected_content_type = content_type
     return upload
+
+
+def check_attachment_quota(ticket, user, size: int) -> None:
+    """Per ticket at most ATTACHMENTS_PER_TICKET files and ATTACHMENT_MB_PER_TICKET in all; per person at most
+    ATTACHMENTS_PER_USER_HOUR files in an hour, whatever the ticket (config/settings.py)."""
+    from django.conf import settings
+    from django.db.models import Count, Sum
+    from django.utils import timezone
+
+    on_ticket = Attachment.objects.filter(ticket_id=getattr(ticket, "pk", ticket)).aggregate(
+        n=Count("pk"), total=Sum("size")
+    )
+    if on_ticket["n"] >= settings.ATTACHMENTS_PER_TICKET:
+        raise ValidationError(f"A case holds at most {settings.ATTACHMENTS_PER_TICKET} files.")
+    if (on_ticket["total"] or 0) + size > settings.ATTACHMENT_MB_PER_TICKET * 1024 * 1024:
+        raise ValidationError(f"A case holds at most {settings.ATTACHMENT_MB_PER_TICKET} MB of files.")
+    since = timezone.now() - dt.timedelta(hours=1)
+    if (
+        user is not None
+        and Attachment.objects.filter(uploaded_by=user, created_at__gte=since).count()
+        >= settings.ATTACHMENTS_PER_USER_HOUR
+    ):
+        raise ValidationError(
+            f"You can attach at most {settings.ATTACHMENTS_PER_USER_HOUR} files an hour; try again later."
+        )
 
 
 class AttachmentForm(forms.Form):

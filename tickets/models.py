@@ -189,6 +189,17 @@ class Ticket(models.Model):
             models.CheckConstraint(
                 condition=~Q(state="rejected") | ~Q(rejection_reason=""), name="rejection_needs_reason"
             ),
+            # SPEC §4, one open request per object, held by the database too (tickets.services checks it first).
+            models.UniqueConstraint(
+                fields=["license"],
+                condition=Q(kind="license_cancellation", state__in=["submitted", "verified", "approved"]),
+                name="one_open_license_cancellation",
+            ),
+            models.UniqueConstraint(
+                fields=["addon"],
+                condition=Q(kind="addon_cancellation", state__in=["submitted", "verified", "approved"]),
+                name="one_open_addon_cancellation",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -251,6 +262,7 @@ class Ticket(models.Model):
 
 
 TRANSITIONS = ["verify", "approve", "complete", "reject", "withdraw"]
+ONE_OPEN_REQUEST_CONSTRAINTS = {"one_open_license_cancellation", "one_open_addon_cancellation"}
 
 
 class TransitionLog(models.Model):

@@ -97,6 +97,8 @@ class QueueFilters:
             "age": [k for k, *_ in sla.AGE_BUCKETS],
             "sort": list(SORTS),
         }
+        if not self.sort:  # `?sort=` is no sort asked for
+            self.sort = QueueFilters.__dataclass_fields__["sort"].default
         for name, allowed in checks.items():
             value = getattr(self, name)
             if value and value not in allowed:

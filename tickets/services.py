@@ -2,6 +2,12 @@
 
 Every interface (portal, admin, API, Celery tasks) calls these functions; none of them changes a ticket's
 state any other way. A refusal is a `Refusal` with a stable code.
+
+Locks, in one order for every service here, in accounts/purge.py and tickets/effects.py (config/locking.py says
+why): the account row first, then its tickets, then licenses and add-ons, then phone numbers. `submit_ticket`
+locks the account; `transition_ticket` locks the account, then the ticket (a reactivation's completion and the
+purge of the same account both start with the account, so they queue instead of deadlocking). A lock conflict the
+database still reports is retried a bounded number of times (`config.locking.retrying`), then refused `busy`.
 """
 
 import datetime as dt
@@ -10,17 +16,20 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy, Route
+from config.ids import as_id
+from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import access, effects, sla
 from .exceptions import Refusal
 from .models import (
+    ONE_OPEN_REQUEST_CONSTRAINTS,
     OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
     TRANSITIONS,
@@ -36,6 +45,9 @@ from .models import (
 
 security_log = logging.getLogger("exitdesk.security")
 
+# Free text a person writes, in characters: longer is refused (`invalid_request`) whatever the interface.
+COMMENT_MAX = 5000  # an exit-survey comment, a comment on a case, a rejection reason
+TEXT_LIMITS = {"full_name": 200, "company": 200, "contact": 200, "gaining_carrier": 120, "authorized_name": 200}
 VERIFICATION_LOCK_ATTEMPTS = 5
 VERIFICATION_LOCK_WINDOW = dt.timedelta(hours=1)
 CANCELLATION_KINDS = {
@@ -232,7 +244,8 @@ def submit_ticket(
     actor = actor or requester
     if received_at is not None and (not access.may_submit_for_others(actor) or received_at > timezone.now()):
         raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
-    try:
+
+    def attempt() -> Ticket:
         with transaction.atomic():
             return _submit(
                 account=account,
@@ -243,16 +256,49 @@ def submit_ticket(
                 actor=actor,
                 received_at=received_at,
             )
+
+    try:
+        return _retrying(attempt)
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
+    except IntegrityError as exc:
+        if _violates_one_open_request(exc):
+            # Only a request racing past the service's own check gets here: the same refusal, never a 500.
+            raise Refusal(
+                "already_requested", f"There is already an open {Kind(kind).label.lower()} request for this."
+            ) from exc
+        raise
+
+
+def _violates_one_open_request(exc: IntegrityError) -> bool:
+    """Is this the violation of a one-open-request constraint? PostgreSQL names the constraint; SQLite names the
+    columns of the unique index, and these are the only unique indexes on a ticket's license and add-on."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) in ONE_OPEN_REQUEST_CONSTRAINTS
+    message = str(exc)
+    return message in {
+        "UNIQUE constraint failed: tickets_ticket.license_id",
+        "UNIQUE constraint failed: tickets_ticket.addon_id",
+    } or any(name in message for name in ONE_OPEN_REQUEST_CONSTRAINTS)
+
+
+def _retrying(work):
+    """`work` run again on a deadlock or a lock the database gave up on (config.locking); past that, `busy`."""
+    try:
+        return retrying(work)
+    except DatabaseError as exc:
+        if not is_lock_conflict(exc):
+            raise
+        raise Refusal("busy", BUSY_DETAIL) from exc
 
 
 def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
     # Lock the account row only: the plan and policy rows are read by every request of their customers. The
     # requester's role comes in the same statement.
     account = (
-        Account.objects.select_for_update(of=("self",))
+        Account.objects.select_for_update(of=("self",), no_key=True)
         .select_related("plan__policy")
         .annotate(requester_role=Subquery(requester.memberships.filter(account=OuterRef("pk")).values("role")[:1]))
         .get(pk=account.pk)
@@ -278,9 +324,11 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     if kind == Kind.REACTIVATION:
         if not policy.reactivation_open(account):
             raise Refusal("reactivation_closed", _reactivation_closed_sentence(policy, account))
+        _check_one_open_request(kind, account=account)
     elif account.status != Account.Status.ACTIVE:
         raise Refusal("account_not_active", "This account is not active.")
 
+    _check_lengths(request)
     ticket = Ticket(
         kind=kind,
         account=account,
@@ -326,19 +374,21 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
                 f"Quantity must be between 1 and {license_.quantity}.",
                 field="quantity",
             )
+        _check_one_open_request(kind, license=license_)
         _check_license_minimum(policy, license_, quantity)
         ticket.license, ticket.quantity = license_, quantity
     elif kind == Kind.NUMBER_CANCELLATION:
-        numbers = _numbers_on_account(account, request.numbers[:1] if request.numbers else [])
+        numbers = _numbers_on_account(account, request.numbers[:1] if request.numbers else [], kind=kind)
         if not numbers:
             raise Refusal("invalid_request", "Choose the number to cancel.", field="number")
     elif kind == Kind.ADDON_CANCELLATION:
         addon = _instance(AddOn, request.addon, account, "addon")
         if addon is None or addon.status != AddOn.Status.ACTIVE:
             raise Refusal("invalid_request", "Choose an active add-on to cancel.", field="addon")
+        _check_one_open_request(kind, addon=addon)
         ticket.addon = addon
     elif kind == Kind.PORT_OUT:
-        numbers = _numbers_on_account(account, request.numbers, allow_porting=False)
+        numbers = _numbers_on_account(account, request.numbers, kind=kind)
         if not numbers:
             raise Refusal("invalid_request", "Choose at least one number to port out.", field="numbers")
         for name in ("gaining_carrier", "authorized_name"):
@@ -367,6 +417,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
         if policy.port_out_balance_rule != Policy.PortOutBalanceRule.IGNORE and _outstanding_balance(account):
             ticket.needs_manager_review = True  # K10: a manager decides
     elif kind == Kind.DOWNGRADE:
+        _check_one_open_request(kind, account=account)
         plan = request.plan
         plan = Plan.objects.filter(pk=plan.pk if isinstance(plan, Plan) else plan).first() if plan else None
         if plan is None or plan.product_line != account.plan.product_line or plan.rank >= account.plan.rank:
@@ -413,6 +464,17 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     return ticket
 
 
+def _check_lengths(request: Request) -> None:
+    limits = {**TEXT_LIMITS, "comment": COMMENT_MAX}
+    for name, limit in limits.items():
+        if len(getattr(request, name) or "") > limit:
+            raise Refusal(
+                "invalid_request",
+                f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters.",
+                field=name,
+            )
+
+
 _REQUIRED_INFO_ATTR = {"full_name": "full_name", "company_or_account_id": "company", "contact": "contact"}
 
 
@@ -438,8 +500,7 @@ def _check_account_cancellation(account, policy: Policy, ticket: Ticket, request
             "outside_intake_hours",
             f"Account cancellations are handled {policy.intake_hours_text}. Please contact us then.",
         )
-    if account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).exists():
-        raise Refusal("already_requested", "This account already has an open cancellation request.")
+    _check_one_open_request(Kind.ACCOUNT_CANCELLATION, account=account)
     if policy.require_port_outs_complete and port_outs_pending(account):
         raise Refusal("port_outs_pending", "All port-outs must be complete before the account can be cancelled.")
     if policy.exit_survey_required and request.reason not in ExitReason.values:
@@ -498,10 +559,61 @@ def _check_license_minimum(policy: Policy, license_: License, quantity: int, *, 
         )
 
 
-def _numbers_on_account(account: Account, values: list, *, allow_porting: bool = True) -> list:
+# -- one open request per object (SPEC §4) ------------------------------------------------------------------------
+#
+# A second open request of the same kind for the same account (account cancellation, downgrade, reactivation),
+# license, add-on or number is refused `already_requested`; a number in an open port-out cannot be cancelled, nor a
+# number being cancelled ported (`number_busy`). The checks run under the account's row lock (PostgreSQL; on SQLite
+# every write transaction holds the database's write lock from BEGIN IMMEDIATE), so two simultaneous requests for
+# one object are decided one after the other. The license and add-on rules are also partial unique constraints
+# (tickets.models.ONE_OPEN_REQUEST_CONSTRAINTS); a violation of one is the same refusal (`submit_ticket`).
+
+ACCOUNT_LEVEL_KINDS = {Kind.ACCOUNT_CANCELLATION, Kind.DOWNGRADE, Kind.REACTIVATION}
+NUMBER_KINDS = {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}
+
+
+def _already_requested(kind: str, what: str, pk: int) -> Refusal:
+    return Refusal("already_requested", f"{what} already has an open {Kind(kind).label.lower()} request (#{pk}).")
+
+
+def _check_one_open_request(kind: str, *, account=None, license=None, addon=None) -> None:
+    open_tickets = Ticket.objects.filter(kind=kind, state__in=OPEN_STATES)
+    if account is not None:
+        rows, what = open_tickets.filter(account=account), "This account"
+    elif license is not None:
+        rows, what = open_tickets.filter(license=license), "This license"
+    else:
+        rows, what = open_tickets.filter(addon=addon), "This add-on"
+    pk = rows.values_list("pk", flat=True).first()
+    if pk is not None:
+        raise _already_requested(kind, what, pk)
+
+
+def _numbers_on_account(account: Account, values: list, *, kind: str) -> list:
+    """The numbers chosen, each on this account and free for a request of `kind`, read in one query."""
     wanted = {v.pk if hasattr(v, "pk") else v for v in values}
-    statuses = ["active", "porting_out"] if allow_porting else ["active"]
-    found = list(account.numbers.filter(Q(pk__in=[w for w in wanted if str(w).isdigit()]), status__in=statuses))
+    statuses = ["active", "porting_out"] if kind == Kind.NUMBER_CANCELLATION else ["active"]
+    # Per number, the first open request of a number kind it is in (the same kind first).
+    busy = Ticket.objects.filter(numbers=OuterRef("pk"), kind__in=NUMBER_KINDS, state__in=OPEN_STATES).order_by(
+        Case(When(kind=kind, then=0), default=1), "pk"
+    )
+    found = list(
+        account.numbers.filter(Q(pk__in=[w for w in wanted if as_id(w)])).annotate(
+            busy_kind=Subquery(busy.values("kind")[:1]), busy_ticket=Subquery(busy.values("pk")[:1])
+        )
+    )
+    for number in found:
+        if number.busy_kind == kind:
+            raise _already_requested(kind, f"The number {number}", number.busy_ticket)
+        if number.busy_kind:
+            doing = "ported out" if number.busy_kind == Kind.PORT_OUT else "cancelled"
+            raise Refusal(
+                "number_busy",
+                f"The number {number} is being {doing} (request #{number.busy_ticket}); "
+                "it can be requested again once that request is closed.",
+                field="numbers",
+            )
+    found = [number for number in found if number.status in statuses]
     if len(found) != len(wanted):
         raise Refusal(
             "number_not_on_account", "A number you chose is not an active number on this account.", field="numbers"
@@ -564,19 +676,29 @@ def transition_ticket(
     if name not in TRANSITIONS:
         raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    try:
+
+    def attempt() -> Ticket:
         with transaction.atomic():
-            # The ticket and its account are locked (a reactivation and the purge meet on the account row);
-            # the plan and policy are only read, so transitions of different accounts never wait on each other.
-            locked = (
-                Ticket.objects.select_for_update(of=("self", "account"))
-                .select_related("account__plan__policy")
-                .get(pk=pk)
+            # The account first, then the ticket (the lock order above: a reactivation and the purge meet on the
+            # account row); the plan and policy are only read, so transitions of different accounts never wait on
+            # each other.
+            account = (
+                Account.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("plan__policy")
+                .filter(pk=Subquery(Ticket.objects.filter(pk=pk).values("account_id")[:1]))
+                .first()
             )
+            if account is None:
+                raise Ticket.DoesNotExist("No ticket matches the given query.")
+            locked = Ticket.objects.select_for_update(no_key=True).get(pk=pk)
+            locked.account = account
             if replay_ok and locked.state == TARGETS[name]:
                 return locked
             _run(locked, name, actor=actor, channel=channel, by_system=actor is None, evidence=evidence, note=note)
             return locked
+
+    try:
+        return _retrying(attempt)
     except Refusal as refusal:
         _record_failed_attempt(refusal)
         raise
@@ -686,6 +808,8 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
         reason = (evidence.get("reason") or "").strip()
         if not reason:
             raise Refusal("reason_required", "A rejection needs a reason the customer will read.", field="reason")
+        if len(reason) > COMMENT_MAX:
+            raise Refusal("invalid_request", f"A reason is at most {COMMENT_MAX} characters.", field="reason")
         if ticket.kind == Kind.PORT_OUT:
             code = evidence.get("code") or ""
             if code not in PORT_OUT_REJECTION_CODES:
@@ -752,6 +876,8 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
     body = (body or "").strip()
     if not body:
         raise Refusal("invalid_request", "A comment cannot be empty.", field="body")
+    if len(body) > COMMENT_MAX:
+        raise Refusal("invalid_request", f"A comment is at most {COMMENT_MAX} characters.", field="body")
     if not author.is_staff:
         public = True
     if not access.may_comment(author, ticket, public=public):

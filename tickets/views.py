@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,6 +25,7 @@ from .forms import (
     ExitSurveyForm,
     PortOutLockForm,
     add_refusal,
+    check_attachment_quota,
 )
 from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
 from .services import (
@@ -536,9 +538,18 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
-        attachment = form.save(ticket=ticket, user=request.user)
-        messages.success(request, f"{attachment.name} was attached.")
-        return redirect("portal:ticket", pk=ticket.pk)
+        with transaction.atomic():
+            # The case's row lock: simultaneous uploads to one case are counted one after the other.
+            Ticket.objects.select_for_update(no_key=True).filter(pk=ticket.pk).exists()
+            try:
+                check_attachment_quota(ticket, request.user, form.cleaned_data["file"].size)
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                attachment = form.save(ticket=ticket, user=request.user)
+        if form.is_valid():
+            messages.success(request, f"{attachment.name} was attached.")
+            return redirect("portal:ticket", pk=ticket.pk)
     return _ticket_page(request, ticket, membership, attachment_form=form)
 
 

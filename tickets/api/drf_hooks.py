@@ -57,7 +57,7 @@ class Pagination(PageNumberPagination):
 # -- errors ----------------------------------------------------------------------------------------------------
 
 # The key of a request still being processed: a conflict with that request, whatever the endpoint.
-IN_FLIGHT_CODES = {"idempotency_key_in_use"}
+IN_FLIGHT_CODES = {"idempotency_key_in_use", "busy"}
 
 
 def _flatten(detail) -> dict[str, list[str]]:
