@@ -1,6 +1,7 @@
 """Tickets through the API: the same refusals as the service, Idempotency-Key, throttles, the error format."""
 
 import datetime as dt
+from unittest.mock import ANY
 
 import pytest
 import time_machine
@@ -359,6 +360,14 @@ def test_list_filters_and_ordering(cast, client_for):
     assert [t["id"] for t in oldest["results"]] == [first.pk, second.pk]
     assert agent.get("/api/v1/tickets/?state=lost").status_code == 400
     assert agent.get("/api/v1/tickets/?created_after=yesterday").status_code == 400
+
+
+def test_an_empty_filter_is_a_400_as_the_schema_types_say(cast, client_for):
+    agent = client_for(cast("kixie").agent)
+    assert agent.get("/api/v1/tickets/?created_before=").status_code == 400
+    assert agent.get("/api/v1/tickets/?account=").json()["errors"] == {"account": [ANY]}
+    assert agent.get("/api/v1/tickets/?account=0").status_code == 400  # the schema's minimum: 1
+    assert agent.get("/api/v1/tickets/?ordering=").status_code == 200  # an empty array: the default order
 
 
 # -- tokens and throttles --------------------------------------------------------------------------------------
