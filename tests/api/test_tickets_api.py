@@ -436,6 +436,13 @@ def test_session_auth_needs_the_csrf_header(cast):
     assert client.post("/api/v1/accounts/", body, format="json", HTTP_X_CSRFTOKEN=token_value).status_code == 201
 
 
+def test_a_method_an_endpoint_lacks_is_405_for_staff_and_customers_alike(cast, client_for):
+    people = cast("kixie")
+    for user in (people.manager, people.agent, people.owner):
+        answer = client_for(user).generic("TRACE", "/api/v1/accounts/")
+        assert (answer.status_code, answer.json()["code"]) == (405, "method_not_allowed")
+
+
 def test_unknown_api_paths_answer_in_the_error_format(db, client_for):
     for path in ("/api/v1/tickets/-1/", "/api/v1/tickets/99999999999999999999999/", "/api/v1/nothing/"):
         response = client_for(None).get(path)
