@@ -6,6 +6,7 @@ billing role (U1). Who may do what is tickets.access's answer; another account's
 """
 
 import logging
+import re
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -18,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
@@ -30,7 +31,15 @@ from accounts.models import Account, Membership
 from billing.models import AddOn, CardOnFile, Invoice, License, Plan
 from numbers.models import PhoneNumber, normalize_e164
 from tickets import access
-from tickets.api.common import DeskPermission, IdField, TokenThrottle, account_for, error_responses
+from tickets.api.common import (
+    DeskPermission,
+    IdField,
+    IdRelatedField,
+    TokenThrottle,
+    account_for,
+    business_rules,
+    error_responses,
+)
 from tickets.exceptions import Refusal
 
 from . import two_factor
@@ -79,6 +88,10 @@ class ObtainToken(APIView):
     @extend_schema(
         tags=["auth"],
         summary="Get an API token",
+        description=business_rules(
+            "400 `invalid_credentials`: the email and password of an active user.",
+            "400 `otp_required`: staff give a current code of their authenticator app as `otp` (STAFF_OTP_REQUIRED).",
+        ),
         request=TokenRequestSerializer,
         responses={200: TokenSerializer, **error_responses(400, 429)},
         auth=[],
@@ -102,7 +115,7 @@ class ObtainToken(APIView):
 
 
 class AccountSerializer(serializers.ModelSerializer):
-    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all())
+    plan = IdRelatedField(queryset=Plan.objects.all(), help_text="Id of a plan (the plans endpoint).")
     plan_name = serializers.CharField(source="plan.name", read_only=True)
     port_out_pin = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=64, help_text="Stored hashed, never returned."
@@ -160,6 +173,7 @@ class AccountList(generics.ListAPIView):
     @extend_schema(
         tags=["accounts"],
         summary="Open an account (staff)",
+        description=business_rules("400 `invalid_request` on `plan`: the id of an existing plan (the plans endpoint)."),
         request=AccountSerializer,
         responses={201: AccountSerializer, **error_responses(400, 401, 403)},
     )
@@ -259,8 +273,27 @@ class AddOnSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "cancelled_at"]
 
 
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "description": 'Dollars, e.g. "40.00".'}
+)
+class AmountField(serializers.DecimalField):
+    """An amount as the schema states it: a string of up to 10 digits and 2 decimals. A JSON number is refused:
+    a float cannot carry cents exactly."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(AMOUNT_PATTERN, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class InvoiceSerializer(serializers.ModelSerializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    amount = AmountField()
     status = serializers.ChoiceField(choices=Invoice.Status.choices, default=Invoice.Status.OPEN)
     outstanding = serializers.BooleanField(source="is_overdue", read_only=True)
 
@@ -316,6 +349,32 @@ class _AccountChildren(generics.GenericAPIView):
         return Response(self.get_serializer(created).data, status=status.HTTP_201_CREATED)
 
 
+NOT_ACTIVE = "409 `account_not_active`: the account is active (not cancelled, closed or purged)."
+CHILD_RULES = {
+    "members": (
+        "400 `invalid_request` on `password`: the password rules (at least 8 characters, not too like the "
+        "member's name or email, not a common password, not entirely numeric).",
+        "400 `invalid_request` on `role`: an account has exactly one owner.",
+        "400 `invalid_request` on `email`: a member of staff cannot be a member of a customer account.",
+    ),
+    "numbers": (
+        "400 `invalid_request` on `number`: a valid phone number (per its country's numbering plan) that is not "
+        "already in service on an account.",
+    ),
+    "licenses": (
+        "400 `invalid_request` on `quantity`: at least the plan's license minimum for the product (the plans "
+        "endpoint's `license_minimums`).",
+        "400 `invalid_request` on `__all__`: one license line per product.",
+    ),
+    "add-ons": (
+        "400 `invalid_request` on `number`: inbound call recording belongs to one of the account's numbers; no "
+        "other add-on has a number.",
+        "400 `invalid_request` on `initial_ucaas`: only a SIP trunk can be an initial UCaaS trunk.",
+    ),
+    "invoices": (),
+}
+
+
 def _children_schema(tag: str, what: str, serializer, *, billing: bool = False):
     read_codes = (401, 403, 404)  # 403: a customer without a billing role (U1), staff without the permission
     return extend_schema_view(
@@ -327,6 +386,7 @@ def _children_schema(tag: str, what: str, serializer, *, billing: bool = False):
         post=extend_schema(
             tags=[tag],
             summary=f"Add {what} to the account (staff)",
+            description=business_rules(*CHILD_RULES[tag], NOT_ACTIVE),
             request=serializer,
             responses={201: serializer, **error_responses(400, 401, 403, 404, 409)},
         ),
@@ -463,6 +523,7 @@ class Card(APIView):
     @extend_schema(
         tags=["card"],
         summary="Set the card on file (staff)",
+        description=business_rules(NOT_ACTIVE),
         request=CardSerializer,
         responses={200: CardSerializer, **error_responses(400, 401, 403, 404, 409)},
     )

@@ -96,6 +96,10 @@ def test_invoices_and_card(cast, client_for):
     )
     assert overdue.status_code == 201 and overdue.json()["outstanding"] is True
     assert staff.post(f"{base}/invoices/", {"amount": "-1", "due_date": "2020-01-01"}, format="json").status_code == 400
+    # The schema types an amount as a string of digits with up to two decimals: a JSON number or "" is refused.
+    for amount in (99.5, 99, "", "1e3", " 5"):
+        refused = staff.post(f"{base}/invoices/", {"amount": amount, "due_date": "2020-01-01"}, format="json")
+        assert refused.json()["errors"] == {"amount": ["A valid number is required."]}
     assert staff.put(f"{base}/card/", {"brand": "Visa", "last4": "4111111111111111"}, format="json").status_code == 400
     card = staff.put(f"{base}/card/", {"brand": "Visa", "last4": "1111"}, format="json")
     assert card.status_code == 200 and card.json() == {"brand": "Visa", "last4": "1111"}

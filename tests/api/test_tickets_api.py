@@ -1,6 +1,7 @@
 """Tickets through the API: the same refusals as the service, Idempotency-Key, throttles, the error format."""
 
 import datetime as dt
+from unittest.mock import ANY
 
 import pytest
 import time_machine
@@ -361,6 +362,14 @@ def test_list_filters_and_ordering(cast, client_for):
     assert agent.get("/api/v1/tickets/?created_after=yesterday").status_code == 400
 
 
+def test_an_empty_filter_is_a_400_as_the_schema_types_say(cast, client_for):
+    agent = client_for(cast("kixie").agent)
+    assert agent.get("/api/v1/tickets/?created_before=").status_code == 400
+    assert agent.get("/api/v1/tickets/?account=").json()["errors"] == {"account": [ANY]}
+    assert agent.get("/api/v1/tickets/?account=0").status_code == 400  # the schema's minimum: 1
+    assert agent.get("/api/v1/tickets/?ordering=").status_code == 200  # an empty array: the default order
+
+
 # -- tokens and throttles --------------------------------------------------------------------------------------
 
 
@@ -425,6 +434,13 @@ def test_session_auth_needs_the_csrf_header(cast):
     else:
         token_value = token.value
     assert client.post("/api/v1/accounts/", body, format="json", HTTP_X_CSRFTOKEN=token_value).status_code == 201
+
+
+def test_a_method_an_endpoint_lacks_is_405_for_staff_and_customers_alike(cast, client_for):
+    people = cast("kixie")
+    for user in (people.manager, people.agent, people.owner):
+        answer = client_for(user).generic("TRACE", "/api/v1/accounts/")
+        assert (answer.status_code, answer.json()["code"]) == (405, "method_not_allowed")
 
 
 def test_unknown_api_paths_answer_in_the_error_format(db, client_for):

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +34,15 @@ from tickets.models import (
     TransitionLog,
 )
 
-from .common import MAX_ID, DeskPermission, VerificationThrottle, error_responses
+from .common import (
+    ID_SCHEMA,
+    MAX_ID,
+    DeskPermission,
+    StrictFilterSet,
+    VerificationThrottle,
+    business_rules,
+    error_responses,
+)
 from .serializers import (
     CREATE_SERIALIZERS,
     CommentSerializer,
@@ -61,6 +69,7 @@ def ticket_for(request, pk: int) -> Ticket:
 # -- list and create -------------------------------------------------------------------------------------------
 
 
+@extend_schema_field(ID_SCHEMA)
 class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
@@ -77,7 +86,7 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
-class TicketFilter(filters.FilterSet):
+class TicketFilter(StrictFilterSet):
     state = filters.ChoiceFilter(choices=State.choices)
     kind = filters.ChoiceFilter(choices=Kind.choices)
     account = IdFilter(field_name="account", min_value=1, max_value=MAX_ID)
@@ -90,6 +99,28 @@ class TicketFilter(filters.FilterSet):
         model = Ticket
         fields: list[str] = []
 
+
+# The policy's refusals of a submission (tickets.services.submit_ticket and the guards it runs), by code.
+SUBMISSION_RULES = {
+    "missing_required_info": "the policy's required information for the kind (A4).",
+    "acknowledgement_missing": "every acknowledgement the policy asks for.",
+    "survey_required": "the exit survey's reason, when the policy asks for it (U8).",
+    "already_requested": "one open request per object.",
+    "license_minimum": "a license cancellation leaves at least the plan's minimum.",
+    "outside_intake_hours": "the policy's intake hours.",
+    "channel_not_accepted": "a channel the policy accepts for the kind.",
+    "outstanding_balance": "no overdue invoice, where the policy asks.",
+    "port_out_locked": "the account's port-out lock is off.",
+    "port_outs_pending": "no port-out in progress on the account.",
+    "number_busy": "a number in no other open request.",
+    "number_not_on_account": "numbers of the account, in service.",
+    "requires_account_manager": "an account manager, where the policy asks.",
+    "verification_failed": "the PIN, account number, confirmation word or card digits the policy checks.",
+    "verification_locked": "too many failed verifications.",
+    "account_not_active": "an active account (a reactivation: a cancelled one).",
+    "invalid_plan": "a lower plan, for a downgrade.",
+    "reactivation_closed": "the reactivation window is open.",
+}
 
 CREATE_REQUEST = PolymorphicProxySerializer(
     component_name="TicketCreate",
@@ -134,11 +165,15 @@ class TicketList(generics.ListAPIView):
     @extend_schema(
         tags=["tickets"],
         summary="Submit a request",
-        description=(
-            "Customers submit for their own accounts (requester: the caller, channel: api). Staff submit on a "
-            "customer's behalf with `requester` (a member's user id) and `channel`. A request the policy refuses "
-            "is a 400 with the guard's code (`license_minimum`, `already_requested`, `outside_intake_hours`, ...); "
-            "403 `role_not_allowed`; 409 only while another request with the same Idempotency-Key is in flight."
+        description=business_rules(
+            *(f"400 `{code}`: {rule}" for code, rule in SUBMISSION_RULES.items()),
+            "400 `idempotency_key_reused`: an Idempotency-Key goes with one request body.",
+            intro=(
+                "Customers submit for their own accounts (requester: the caller, channel: api). Staff submit on a "
+                "customer's behalf with `requester` (a member's user id) and `channel`. A request the policy "
+                "refuses is a 400 with the guard's code; 403 `role_not_allowed`; 409 only while another request "
+                "with the same Idempotency-Key is in flight."
+            ),
         ),
         request=CREATE_REQUEST,
         parameters=[IDEMPOTENCY_KEY],
@@ -286,10 +321,21 @@ class TicketTransitions(APIView):
     @extend_schema(
         tags=["tickets"],
         summary="Run a transition",
-        description=(
-            "`verify` may carry `card_last4`; `approve` may carry `foc_date`; `reject` carries `reason` and, for "
-            "port-outs, `code`. 403 when the caller's role may not; 409 `{code, detail}` when the state or a "
-            "guard refuses."
+        description=business_rules(
+            "400 `reason_required`: `reject` carries a `reason`.",
+            "400 `rejection_code_not_allowed`: a port-out's rejection `code` from the allow-list.",
+            "409 `invalid_state`: the transition runs from the ticket's state.",
+            "409 `same_verifier`: four eyes, where the policy asks (the approver is not the verifier).",
+            "409 `verification_failed`: the card digits or other evidence the policy checks.",
+            "409 `verification_locked`: too many failed verifications.",
+            "409 `license_minimum`: the licenses left meet the plan's minimum when the request is approved.",
+            "409 `port_outs_pending`: no other port-out in progress on the account.",
+            "409 `account_not_active`: the account is in the state the transition needs.",
+            intro=(
+                "`verify` may carry `card_last4`; `approve` may carry `foc_date`; `reject` carries `reason` and, "
+                "for port-outs, `code`. 403 when the caller's role may not; 409 `{code, detail}` when the state or "
+                "a guard refuses."
+            ),
         ),
         request=TransitionSerializer,
         responses={200: TicketSerializer, **error_responses(400, 401, 403, 404, 409, 429)},

@@ -9,9 +9,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from tickets import access
-from tickets.api.common import error_responses
+from tickets.api.common import StrictFilterSet, business_rules, error_responses
 from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
-from tickets.api.views import CREATE_REQUEST, _reload
+from tickets.api.views import CREATE_REQUEST, SUBMISSION_RULES, _reload
+from tickets.exceptions import Refusal
 
 from . import services
 from .models import InboundMessage
@@ -30,7 +31,7 @@ class InboundSerializer(serializers.ModelSerializer):
 InboundSerializer._declared_fields["from"] = serializers.EmailField(source="from_email", read_only=True)
 
 
-class InboundFilter(filters.FilterSet):
+class InboundFilter(StrictFilterSet):
     status = filters.ChoiceFilter(choices=InboundMessage.Status.choices)
 
     class Meta:
@@ -71,11 +72,15 @@ class InboundConvert(APIView):
     @extend_schema(
         tags=["email in"],
         summary="Turn a message waiting in triage into a ticket (staff)",
-        description=(
-            "The ticket comes by channel `email`, with the sender as requester (a member of `account`) and the "
-            "message's arrival as its submission time; the message is its first comment. 409 `already_handled` "
-            "once converted, 409 `unverified_sender` for a sender who is no known customer; the submission's "
-            "own refusals as on `POST /api/v1/tickets/`."
+        description=business_rules(
+            "409 `already_handled`: a message still in triage.",
+            "409 `unverified_sender`: a sender who is a known customer.",
+            *(f"{Refusal(code, '').http_status} `{code}`: {rule}" for code, rule in SUBMISSION_RULES.items()),
+            intro=(
+                "The ticket comes by channel `email`, with the sender as requester (a member of `account`) and the "
+                "message's arrival as its submission time; the message is its first comment. The submission's own "
+                "refusals are as on `POST /api/v1/tickets/`."
+            ),
         ),
         request=CREATE_REQUEST,
         responses={201: TicketSerializer, **error_responses(400, 401, 403, 404, 409)},
