@@ -318,7 +318,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exitdesk API",
-    "DESCRIPTION": "Cancellations, downgrades, reactivations and port-outs as tickets.",
+    "DESCRIPTION": (
+        "Cancellations, downgrades, reactivations and port-outs as tickets.\n\n"
+        "Every operation: a text value holding a NUL character (U+0000) is refused, "
+        '400 `invalid_request` on its field ("Null characters are not allowed.").'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

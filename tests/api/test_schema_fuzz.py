@@ -73,15 +73,24 @@ schema = schemathesis.openapi.from_wsgi(
 DOCUMENTED_RULE = re.compile(r"^- (?P<status>\d{3}) `(?P<code>\w+)`(?: on (?P<fields>`\w+`(?:, `\w+`)*))?:", re.M)
 
 
+NUL_REFUSED = "Null characters are not allowed."
+
+
 def _documented_refusal(case, response) -> bool:
-    """Whether the response is a refusal its operation's description lists as a business rule."""
+    """Whether the response is a refusal its operation's description lists as a business rule, or the API-wide one
+    its schema's description states: text holding a NUL character is refused (a JSON schema cannot say so)."""
     try:
         body = response.json()
     except ValueError:
         return False
     if not isinstance(body, dict):
         return False
-    fields = set(body.get("errors") or {}) | ({body["field"]} if body.get("field") else set())
+    errors = body.get("errors") or {}
+    messages = [message for field_messages in errors.values() for message in field_messages]
+    api_wide = case.operation.schema.raw_schema.get("info", {}).get("description", "")
+    if response.status_code == 400 and messages and set(messages) == {NUL_REFUSED} and "NUL character" in api_wide:
+        return True
+    fields = set(errors) | ({body["field"]} if body.get("field") else set())
     for rule in DOCUMENTED_RULE.finditer(case.operation.definition.raw.get("description", "")):
         if int(rule["status"]) != response.status_code or rule["code"] != body.get("code"):
             continue
