@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # Roles that see every case of their account and hold "access billing & account info" (U1).
 ACCOUNT_WIDE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN})
 BILLING_ROLES = ACCOUNT_WIDE_ROLES
+# SPEC §4: who hears of every port-out request, and may withdraw it from the email's link.
+PORT_OUT_ALERT_ROLES = (Membership.Role.OWNER, Membership.Role.BILLING_ADMIN)
 
 # The Django permission each staff transition needs; `withdraw` is the customer's (requester or owner).
 TRANSITION_PERMISSIONS = {
@@ -321,6 +323,11 @@ def may_provision(user, part: str) -> bool:
 def may_submit_for_others(user) -> bool:
     """Staff recording a request on a customer's behalf (phone, email)."""
     return staff_may(user, "tickets.add_ticket")
+
+
+def may_switch_port_out_lock(user, account: Account | int) -> bool:
+    """SPEC §4: the account's owner alone switches its port-out lock (staff and other members do not)."""
+    return role_in(user, account) == Membership.Role.OWNER
 
 
 def may_read_email(user) -> bool:

@@ -92,12 +92,6 @@ class Request:
 # -- small helpers -----------------------------------------------------------------------------------------
 
 
-def role_of(user: User | None, account: Account) -> str | None:
-    if user is None:
-        return None
-    return Membership.objects.filter(user=user, account=account).values_list("role", flat=True).first()
-
-
 def actor_label(actor: User | None) -> str:
     return actor.email if actor else "system"
 
@@ -906,7 +900,7 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
     try:
         with transaction.atomic():
             account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
-            if role_of(user, account) != Membership.Role.OWNER or not user.is_active:
+            if not access.may_switch_port_out_lock(user, account):
                 raise Refusal("role_not_allowed", "Only the account's owner may switch the port-out lock.")
             if locked and not account.plan.policy.port_out_lock_offered:
                 raise Refusal("port_out_lock_not_offered", "This plan does not offer a port-out lock.")

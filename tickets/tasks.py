@@ -206,7 +206,8 @@ def _withdraw_url(ticket: Ticket, user) -> str:
 def send_port_out_alert(self, ticket_id: int) -> str:
     """SPEC §4: a port-out request goes at once to the account's owner and billing admins, whoever submitted it,
     each with their own signed link to withdraw it; sent once per recipient however often the task runs."""
-    from .withdraw_links import ALERT_ROLES, max_age
+    from .access import PORT_OUT_ALERT_ROLES
+    from .withdraw_links import max_age
 
     ticket = (
         Ticket.objects.select_related("account", "requester").prefetch_related("numbers").filter(pk=ticket_id).first()
@@ -215,7 +216,9 @@ def send_port_out_alert(self, ticket_id: int) -> str:
         return "skipped"
     submit_row = ticket.log.filter(transition="submit").select_related("actor").first()
     submitted_by = submit_row.actor if submit_row else None
-    members = ticket.account.memberships.filter(role__in=ALERT_ROLES, user__is_active=True).select_related("user")
+    members = ticket.account.memberships.filter(role__in=PORT_OUT_ALERT_ROLES, user__is_active=True).select_related(
+        "user"
+    )
     outcomes = []
     for membership in sorted(members, key=lambda m: (m.role != "owner", m.user.email)):
         context = {

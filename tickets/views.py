@@ -146,7 +146,7 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
     """SPEC §4: the owner switches the port-out lock on or off with their password (where the policy offers it)."""
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
-    if membership.role != Membership.Role.OWNER:
+    if not access.may_switch_port_out_lock(request.user, account):
         sentence = "Only the account's owner can switch the port-out lock."
         return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
     offered = account.plan.policy.port_out_lock_offered

@@ -12,12 +12,11 @@ from django.core import signing
 
 from accounts.models import Membership, User
 
+from . import access
 from .exceptions import Refusal
 from .models import Kind, LogChannel, Ticket
 
 SALT = "tickets.port-out-withdraw"
-# Who receives the alert, and so who may withdraw with its link.
-ALERT_ROLES = (Membership.Role.OWNER, Membership.Role.BILLING_ADMIN)
 
 
 def make_token(ticket: Ticket, user: User) -> str:
@@ -44,7 +43,9 @@ def read_token(token: str) -> tuple[Ticket, User]:
     if ticket is None or user is None:
         raise Refusal("link_invalid", "This link is not valid.")
     # Someone who has since lost the role (or left the account) cannot use a link they were once sent.
-    if not Membership.objects.filter(account_id=ticket.account_id, user=user, role__in=ALERT_ROLES).exists():
+    if not Membership.objects.filter(
+        account_id=ticket.account_id, user=user, role__in=access.PORT_OUT_ALERT_ROLES
+    ).exists():
         raise Refusal("link_invalid", "This link is not valid.")
     return ticket, user
 

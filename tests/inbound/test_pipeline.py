@@ -179,6 +179,15 @@ def test_a_reply_from_a_stranger_is_an_internal_note_flagged_unverified(ticket, 
     assert message.member is None
 
 
+def test_a_reply_from_a_member_who_may_not_see_the_case_is_an_unverified_note(ticket, desk):
+    # SPEC §5 (tickets.access): a plain member sees only the cases they asked for, so cannot comment on the owner's
+    message = _reply(ticket, desk, sender=desk.member.email)
+    comment = Comment.objects.get(ticket=ticket)
+    assert not comment.public and comment.author is None
+    assert comment.body.startswith(f"Unverified sender: {desk.member.email}")
+    assert message.status == Status.COMMENT and message.member is None
+
+
 def test_a_reply_tells_the_assignee(ticket, desk):
     assign_ticket(ticket=ticket, assignee=desk.agent, actor=desk.manager)
     mail.outbox.clear()

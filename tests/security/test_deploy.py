@@ -1,14 +1,11 @@
 """Production settings: `manage.py check --deploy` is clean, and the protections are on by default."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, run
+
 PRODUCTION = {
     "SECRET_KEY": "k3y-for-the-deploy-check-only-8f2c1e9a7b6d5c4e3f2a1b0c9d8e7f6a5b4c3d2e1f0",
     "DEBUG": "false",
@@ -20,18 +17,6 @@ PROBE = (
     " for k in ['AXES_ENABLED', 'FORM_RATE_LIMITS_ENABLED', 'SECURE_SSL_REDIRECT', 'SESSION_COOKIE_SECURE',"
     " 'CSRF_COOKIE_SECURE', 'SECURE_HSTS_SECONDS', 'X_FRAME_OPTIONS']}))"
 )
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    # Only what the machine needs to run Python; none of the suite's own settings (pytest-env) leak in.
-    keep = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    return {**keep, "DJANGO_SETTINGS_MODULE": "config.settings", **values}
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_check_deploy_is_clean_under_production_settings():

@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, User
+from tickets import access
 from tickets import services as tickets
 from tickets.exceptions import Refusal
 from tickets.forms import check_attachment
@@ -133,12 +134,11 @@ def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> 
 
 
 def _reply_author(ticket: Ticket, sender: str) -> User | None:
+    """The sender, where tickets.access lets them comment on the ticket (staff internally, customers publicly)."""
     user = User.objects.filter(email__iexact=sender, is_active=True).first()
-    if user is None:
+    if user is None or not access.may_comment(user, ticket, public=not user.is_staff):
         return None
-    if user.is_staff or user.pk == ticket.requester_id:
-        return user
-    return user if Membership.objects.filter(account_id=ticket.account_id, user=user).exists() else None
+    return user
 
 
 def _add_reply(message: InboundMessage, parsed: ParsedMail) -> None:
@@ -240,7 +240,7 @@ def convert_message(
     """
     pk = message.pk if isinstance(message, InboundMessage) else message
     account_pk = account.pk if isinstance(account, Account) else account
-    if not (actor and actor.is_active and actor.is_staff):
+    if not access.may_submit_for_others(actor):
         raise Refusal("role_not_allowed", "Only support staff turn an email into a ticket.")
     try:
         with transaction.atomic():
