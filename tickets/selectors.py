@@ -222,7 +222,7 @@ class RowTicket:
     with deferred fields cost twice the SQL's own time (the page's largest cost after the SQL itself)."""
 
     __slots__ = (
-        *("pk", "id", "kind", "state", "priority", "foc_date", "created_at", "closed_at", "first_response_at"),
+        *("pk", "kind", "state", "priority", "foc_date", "created_at", "closed_at", "first_response_at"),
         *("waiting_on_customer_since", "sla_clock_started_at", "assignee_id", "assignee", "account_id", "account"),
     )
 
@@ -245,7 +245,6 @@ class RowTicket:
             account_name,
             plan_id,
         ) = values
-        self.id = self.pk
         self.assignee = SimpleNamespace(pk=self.assignee_id, email=assignee_email) if self.assignee_id else None
         self.account = SimpleNamespace(
             pk=self.account_id, account_id=account_code, name=account_name, plan_id=plan_id, plan=plans[plan_id]
