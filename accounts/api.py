@@ -355,7 +355,8 @@ CHILD_RULES = {
         "400 `invalid_request` on `password`: the password rules (at least 8 characters, not too like the "
         "member's name or email, not a common password, not entirely numeric).",
         "400 `invalid_request` on `role`: an account has exactly one owner.",
-        "400 `invalid_request` on `email`: a member of staff cannot be a member of a customer account.",
+        "400 `invalid_request` on `email`: a member of staff cannot be a member of a customer account, and a person"
+        " is a member of an account once.",
     ),
     "numbers": (
         "400 `invalid_request` on `number`: a valid phone number (per its country's numbering plan) that is not "

@@ -86,6 +86,8 @@ def add_member(*, account: Account, email: str, full_name: str, role: str, passw
             user.save()
         elif user.is_staff:
             raise ValidationError({"email": "A member of staff cannot be a member of a customer account."})
+        elif account.memberships.filter(user=user).exists():
+            raise ValidationError({"email": "This person is already a member of this account."})
         membership = Membership(account=account, user=user, role=role)
         membership.full_clean()
         membership.save()

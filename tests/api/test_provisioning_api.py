@@ -54,6 +54,18 @@ def test_an_account_has_one_owner(cast, client_for):
     assert response.json()["code"] == "invalid_request"
 
 
+def test_a_person_is_a_member_of_an_account_once(cast, client_for):
+    people = cast("avoxi")
+    response = client_for(people.manager).post(
+        f"/api/v1/accounts/{people.account.pk}/members/",
+        {"email": people.member.email, "full_name": "Again", "role": "billing_admin"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"email": ["This person is already a member of this account."]}
+    assert people.account.memberships.filter(user=people.member).get().role == "member"
+
+
 def test_a_weak_password_is_refused(cast, client_for):
     people = cast("avoxi")
     response = client_for(people.manager).post(
