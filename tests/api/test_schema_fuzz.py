@@ -86,10 +86,13 @@ def _documented_refusal(case, response) -> bool:
     if not isinstance(body, dict):
         return False
     errors = body.get("errors") or {}
-    messages = [message for field_messages in errors.values() for message in field_messages]
     api_wide = case.operation.schema.raw_schema.get("info", {}).get("description", "")
-    if response.status_code == 400 and messages and set(messages) == {NUL_REFUSED} and "NUL character" in api_wide:
-        return True
+    if response.status_code == 400 and "NUL character" in api_wide:
+        # The API-wide refusal excuses the fields it alone refused; any other field's refusal must be documented.
+        nul_only = {field for field, messages in errors.items() if messages and set(messages) == {NUL_REFUSED}}
+        if nul_only and nul_only == set(errors):
+            return True
+        errors = {field: messages for field, messages in errors.items() if field not in nul_only}
     fields = set(errors) | ({body["field"]} if body.get("field") else set())
     for rule in DOCUMENTED_RULE.finditer(case.operation.definition.raw.get("description", "")):
         if int(rule["status"]) != response.status_code or rule["code"] != body.get("code"):
