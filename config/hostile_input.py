@@ -8,6 +8,8 @@
   integer (`?due_date__year=9999`), on our lists and on third-party ones (django-axes) alike.
 - An empty `_to_field` (Django's admin looks up a field named ""): dropped, as if it were not given.
 - An admin list action posted with ids that are not ids of the list's model: those select nothing.
+- A cookie holding a NUL byte (PostgreSQL cannot compare a session key holding one): dropped, as if not sent, by
+  `CookieMiddleware` before the session is read.
 Form bodies are checked once the view is known (`process_view`), after the upload limits. The API validates its
 own query strings and JSON bodies (DRF refuses a NUL in a text field), with the 400s its schema documents.
 """
@@ -71,6 +73,21 @@ class RequestSizeMiddleware:
                 response = HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
             response["Connection"] = "close"  # the unread body is not ours to drain
             return response
+        return self.get_response(request)
+
+
+class CookieMiddleware:
+    """Drops every cookie whose name or value holds a NUL byte, before sessions, CSRF or anything else reads them: a
+    forged session cookie then reads as no session (sign in again), never as a database error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.META.get("HTTP_COOKIE", ""):
+            request.COOKIES = {
+                name: value for name, value in request.COOKIES.items() if "\x00" not in name and "\x00" not in value
+            }
         return self.get_response(request)
 
 

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A cookie holding a NUL byte is dropped before sessions and CSRF read it (PostgreSQL cannot compare it).
+    "config.hostile_input.CookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # NUL bytes and impossible date-hierarchy parts in a query string or form post: 400 before any view reads them.

@@ -147,3 +147,14 @@ def test_a_json_body_the_api_cannot_use_is_a_400_in_its_format(client_for, desk,
     assert response.status_code == 400
     assert response.json()["code"] in ("parse_error", "invalid_request")
     assert not Ticket.objects.filter(account=desk.account).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/queues/", "/admin/", "/api/v1/tickets/"])
+def test_a_nul_byte_in_a_cookie_is_a_cookie_not_sent(client, path):
+    """A session or CSRF cookie holding a NUL byte (PostgreSQL cannot compare it with a stored key) counts as no
+    cookie: the visitor is asked to sign in, as with an expired session, never a 500."""
+    response = client.get(path, HTTP_COOKIE="sessionid=abcdefgh\x00ijklmnop; csrftoken=x\x00y")
+    assert response.status_code in {302, 401, 403}
+    if response.status_code == 302:
+        assert "login" in response["Location"]
