@@ -41,6 +41,7 @@ from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
 from config.locking import retrying
 from numbers.models import PhoneNumber
+from tickets.inbound.models import InboundMessage
 from tickets.models import Attachment, Comment, EmailNotice, Ticket, TransitionLog, VerificationAttempt
 
 Progress = Callable[[str, int], None]
@@ -137,6 +138,17 @@ def _delete_users(account_id: int, pks: list[int]) -> dict[str, int]:
 REDACTED_TEXT = "(redacted)"
 
 
+def _inbound_messages(account_id: int) -> QuerySet:
+    """Emails kept whole (raw message, sender, text): those threaded into the account's cases and those its deleted
+    members sent (a request still in triage); a message from someone who stays elsewhere stays with that account."""
+    return InboundMessage.objects.filter(Q(ticket__account_id=account_id) | Q(member__in=_deletable_users(account_id)))
+
+
+def _delete_inbound_messages(account_id: int, pks: list[int]) -> dict[str, int]:
+    _, by_model = _inbound_messages(account_id).filter(pk__in=pks).delete()
+    return {"inbound_messages": by_model.get(InboundMessage._meta.label, 0)}
+
+
 def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
     """Keep the tickets and their logs; blank what names or reaches a person, mark them redacted."""
     tickets = Ticket.objects.filter(pk__in=pks, account_id=account_id, redacted_at__isnull=True)
@@ -178,6 +190,8 @@ STEPS: list[Step] = [
     Step("tickets_redacted", lambda a: Ticket.objects.filter(account_id=a, redacted_at__isnull=True), _redact_tickets),
     Step("attachments", lambda a: Attachment.objects.filter(ticket__account_id=a), _delete_attachments),
     Step("comments", lambda a: Comment.objects.filter(ticket__account_id=a), _delete(Comment, "comments")),
+    # Before users: a deleted member's messages are found through the member.
+    Step("inbound_messages", _inbound_messages, _delete_inbound_messages),
     Step("addons", lambda a: AddOn.objects.filter(account_id=a), _delete(AddOn, "addons")),
     Step(
         "numbers",

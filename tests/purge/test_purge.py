@@ -281,3 +281,31 @@ def test_the_purge_reaches_nothing_outside_the_desk(cancelled, monkeypatch):
         assert f"{account.account_id}: purged." in run_command()
     assert attempts == []
     assert account_state(account) == "purged"
+
+
+def test_the_purge_deletes_the_emails_the_account_sent_and_keeps_another_accounts(cancelled):
+    # rule U6: the data is deleted after retention, emails in included (the raw message names the customer)
+    from tickets.inbound.models import InboundMessage
+
+    def message(n: int, sender, **links) -> InboundMessage:
+        return InboundMessage.objects.create(
+            message_id=f"<purge-{n}@mail.test>",
+            source=InboundMessage.Source.WEBHOOK,
+            raw=b"From: someone\r\n\r\nPlease cancel.",
+            from_email=sender.email,
+            text="Please cancel.",
+            received_at=cancelled.account.cancelled_at,
+            status=InboundMessage.Status.COMMENT if "ticket" in links else InboundMessage.Status.TRIAGE,
+            member=sender,
+            **links,
+        )
+
+    reply = message(1, cancelled.owner, ticket=cancelled.stocked.port_out)
+    waiting = message(2, cancelled.owner)
+    kept = message(3, cancelled.bystander.owner)
+    with time_machine.travel(cancelled.account.purge_after + dt.timedelta(minutes=1)):
+        run_command()
+    remaining = set(InboundMessage.objects.values_list("pk", flat=True))
+    assert reply.pk not in remaining and waiting.pk not in remaining
+    assert kept.pk in remaining
+    assert Tombstone.objects.get(account=cancelled.account).counts["inbound_messages"] == 2
