@@ -120,7 +120,7 @@ def next_step(ticket: Ticket) -> str:
         return "Approved: an agent completes it next."
     if ticket.state == State.COMPLETED:
         if ticket.route == Route.SELF_SERVICE:
-            return "Completed at once, without waiting for an agent."
+            return "It was completed at once, without waiting for an agent."
         when = timezone.localtime(ticket.closed_at, policy.tz) if ticket.closed_at else None
         return f"Completed on {when:%-d %b %Y}." if when else "Completed."
     if ticket.state == State.REJECTED:

@@ -97,7 +97,6 @@ def unload_portal_fields(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0005_policy_staff_first_names"),
-        migrations.RunPython(load_portal_fields, unload_portal_fields),
     ]
 
     operations = [
