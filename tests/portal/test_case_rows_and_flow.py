@@ -179,9 +179,10 @@ def test_an_open_cancellation_with_the_account_manager_is_linked(cast, signed_in
     page = text(signed_in(people.owner).get(step_url(people.account)))
     assert "already has an open cancellation request, with your account manager" in page
     assert f"Case #{case.pk}" in page
-    assert f'href="{reverse("portal:ticket", args=[case.pk])}"' in signed_in(people.owner).get(
-        step_url(people.account)
-    ).content.decode()
+    assert (
+        f'href="{reverse("portal:ticket", args=[case.pk])}"'
+        in signed_in(people.owner).get(step_url(people.account)).content.decode()
+    )
     dashboard_page = text(signed_in(people.owner).get(dashboard(people.account)))
     assert "Your account manager takes it from here" in dashboard_page
 
