@@ -47,7 +47,9 @@ def dashboard_cases(user: User, account: Account, *, closed: bool = False) -> Qu
     updated first."""
     states = CLOSED_STATES if closed else OPEN_STATES
     tickets = access.visible_tickets(user).filter(account=account, state__in=states)
-    return tickets.select_related("requester", "account").order_by("-updated_at")
+    # Each row's summary names its license, add-on, plan or numbers, and its next step reads the policy.
+    related = ("requester", "account__plan__policy", "license", "addon__number", "target_plan")
+    return tickets.select_related(*related).prefetch_related("numbers").order_by("-updated_at")
 
 
 def ticket_for_user_or_404(user: User, pk: int) -> tuple[Ticket, Membership]:
