@@ -27,7 +27,7 @@ CHANNELS = [("web", "Web portal"), ("email", "Email"), ("phone", "Phone"), ("api
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {
     "numbers_lost": "Phone numbers that have not been ported out will be released and cannot be recovered.",
-    "data_deleted": "All data (users, call flows, billing history, call recordings) will be permanently deleted.",
+    "data_deleted": "All data (agents, call flows, billing history, call recordings) will be permanently deleted.",
     # U6, U7: Kustomer keeps the data for the retention window; {retention_days} is the policy's own number.
     "data_deleted_after_retention": (
         "The account's data is deleted {retention_days} days after the cancellation. Until then the account can be "
