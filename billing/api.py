@@ -19,6 +19,7 @@ class PolicySerializer(serializers.ModelSerializer):
     kind_routes = serializers.DictField(child=serializers.CharField())
     addon_routes = serializers.DictField(child=serializers.CharField())
     license_minimums = serializers.DictField(child=serializers.IntegerField())
+    support_email = serializers.CharField(help_text="Where customers email support (K6, K9, U7); empty if none.")
     offers_by_reason = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Exit-survey reason → the retention offers it leads to (S2, U9).",
