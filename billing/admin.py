@@ -89,7 +89,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ("Acknowledgements and required information — S5, U4, A4", {"fields": ("acknowledgements", "required_info")}),
         (
             "Exit survey and retention offers — U8, U9, S2, K1",
-            {"fields": ("exit_survey_required", "offer_downgrade", "offer_meeting")},
+            {"fields": ("exit_survey_required", "offer_downgrade", "offer_meeting", "offers_by_reason")},
         ),
         (
             "Routes — S1, U2, U3, K3, A2, A6, A8, A9, A10, A11, K11",
@@ -112,7 +112,20 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ("Contract — A1", {"fields": ("minimum_term_months", "cancellation_fee")}),
         (
             "Money and holds — K1, K2, K4, K5, S7",
-            {"fields": ("refunds", "holds_offered", "downgrade_proration", "billing_cutoff_days")},
+            {
+                "fields": (
+                    "refunds",
+                    "holds_offered",
+                    "holds_refused_with_alternatives",
+                    "downgrade_proration",
+                    "billing_cutoff_days",
+                    "currency",
+                )
+            },
+        ),
+        (
+            "Contact routes shown to customers — K6, K9, U7",
+            {"fields": ("support_email", "support_phone", "support_hours")},
         ),
         ("Service levels and approval", {"fields": ("sla_targets", "verifier_may_approve")}),
         ("What customers read of staff — SPEC §5", {"fields": ("staff_first_names",)}),

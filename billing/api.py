@@ -19,6 +19,11 @@ class PolicySerializer(serializers.ModelSerializer):
     kind_routes = serializers.DictField(child=serializers.CharField())
     addon_routes = serializers.DictField(child=serializers.CharField())
     license_minimums = serializers.DictField(child=serializers.IntegerField())
+    support_email = serializers.CharField(help_text="Where customers email support (K6, K9, U7); empty if none.")
+    offers_by_reason = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Exit-survey reason → the retention offers it leads to (S2, U9).",
+    )
 
     class Meta:
         model = Policy
@@ -46,6 +51,12 @@ class PolicySerializer(serializers.ModelSerializer):
             "offer_meeting",
             "license_minimums",
             "holds_offered",
+            "holds_refused_with_alternatives",
+            "offers_by_reason",
+            "support_email",
+            "support_phone",
+            "support_hours",
+            "currency",
             "refunds",
             "downgrade_proration",
             "staff_first_names",

@@ -27,12 +27,33 @@ CHANNELS = [("web", "Web portal"), ("email", "Email"), ("phone", "Phone"), ("api
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {
     "numbers_lost": "Phone numbers that have not been ported out will be released and cannot be recovered.",
-    "data_deleted": "All data (users, call flows, billing history, call recordings) will be permanently deleted.",
+    "data_deleted": "All data (agents, call flows, billing history, call recordings) will be permanently deleted.",
+    # U6, U7: Kustomer keeps the data for the retention window; {retention_days} is the policy's own number.
+    "data_deleted_after_retention": (
+        "The account's data is deleted {retention_days} days after the cancellation. Until then the account can be "
+        "restarted by contacting billing; after that it cannot be recovered."
+    ),
+    # Kustomer's "ensure you have saved any necessary information before canceling" (SPEC §6, data export).
+    "data_saved": "I have saved any information I need from the account before cancelling.",
     "credit_forfeited": "Any remaining credit is forfeited; credit balances are not refunded.",
     "no_reactivation": "A cancelled account cannot be reactivated; coming back means starting from scratch.",
     "access_removed": "User access is removed and messages stop sending immediately.",
     "no_refund": "Subscription charges already made are not refunded.",
 }
+
+# S2, U9, K1: the offers an exit-survey answer can lead to (besides keeping the account, always possible).
+RETENTION_OFFERS = {"downgrade": "Downgrade to the lowest plan", "meeting": "Meeting with customer success"}
+# Stripe's eight cancellation_details.feedback values (tickets.models.ExitReason spells out their labels).
+EXIT_REASONS = [
+    "customer_service",
+    "low_quality",
+    "missing_features",
+    "other",
+    "switched_service",
+    "too_complex",
+    "too_expensive",
+    "unused",
+]
 
 REQUIRED_INFO_FIELDS = {
     "full_name": "Full name",
@@ -64,6 +85,17 @@ def _all_drawn_from(value, keys) -> bool:
 def _valid_acknowledgements(value) -> None:
     if not _all_drawn_from(value, ACKNOWLEDGEMENT_TEXTS):
         raise ValidationError(f"Acknowledgements must be a list drawn from {', '.join(ACKNOWLEDGEMENT_TEXTS)}.")
+
+
+def _valid_offers_by_reason(value) -> None:
+    shape = (
+        f"Offers per reason map one of {', '.join(EXIT_REASONS)} to a list drawn from {', '.join(RETENTION_OFFERS)}."
+    )
+    if not isinstance(value, dict):
+        raise ValidationError(shape)
+    for reason, offers in value.items():
+        if reason not in EXIT_REASONS or not _all_drawn_from(offers, RETENTION_OFFERS):
+            raise ValidationError(shape)
 
 
 def _valid_channels(value) -> None:
@@ -129,6 +161,7 @@ JSON_FIELD_TYPES = {
     "addon_routes": dict,
     "license_minimums": dict,
     "sla_targets": dict,
+    "offers_by_reason": dict,
 }
 
 
@@ -188,6 +221,14 @@ class Policy(models.Model):
     exit_survey_required = models.BooleanField(default=False)
     offer_downgrade = models.BooleanField(default=False, help_text="Offer a downgrade to the lowest plan.")
     offer_meeting = models.BooleanField(default=False, help_text="Offer a meeting with customer success.")
+    # S2 "depending on your responses", U9: which of the enabled offers each exit-survey reason leads to. A reason
+    # not listed (or no reason given) leads to every enabled offer; an empty list to none.
+    offers_by_reason = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[_valid_offers_by_reason],
+        help_text='Exit-survey reason → offers, e.g. {"too_expensive": ["downgrade", "meeting"], "unused": []}.',
+    )
     # S1, U2, U3, K3: how an account cancellation is worked.
     route = models.CharField(max_length=20, choices=Route.choices, default=Route.SUPPORT_CASE)
     # A2, A10, K11: routes of the other kinds; A6, A8, A9, A11: routes per add-on product.
@@ -220,6 +261,22 @@ class Policy(models.Model):
     # K4, S7: refunds; K1: holds; K2: downgrade proration.
     refunds = models.CharField(max_length=10, choices=Refunds.choices, default=Refunds.NONE)
     holds_offered = models.BooleanField(default=False, help_text="K1: accounts cannot be put on hold.")
+    holds_refused_with_alternatives = models.BooleanField(
+        default=False,
+        help_text="K1: customers find a “pause my account” page: holds refused, alternatives offered.",
+    )
+    # K6, K9, U7: where customers are sent when they must email or phone (shown wherever they are told to).
+    support_email = models.EmailField(blank=True)
+    support_phone = models.CharField(max_length=30, blank=True, help_text="As customers dial it, e.g. +1 888 555 0100.")
+    support_hours = models.CharField(
+        max_length=120, blank=True, help_text="When the phone is answered; empty: the intake hours."
+    )
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code in capitals, e.g. USD.")],
+        help_text="The currency the plan's customers are billed in (ISO 4217).",
+    )
     downgrade_proration = models.CharField(max_length=10, choices=Proration.choices, default=Proration.NONE)
     # K5: days before the next billing date by which a request must be completed to avoid the next bill.
     billing_cutoff_days = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(365)])
@@ -263,6 +320,28 @@ class Policy(models.Model):
             raise ValidationError(errors)
 
     # -- questions the code asks ------------------------------------------------------------------------
+    @property
+    def shows_hold_alternatives(self) -> bool:
+        """K1: the "pause my account" page exists only where holds are refused with alternatives."""
+        return self.holds_refused_with_alternatives and not self.holds_offered
+
+    def offers_for_reason(self, reason: str | None) -> list[str]:
+        """S2, U9: the enabled offers this exit-survey answer leads to, in RETENTION_OFFERS order."""
+        enabled = {"downgrade": self.offer_downgrade, "meeting": self.offer_meeting}
+        chosen = self.offers_by_reason.get(reason, list(RETENTION_OFFERS)) if reason else list(RETENTION_OFFERS)
+        return [offer for offer in RETENTION_OFFERS if enabled[offer] and offer in chosen]
+
+    def acknowledgement_text(self, key: str) -> str:
+        return ACKNOWLEDGEMENT_TEXTS[key].format(retention_days=self.retention_days)
+
+    @property
+    def has_contact_routes(self) -> bool:
+        return bool(self.support_email or self.support_phone)
+
+    @property
+    def support_hours_text(self) -> str:
+        return self.support_hours or self.intake_hours_text
+
     def roles_for(self, kind: str) -> list[str]:
         return list(self.request_roles.get(kind, []))
 

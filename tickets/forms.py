@@ -7,13 +7,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import Account, User
-from billing.models import ACKNOWLEDGEMENT_TEXTS, REQUIRED_INFO_FIELDS, AddOn, Policy
+from billing.models import REQUIRED_INFO_FIELDS, AddOn, Policy
 from numbers.models import PhoneNumber
 
 from .exceptions import Refusal
 from .models import Attachment, ExitReason, Kind
-from .portal_selectors import lower_plans
+from .portal_selectors import lower_plans, national_number
 from .services import CANCELLATION_KINDS, COMMENT_MAX, Request
+from .templatetags.portal_format import money
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 # Extension → the content type the file is served with and the bytes it must start with (None: plain text).
@@ -94,6 +95,7 @@ class NumberCancellationForm(RequiredInfoForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["number"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
+        self.fields["number"].label_from_instance = lambda number: national_number(number.number)
 
     def to_request(self) -> Request:
         request = super().to_request()
@@ -131,6 +133,7 @@ class PortOutForm(RequiredInfoForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["numbers"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
+        self.fields["numbers"].label_from_instance = lambda number: national_number(number.number)
         if self.account.port_out_pin:
             self.fields["pin"].label = "Port-out PIN"
         else:  # SPEC §4: an account without a PIN is authorized by its account number
@@ -153,7 +156,9 @@ class DowngradeForm(RequiredInfoForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["plan"].queryset = lower_plans(self.account)
-        self.fields["plan"].label_from_instance = lambda plan: f"{plan.name}: {plan.price_per_seat} per seat a month"
+        self.fields["plan"].label_from_instance = (
+            lambda plan: f"{plan.name}: {money(plan.price_per_seat, self.policy.currency)} per seat a month"
+        )
 
     def to_request(self) -> Request:
         request = super().to_request()
@@ -202,7 +207,7 @@ class AcknowledgementForm(forms.Form):
         super().__init__(*args, **kwargs)
         for key in policy.acknowledgements:
             self.fields[key] = forms.BooleanField(
-                label=ACKNOWLEDGEMENT_TEXTS[key],
+                label=policy.acknowledgement_text(key),
                 required=True,
                 error_messages={"required": "Please tick this box to acknowledge it."},
             )

@@ -9,7 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import QuerySet
+import phonenumbers
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
 from numbers.models import PhoneNumber
 
 from . import access
-from .models import CLOSED_STATES, OPEN_STATES, Kind, Ticket
+from .models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
 from .services import port_outs_pending
 
 ROUTE_EXPLANATIONS = {
@@ -46,7 +47,9 @@ def dashboard_cases(user: User, account: Account, *, closed: bool = False) -> Qu
     updated first."""
     states = CLOSED_STATES if closed else OPEN_STATES
     tickets = access.visible_tickets(user).filter(account=account, state__in=states)
-    return tickets.select_related("requester", "account").order_by("-updated_at")
+    # Each row's summary names its license, add-on, plan or numbers, and its next step reads the policy.
+    related = ("requester", "account__plan__policy", "license", "addon__number", "target_plan")
+    return tickets.select_related(*related).prefetch_related("numbers").order_by("-updated_at")
 
 
 def ticket_for_user_or_404(user: User, pk: int) -> tuple[Ticket, Membership]:
@@ -68,6 +71,69 @@ def timeline(user: User, ticket: Ticket) -> list[dict]:
 
 def route_explanation(policy: Policy, route: str) -> str:
     return ROUTE_EXPLANATIONS.get(route, "").format(hours=policy.intake_hours_text)
+
+
+# -- one line per case: what, which object, when, next step ------------------------------------------------------
+
+
+def national_number(number: str) -> str:
+    """A number as its own country writes it ((415) 555-0100); the E.164 form where it does not parse."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def case_object(ticket: Ticket) -> str:
+    """Which thing the case is about, in the customer's words."""
+    if ticket.kind == Kind.LICENSE_CANCELLATION and ticket.license_id:
+        return f"{ticket.quantity or ''} × {ticket.license.get_product_display()}".strip(" ×")
+    if ticket.kind == Kind.ADDON_CANCELLATION and ticket.addon_id:
+        addon = ticket.addon
+        label = addon.name or addon.get_product_display()
+        return f"{label} ({national_number(addon.number.number)})" if addon.number_id else label
+    if ticket.kind == Kind.DOWNGRADE and ticket.target_plan_id:
+        return f"to {ticket.target_plan.name}"
+    if ticket.kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
+        numbers = ", ".join(national_number(n.number) for n in ticket.numbers.all())
+        if ticket.kind == Kind.PORT_OUT and ticket.gaining_carrier:
+            return f"{numbers} to {ticket.gaining_carrier}"
+        return numbers
+    return ticket.account.name if ticket.account.name != ticket.account.account_id else ticket.account.account_id
+
+
+def next_step(ticket: Ticket) -> str:
+    """What happens next, for the state the case is in now (never "an agent will verify it" once it is verified)."""
+    policy = ticket.account.plan.policy
+    if ticket.state == State.SUBMITTED:
+        if ticket.route == Route.ACCOUNT_MANAGER:
+            return "Your account manager takes it from here and will contact you."
+        return f"An agent will verify it within business hours ({policy.intake_hours_text})."
+    if ticket.state == State.VERIFIED:
+        if ticket.route == Route.ACCOUNT_MANAGER:
+            return "Verified: waiting for your account manager's approval."
+        if ticket.kind == Kind.PORT_OUT:
+            return "Verified: a support manager approves it and sets the day the numbers move."
+        return "Verified: waiting for a support manager's approval."
+    if ticket.state == State.APPROVED:
+        if ticket.kind == Kind.PORT_OUT and ticket.foc_date:
+            return f"Approved: the numbers move on {ticket.foc_date:%-d %b %Y}."
+        return "Approved: an agent completes it next."
+    if ticket.state == State.COMPLETED:
+        if ticket.route == Route.SELF_SERVICE:
+            return "It was completed at once, without waiting for an agent."
+        when = timezone.localtime(ticket.closed_at, policy.tz) if ticket.closed_at else None
+        return f"Completed on {when:%-d %b %Y}." if when else "Completed."
+    if ticket.state == State.REJECTED:
+        return "Rejected: open the case to read why."
+    return "Withdrawn: nothing was changed."
+
+
+def case_summary(ticket: Ticket) -> str:
+    """The one line of a case row: "License cancellation: 2 × Contact Center license"."""
+    thing = case_object(ticket)
+    return f"{ticket.get_kind_display()}: {thing}" if thing else ticket.get_kind_display()
 
 
 # -- what a role may ask for -----------------------------------------------------------------------------------
@@ -191,38 +257,63 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
     )
 
 
-def cancellation_blockers(account: Account) -> list[str]:
-    """Reasons the flow cannot even start, in the customer's words (S10, one open request at a time)."""
+@dataclass
+class Blocker:
+    """Why the flow cannot start, in the customer's words, with the cases that block it (to open them)."""
+
+    sentence: str
+    cases: list[Ticket] = field(default_factory=list)
+
+
+def cancellation_blockers(account: Account) -> list[Blocker]:
+    """Reasons the flow cannot even start (S10, one open request at a time, U3's case with the manager)."""
     policy = account.plan.policy
     blockers = []
     if account.status != Account.Status.ACTIVE:
-        blockers.append("This account is not active.")
-    if account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).exists():
-        blockers.append("This account already has an open cancellation request.")
+        blockers.append(Blocker("This account is not active."))
+    open_cancellations = list(account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES))
+    if open_cancellations:
+        with_manager = any(t.route == Route.ACCOUNT_MANAGER for t in open_cancellations)
+        sentence = "This account already has an open cancellation request" + (
+            ", with your account manager." if with_manager else "."
+        )
+        blockers.append(Blocker(sentence, open_cancellations))
     if policy.require_port_outs_complete and port_outs_pending(account):
         blockers.append(
-            "A port-out is still in progress. All port-outs must be complete before the account can be cancelled: "
-            "numbers you want to keep must finish moving first."
+            Blocker(
+                "A port-out is still in progress. All port-outs must be complete before the account can be "
+                "cancelled: numbers you want to keep must finish moving first.",
+                pending_port_outs(account),
+            )
         )
     return blockers
 
 
-def retention_offers(account: Account, role: str) -> list[str]:
-    """U9, S2, K1: the offers the policy enables that this role could take up; "keep" is always possible."""
+def pending_port_outs(account: Account) -> list[Ticket]:
+    """S10: the open port-out cases, and the ones that moved the numbers still porting out."""
+    return list(
+        account.tickets.filter(kind=Kind.PORT_OUT)
+        .filter(Q(state__in=OPEN_STATES) | Q(numbers__status=PhoneNumber.Status.PORTING_OUT))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def retention_offers(account: Account, role: str, reason: str | None = None) -> list[str]:
+    """U9, S2, K1: the offers the policy gives for this exit-survey answer that this role could take up ("keep"
+    is always possible). Without an answer yet: every offer some answer could lead to."""
     policy = account.plan.policy
-    offers = []
-    if policy.offer_downgrade and policy.allows_role(Kind.DOWNGRADE, role) and lower_plans(account).exists():
-        offers.append("downgrade")
-    if policy.offer_meeting:
-        offers.append("meeting")
+    offers = policy.offers_for_reason(reason)
+    if "downgrade" in offers and not (policy.allows_role(Kind.DOWNGRADE, role) and lower_plans(account).exists()):
+        offers.remove("downgrade")
     return offers
 
 
-def cancellation_steps(account: Account, role: str) -> list[str]:
-    """The pages of the account-cancellation flow for this policy, in order."""
+def cancellation_steps(account: Account, role: str, reason: str | None = None) -> list[str]:
+    """The pages of the account-cancellation flow for this policy (and, once given, the survey answer), in order."""
     policy = account.plan.policy
     steps = ["survey"]
-    if retention_offers(account, role):
+    if retention_offers(account, role, reason):
         steps.append("offers")
     steps.append("preview")
     if policy.acknowledgements:

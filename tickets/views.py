@@ -6,11 +6,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
-from billing.models import ACKNOWLEDGEMENT_TEXTS, CHANNELS, AddOn, Route
+from billing.models import CHANNELS, AddOn, Route
 from config.ids import as_id
 
 from . import access
@@ -27,7 +28,7 @@ from .forms import (
     add_refusal,
     check_attachment_quota,
 )
-from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
+from .models import ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
 from .services import (
     Request,
     add_comment,
@@ -40,6 +41,7 @@ from .tasks import send_meeting_request
 from .withdraw_links import read_token, withdraw_with_link
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
+SUBMITTED_NAME_SESSION_KEY = "portal_submitted_cancellation_account_name"
 STEP_TITLES = {
     "survey": "Why are you leaving?",
     "offers": "Before you go",
@@ -53,14 +55,27 @@ def _context(membership: Membership, **extra) -> dict:
     return {"membership": membership, "account": membership.account, "policy": membership.account.plan.policy, **extra}
 
 
+def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render a portal page with its dates and times in the account's time zone (its policy's zone)."""
+    policy = context.get("policy")
+    if policy is None:
+        return render(request, template, context, status=status)
+    with timezone.override(policy.tz):
+        return render(request, template, context, status=status)
+
+
+def _a_kind(kind: str) -> str:
+    """ "an account cancellation", "a port-out": the kind's label with its article."""
+    label = Kind(kind).label.lower()
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
+
 def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> HttpResponse:
     """S4, A5, U1: a kind the role may not request is refused with the roles that may."""
     policy = membership.account.plan.policy
     allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
-    sentence = (
-        f"Your role ({membership.get_role_display()}) may not request a {Kind(kind).label.lower()}; allowed: {allowed}."
-    )
-    return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
+    sentence = f"Your role ({membership.get_role_display()}) may not request {_a_kind(kind)}; allowed: {allowed}."
+    return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
 
 
 # -- home and dashboard ------------------------------------------------------------------------------------------
@@ -71,25 +86,30 @@ def home(request: HttpRequest) -> HttpResponse:
     memberships = list(selectors.memberships_of(request.user))
     if len(memberships) == 1:
         return redirect("portal:dashboard", account_id=memberships[0].account.account_id)
-    return render(request, "portal/home.html", {"memberships": memberships})
+    return render_page(request, "portal/home.html", {"memberships": memberships})
 
 
 @login_required
 def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
+    policy = account.plan.policy
     closed = request.GET.get("cases") == "closed"
     kinds = selectors.requestable_kinds(account, membership.role)
-    return render(
+    return render_page(
         request,
         "portal/dashboard.html",
         _context(
             membership,
-            cases=selectors.dashboard_cases(request.user, account, closed=closed),
+            cases=[
+                {"ticket": t, "summary": selectors.case_summary(t), "next_step": selectors.next_step(t)}
+                for t in selectors.dashboard_cases(request.user, account, closed=closed)
+            ],
             closed=closed,
             kinds=[(kind, Kind(kind).label) for kind in kinds if kind != Kind.ACCOUNT_CANCELLATION],
             may_cancel_account=Kind.ACCOUNT_CANCELLATION in kinds,
-            may_pause=account.status == Account.Status.ACTIVE
+            may_pause=policy.shows_hold_alternatives
+            and account.status == Account.Status.ACTIVE
             and bool({Kind.ACCOUNT_CANCELLATION, Kind.DOWNGRADE} & set(kinds)),
             subscription=getattr(account, "subscription", None),
         ),
@@ -106,7 +126,7 @@ def products(request: HttpRequest, account_id: str) -> HttpResponse:
         (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
     ]
-    return render(
+    return render_page(
         request,
         "portal/products.html",
         _context(
@@ -122,12 +142,15 @@ def products(request: HttpRequest, account_id: str) -> HttpResponse:
 
 @login_required
 def pause(request: HttpRequest, account_id: str) -> HttpResponse:
-    """K1: holds are not offered; the page shows the alternatives the policy and the role allow."""
+    """K1: holds are not offered; the page shows the alternatives the policy and the role allow. Only where the
+    policy says holds are refused with alternatives: elsewhere there is no such page."""
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
+    if not account.plan.policy.shows_hold_alternatives:
+        raise Http404("No such page.")
     kinds = selectors.requestable_kinds(account, membership.role)
     lowest = selectors.lower_plans(account).first()
-    return render(
+    return render_page(
         request,
         "portal/pause.html",
         _context(
@@ -148,7 +171,7 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
     account = membership.account
     if not access.may_switch_port_out_lock(request.user, account):
         sentence = "Only the account's owner can switch the port-out lock."
-        return render(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
+        return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
     offered = account.plan.policy.port_out_lock_offered
     form = PortOutLockForm(request.POST or None, initial={"locked": "off" if account.port_out_locked else "on"})
     if request.method == "POST" and form.is_valid():
@@ -166,7 +189,9 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
             messages.success(request, f"The port-out lock is {state}.")
             return redirect("portal:port_out_lock", account_id=account.account_id)
     status = 400 if form.errors else 200
-    return render(request, "portal/port_out_lock.html", _context(membership, form=form, offered=offered), status=status)
+    return render_page(
+        request, "portal/port_out_lock.html", _context(membership, form=form, offered=offered), status=status
+    )
 
 
 # -- a form per kind --------------------------------------------------------------------------------------------
@@ -196,10 +221,8 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
                 add_refusal(form, refusal)
             else:
                 ticket.refresh_from_db()
-                done = "completed" if ticket.state == "completed" else "submitted"
                 messages.success(
-                    request,
-                    f"Case #{ticket.pk} {done}. {selectors.route_explanation(policy, ticket.route)}",
+                    request, f"Case #{ticket.pk}, {selectors.case_summary(ticket)}. {selectors.next_step(ticket)}"
                 )
                 return redirect("portal:ticket", pk=ticket.pk)
     else:
@@ -215,7 +238,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
         addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
     route = policy.route_for(kind, addon.route_key if addon else None)
     unavailable = "" if selectors.kind_applies(account, kind) else _unavailable_sentence(account, kind)
-    return render(
+    return render_page(
         request,
         f"portal/request_{kind}.html",
         _context(
@@ -243,7 +266,7 @@ def _unavailable_sentence(account: Account, kind: str) -> str:
         return "The reactivation window has closed: the account's data is deleted and a new account is needed."
     if account.status != Account.Status.ACTIVE:
         return "This account is not active."
-    return f"There is nothing on this account a {Kind(kind).label.lower()} could be about."
+    return f"There is nothing on this account {_a_kind(kind)} could be about."
 
 
 # -- the account-cancellation flow ------------------------------------------------------------------------------
@@ -261,7 +284,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
         return _not_allowed(request, membership, Kind.ACCOUNT_CANCELLATION)
     web = selectors.takes_cancellations_on_the_web(policy)
     if not web or (policy.intake_hours_enforced and not policy.within_intake_hours()):
-        return render(
+        return render_page(
             request,
             "portal/cancel_intake_hours.html",
             _context(
@@ -290,7 +313,7 @@ def cancel_start(request: HttpRequest, account_id: str) -> HttpResponse:
         run = RetentionOutcome.objects.create(account=account, plan=account.plan, user=request.user)
         request.session[_flow_key(account)] = {"run": run.pk, "done": []}
         return redirect("portal:cancel_step", account_id=account_id, step=steps[0])
-    return render(
+    return render_page(
         request,
         "portal/cancel_start.html",
         _context(membership, blockers=blockers, steps=[STEP_TITLES[s] for s in steps]),
@@ -307,10 +330,11 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
     gate = _cancellation_gate(request, membership)
     if gate is not None:
         return gate
-    steps = selectors.cancellation_steps(account, membership.role)
+    flow = request.session.get(_flow_key(account))
+    # S2, U9: the survey's answer decides the offers, so whether the offers page is a step at all.
+    steps = selectors.cancellation_steps(account, membership.role, (flow or {}).get("reason") or None)
     if step not in steps:
         raise Http404("No such step.")
-    flow = request.session.get(_flow_key(account))
     run = RetentionOutcome.objects.filter(pk=(flow or {}).get("run"), account=account, user=request.user).first()
     if not flow or run is None or run.outcome != RetentionOutcome.Outcome.ABANDONED:
         return redirect("portal:cancel", account_id=account_id)
@@ -342,11 +366,12 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
         if method == "POST" and form.is_valid():
             flow["reason"], flow["comment"] = form.cleaned_data["reason"], form.cleaned_data["comment"]
             RetentionOutcome.objects.filter(pk=run.pk).update(reason=flow["reason"])
+            steps = selectors.cancellation_steps(account, membership.role, flow["reason"] or None)
             return advance()
-        return render(request, "portal/cancel_survey.html", {**context, "form": form})
+        return render_page(request, "portal/cancel_survey.html", {**context, "form": form})
 
     if step == "offers":
-        offers = selectors.retention_offers(account, membership.role)
+        offers = selectors.retention_offers(account, membership.role, flow.get("reason") or None)
         if run.offers_shown != offers:
             RetentionOutcome.objects.filter(pk=run.pk).update(offers_shown=offers)
         lowest = selectors.lower_plans(account).first()
@@ -385,28 +410,38 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
                     ticket.refresh_from_db()
                     messages.success(
                         request,
-                        f"Case #{ticket.pk}: downgrade to {lowest.name} requested. "
-                        + selectors.route_explanation(policy, ticket.route),
+                        f"Case #{ticket.pk}: downgrade to {lowest.name} requested. " + selectors.next_step(ticket),
                     )
                     return redirect("portal:ticket", pk=ticket.pk)
             elif action == "continue":
                 return advance()
             else:
                 error = "Choose one of the options."
-        return render(
+        return render_page(
             request,
             "portal/cancel_offers.html",
-            {**context, "offers": offers, "lowest": lowest, "error": error},
+            {
+                **context,
+                "offers": offers,
+                "lowest": lowest,
+                "error": error,
+                "reason_label": ExitReason(flow["reason"]).label if flow.get("reason") else "",
+            },
         )
 
     if step == "preview":
         impact = selectors.cancellation_impact(account)
         if method == "POST" and not impact.port_outs_block:
             return advance()
-        return render(
+        return render_page(
             request,
             "portal/cancel_preview.html",
-            {**context, "impact": impact, "subscription": getattr(account, "subscription", None)},
+            {
+                **context,
+                "impact": impact,
+                "subscription": getattr(account, "subscription", None),
+                "port_out_cases": selectors.pending_port_outs(account) if impact.port_outs_block else [],
+            },
         )
 
     if step == "acknowledge":
@@ -418,7 +453,7 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
         if method == "POST" and form.is_valid():
             flow["acknowledgements"] = form.acknowledged()
             return advance()
-        return render(request, "portal/cancel_acknowledge.html", {**context, "form": form})
+        return render_page(request, "portal/cancel_acknowledge.html", {**context, "form": form})
 
     # step == "verify"
     form_kwargs = {"account": account, "user": request.user, "kind": Kind.ACCOUNT_CANCELLATION}
@@ -438,15 +473,17 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
             finish(RetentionOutcome.Outcome.CANCELLED, ticket)
             # A self-service cancellation removes the user's access at once (K8, U5): the page that follows
             # must not need a signed-in user, so it finds the case through the session.
+            # The name too: a purge at completion (S6, retention 0) has already replaced it with the account id.
             request.session[SUBMITTED_SESSION_KEY] = ticket.pk
+            request.session[SUBMITTED_NAME_SESSION_KEY] = account.name
             return redirect("portal:cancel_done")
-    return render(
+    return render_page(
         request,
         "portal/cancel_verify.html",
         {
             **context,
             "form": form,
-            "acknowledged": [ACKNOWLEDGEMENT_TEXTS[k] for k in flow.get("acknowledgements", [])],
+            "acknowledged": [policy.acknowledgement_text(k) for k in flow.get("acknowledgements", [])],
         },
     )
 
@@ -462,14 +499,15 @@ def cancel_done(request: HttpRequest) -> HttpResponse:
         raise Http404("Nothing was submitted in this session.")
     policy = ticket.account.plan.policy
     still_member = access.role_in(request.user, ticket.account) is not None
-    return render(
+    return render_page(
         request,
         "portal/cancel_done.html",
         {
             "ticket": ticket,
             "account": ticket.account,
+            "account_name": request.session.get(SUBMITTED_NAME_SESSION_KEY) or ticket.account.name,
             "policy": policy,
-            "route_text": selectors.route_explanation(policy, ticket.route),
+            "next_step": selectors.next_step(ticket),
             "signed_in": still_member,
         },
     )
@@ -479,8 +517,7 @@ def cancel_done(request: HttpRequest) -> HttpResponse:
 
 
 def _ticket_page(request: HttpRequest, ticket: Ticket, membership: Membership, **forms) -> HttpResponse:
-    policy = ticket.account.plan.policy
-    return render(
+    return render_page(
         request,
         "portal/ticket.html",
         _context(
@@ -489,7 +526,8 @@ def _ticket_page(request: HttpRequest, ticket: Ticket, membership: Membership, *
             timeline=selectors.timeline(request.user, ticket),
             attachments=access.attachments_for(request.user, ticket),
             may_withdraw="withdraw" in available_transitions(ticket, request.user),
-            route_text=selectors.route_explanation(policy, ticket.route),
+            summary=selectors.case_summary(ticket),
+            next_step=selectors.next_step(ticket),
             comment_form=forms.get("comment_form") or CommentForm(),
             attachment_form=forms.get("attachment_form") or AttachmentForm(),
         ),
@@ -520,9 +558,16 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ticket_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
+    """GET asks for confirmation (a page, no JavaScript needed); POST withdraws."""
+    ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
+    if request.method == "GET":
+        if "withdraw" not in available_transitions(ticket, request.user):
+            messages.error(request, "This request cannot be withdrawn now.")
+            return redirect("portal:ticket", pk=ticket.pk)
+        context = _context(membership, ticket=ticket, summary=selectors.case_summary(ticket))
+        return render_page(request, "portal/ticket_withdraw.html", context)
     try:
         transition_ticket(ticket=ticket, name="withdraw", actor=request.user, channel=LogChannel.WEB)
     except Refusal as refusal:
@@ -581,17 +626,17 @@ def port_out_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     try:
         ticket, _ = read_token(token)
     except Refusal as refusal:
-        return render(request, "portal/port_out_withdraw.html", {"refusal": refusal}, status=400)
+        return render_page(request, "portal/port_out_withdraw.html", {"refusal": refusal}, status=400)
     numbers = [n.number for n in ticket.numbers.all()]
     context = {"ticket": ticket, "numbers": numbers}
     if ticket.state not in (State.SUBMITTED, State.VERIFIED):
         refusal = Refusal("invalid_state", "This request can no longer be withdrawn with this link.")
-        return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+        return render_page(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
     if request.method == "POST":
         try:
             ticket = withdraw_with_link(token=token)
         except Refusal as refusal:
             ticket.refresh_from_db()
-            return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
-        return render(request, "portal/port_out_withdraw.html", {**context, "ticket": ticket, "done": True})
-    return render(request, "portal/port_out_withdraw.html", context)
+            return render_page(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
+        return render_page(request, "portal/port_out_withdraw.html", {**context, "ticket": ticket, "done": True})
+    return render_page(request, "portal/port_out_withdraw.html", context)

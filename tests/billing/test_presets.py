@@ -229,7 +229,8 @@ def test_kustomer_premium_cancels_through_customer_success():
 @pytest.mark.parametrize("preset", ["kustomer", "kustomer_premium"])
 def test_kustomer_cancellation_is_confirmed_first(preset):
     # rule U4, U5: the customer confirms, knowing access is removed at once
-    assert {"access_removed", "data_deleted"} <= set(policy(preset).acknowledgements)
+    assert {"access_removed", "data_deleted_after_retention"} <= set(policy(preset).acknowledgements)
+    assert "data_deleted" not in policy(preset).acknowledgements  # smrtPhone's words (S6), not Kustomer's (U6)
 
 
 @pytest.mark.parametrize("preset", ["kustomer", "kustomer_premium"])

@@ -61,6 +61,7 @@ def presets(transactional_db) -> None:
     """Browser tests run on tables an earlier transactional test may have flushed: put the data migrations'
     rows back (the presets and the staff groups; both migrations are idempotent)."""
     importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
+    importlib.import_module("billing.migrations.0006_i17_portal_policy_portal_fields").load_portal_fields(apps, None)
     importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
     importlib.import_module("accounts.migrations.0006_access_permissions").grant(apps, None)
     importlib.import_module("tickets.inbound.migrations.0002_staff_permissions").grant(apps, None)

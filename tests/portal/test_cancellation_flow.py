@@ -143,7 +143,7 @@ def test_downgrade_offer_submits_a_downgrade_to_the_lowest_plan(cast, signed_in)
     client = signed_in(people.owner)
     run_to(client, people.account, "offers")
     page = client.get(url(people.account, "offers")).content.decode()
-    assert "Downgrade to Essentials" in page and "89.00 per seat" in page
+    assert "Downgrade to Essentials" in page and "$89.00 USD per seat" in page
     response = client.post(url(people.account, "offers"), {"action": "downgrade"})
     ticket = Ticket.objects.get(account=people.account)
     assert (ticket.kind, ticket.target_plan.name) == ("downgrade", "Essentials")
@@ -190,7 +190,8 @@ def test_wrong_card_digits_are_refused(cast, signed_in):
     response = client.post(url(people.account, "verify"), {"card_last4": "4242"})
     ticket = Ticket.objects.get(account=people.account)
     assert ticket.state == "verified"  # rule K3: an agent works it from here
-    assert "An agent will verify it within business hours" in client.get(response.url).content.decode()
+    # The next step follows the state: verified at submission, so no "an agent will verify it" (issue 17).
+    assert "Verified: waiting for a support manager" in client.get(response.url).content.decode()
 
 
 def test_preview_shows_the_accounts_real_impact(cast, signed_in):
@@ -204,9 +205,9 @@ def test_preview_shows_the_accounts_real_impact(cast, signed_in):
     client = signed_in(people.owner)
     run_to(client, people.account, "preview")
     page = client.get(url(people.account, "preview")).content.decode()
-    assert "+12025550101" in page
-    assert "12.50: remaining credit is forfeited" in page
-    assert "3 seats, 120.00" in page
+    assert "(202) 555-0101" in page  # national format
+    assert "$12.50 USD: remaining credit is forfeited" in page
+    assert "3 seats, $120.00 USD" in page
     assert "Deleted permanently when the cancellation is completed." in page
     assert "cannot be reactivated" in page
 
@@ -233,7 +234,7 @@ def test_preview_shows_a_fee_and_a_minimum_term_only_where_the_policy_sets_them(
     people.policy.minimum_term_months = 12
     people.policy.save()
     page = client.get(url(people.account, "preview")).content.decode()
-    assert "Cancellation fee</dt><dd>49.00: your plan" in page
+    assert "Cancellation fee</dt><dd>$49.00 USD: your plan" in page
     assert "minimum term runs until" in page
     people.account.created_at -= dt.timedelta(days=400)  # a year and more on the plan: the term has run
     people.account.save(update_fields=["created_at"])

@@ -105,7 +105,7 @@ def test_downgrade_to_a_lower_plan(cast, signed_in):
     lowest = Plan.objects.get(name="Integrated")
     client = signed_in(people.owner)
     page = client.get(form_url(people.account, "downgrade") + f"?plan={lowest.pk}").content.decode()
-    assert "Integrated: 35.00 per seat a month" in page and "no prorated credit" in page
+    assert "Integrated: $35.00 USD per seat a month" in page and "no prorated credit" in page
     client.post(form_url(people.account, "downgrade"), {"plan": lowest.pk, **CONTACT})
     assert Ticket.objects.get().target_plan == lowest
 

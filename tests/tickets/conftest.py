@@ -48,4 +48,4 @@ def number(db):
 
 
 SMRTPHONE_ACKS = ["numbers_lost", "data_deleted", "credit_forfeited", "no_reactivation"]
-KUSTOMER_ACKS = ["access_removed", "data_deleted"]
+KUSTOMER_ACKS = ["access_removed", "data_saved", "data_deleted_after_retention"]
