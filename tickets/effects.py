@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.invitations import invite
@@ -163,7 +164,12 @@ def _remove_access(account: Account) -> None:
 def reactivate_account(ticket: Ticket) -> None:
     """K9, U7: the account comes back and its purge is cancelled; released numbers stay released."""
     now = timezone.now()
-    account = Account.objects.select_for_update(no_key=True).get(pk=ticket.account_id)  # held since the transition
+    # Held since the transition; the plan and policy are only read.
+    account = (
+        Account.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("plan__policy")
+        .get(pk=ticket.account_id)
+    )
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
         raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE
@@ -173,10 +179,27 @@ def reactivate_account(ticket: Ticket) -> None:
     member_ids = account.memberships.values_list("user_id", flat=True)
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
     Subscription.objects.filter(account=account).update(status=Subscription.Status.ACTIVE, ended_at=None)
+    if account.plan.policy.credit_at_cancellation == Policy.CreditAtCancellation.KEEP:
+        _restore_forfeited_credit(account, ticket)  # U7
     # K9: where the cancellation erased the users (K8), the owner is invited anew to set a password.
     for membership in account.memberships.select_related("user", "account").filter(role="owner"):
         if not membership.user.has_usable_password():
             invite(membership, reactivated=True)
+
+
+def _restore_forfeited_credit(account: Account, ticket: Ticket) -> None:
+    """U7: a policy that keeps credit has it back on reactivation, even where this cancellation forfeited it (one
+    completed before the policy said otherwise): the forfeiture is reversed by an adjustment on the ledger."""
+    forfeited = CreditEntry.objects.filter(
+        account=account, reason=CreditEntry.Reason.FORFEITURE, created_at__gte=account.cancelled_at
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    if forfeited < 0:
+        CreditEntry.objects.create(
+            account=account,
+            amount=-forfeited,
+            reason=CreditEntry.Reason.ADJUSTMENT,
+            note=f"Credit restored on reactivation, ticket #{ticket.pk}",
+        )
 
 
 def reduce_license(ticket: Ticket) -> None:

@@ -27,11 +27,9 @@ from django.contrib import admin
 from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
-from billing.models import closed_days
+from billing.models import Plan, Policy, closed_days, valid_sla_hours
 
 if TYPE_CHECKING:
-    from billing.models import Policy
-
     from .models import Ticket
 
 # The policy fields the SLA arithmetic reads (a page loads these only).
@@ -240,8 +238,6 @@ def subtract_business_hours(policy: Policy, end: dt.datetime, hours: float | dt.
 
 def targets(policy: Policy, kind: str) -> dict[str, float]:
     """{"first_response": h, "resolution": h} for this kind, from the policy's sla_targets (business hours)."""
-    from billing.models import valid_sla_hours
-
     # A row saved before sla_targets was validated may hold anything: fall back to the defaults.
     configured = policy.sla_targets if isinstance(policy.sla_targets, dict) else {}
     chosen = configured.get(kind) or configured.get("default")
@@ -389,8 +385,6 @@ class PolicyScope:
 
 
 def policy_scopes() -> list[PolicyScope]:
-    from billing.models import Plan, Policy
-
     plans: dict[int, list[int]] = {}
     for plan_id, policy_id in Plan.objects.values_list("pk", "policy_id"):
         plans.setdefault(policy_id, []).append(plan_id)

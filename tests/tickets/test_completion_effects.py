@@ -89,6 +89,18 @@ def test_kustomer_keeps_the_credit_until_the_purge_and_has_it_back_on_restart(ca
     assert CreditEntry.balance_of(desk.account) == Decimal("25.50")
 
 
+def test_credit_forfeited_by_an_earlier_rule_comes_back_on_restart(cast, submit, in_business_hours):
+    # rule U7: a Kustomer account cancelled while every preset forfeited credit gets it back on its restart
+    desk = cast("kustomer")
+    provisioning.add_credit(account=desk.account, amount="25.50", reason="top_up")
+    cancel_kustomer(desk, submit)
+    CreditEntry.objects.create(account=desk.account, amount=Decimal("-25.50"), reason=CreditEntry.Reason.FORFEITURE)
+    assert CreditEntry.balance_of(desk.account) == 0
+    back = submit(desk, Kind.REACTIVATION, channel="email", actor=desk.agent)
+    work(back, desk, "verify", "approve", "complete")
+    assert CreditEntry.balance_of(desk.account) == Decimal("25.50")
+
+
 def test_kept_credit_goes_with_the_purge(cast, submit, in_business_hours):
     # rule U6: after the 60 days the ledger is deleted with the rest
     desk = cast("kustomer")
