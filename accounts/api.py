@@ -8,17 +8,9 @@ billing role (U1). Who may do what is tickets.access's answer; another account's
 import logging
 import re
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.authtoken.models import Token
@@ -27,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.invitations import invite
 from accounts.models import Account, Membership
 from billing.models import AddOn, CardOnFile, Invoice, License, Plan
 from numbers.models import PhoneNumber, normalize_e164
@@ -413,31 +406,8 @@ class MemberList(_AccountChildren):
             password=password,
         )
         if not membership.user.has_usable_password():
-            _invite(membership)
+            invite(membership)
         return membership
-
-
-def _invite(membership: Membership) -> None:
-    """A member without a password gets an email with a link to set one (the password-reset flow)."""
-    user = membership.user
-    link = settings.SITE_URL.rstrip("/") + reverse(
-        "password_reset_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        },
-    )
-    context = {"user": user, "account": membership.account, "role": membership.get_role_display(), "link": link}
-    subject = render_to_string("emails/member_invitation-subject.txt", context).strip()
-    body = render_to_string("emails/member_invitation-body.txt", context)
-
-    def send() -> None:
-        try:
-            send_mail(subject, body, None, [user.email])
-        except Exception:  # the member exists either way; staff can resend through the reset page
-            logger.exception("Invitation email to %s failed", user.email)
-
-    transaction.on_commit(send)
 
 
 @_children_schema("numbers", "phone numbers", NumberSerializer)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
@@ -42,7 +42,16 @@ from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Sub
 from config.locking import retrying
 from numbers.models import PhoneNumber
 from tickets.inbound.models import InboundMessage
-from tickets.models import Attachment, Comment, EmailNotice, Ticket, TransitionLog, VerificationAttempt
+from tickets.models import (
+    OPEN_STATES,
+    Attachment,
+    Comment,
+    EmailNotice,
+    Kind,
+    Ticket,
+    TransitionLog,
+    VerificationAttempt,
+)
 
 Progress = Callable[[str, int], None]
 
@@ -54,7 +63,7 @@ class PurgeStopped(Exception):
 @dataclass
 class PurgeResult:
     account_id: int
-    outcome: str  # purged | not_due | legal_hold | claimed_elsewhere | stopped | already_purged
+    outcome: str  # purged | not_due | legal_hold | reactivation_pending | claimed_elsewhere | stopped | already_purged
     counts: dict[str, int] = field(default_factory=dict)
     detail: str = ""
 
@@ -79,7 +88,7 @@ def claim_timeout() -> dt.timedelta:
 # -- the steps ------------------------------------------------------------------------------------------------
 
 
-def _deletable_users(account_id: int) -> QuerySet:
+def deletable_users(account_id: int) -> QuerySet:
     """Members of this account with no membership anywhere else; staff are never deleted."""
     elsewhere = Membership.objects.exclude(account_id=account_id).values("user_id")
     return User.objects.filter(memberships__account_id=account_id, is_staff=False).exclude(pk__in=elsewhere)
@@ -130,7 +139,7 @@ def _delete_numbers(account_id: int, pks: list[int]) -> dict[str, int]:
 
 
 def _delete_users(account_id: int, pks: list[int]) -> dict[str, int]:
-    users = _deletable_users(account_id).filter(pk__in=pks)
+    users = deletable_users(account_id).filter(pk__in=pks)
     _, by_model = User.objects.filter(pk__in=list(users.values_list("pk", flat=True))).delete()
     return {"users": by_model.get("accounts.User", 0), "memberships": by_model.get("accounts.Membership", 0)}
 
@@ -141,7 +150,7 @@ REDACTED_TEXT = "(redacted)"
 def _inbound_messages(account_id: int) -> QuerySet:
     """Emails kept whole (raw message, sender, text): those threaded into the account's cases and those its deleted
     members sent (a request still in triage); a message from someone who stays elsewhere stays with that account."""
-    return InboundMessage.objects.filter(Q(ticket__account_id=account_id) | Q(member__in=_deletable_users(account_id)))
+    return InboundMessage.objects.filter(Q(ticket__account_id=account_id) | Q(member__in=deletable_users(account_id)))
 
 
 def _delete_inbound_messages(account_id: int, pks: list[int]) -> dict[str, int]:
@@ -170,7 +179,9 @@ def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
     TransitionLog.objects.filter(ticket_id__in=pks).exclude(note="").exclude(actor_label="system").update(
         note=REDACTED_TEXT
     )
-    EmailNotice.objects.filter(ticket_id__in=pks).update(recipients=[])
+    # An email rendered ahead and not yet out keeps its recipients: it is the confirmation the cancellation owes
+    # (U10, S6), and its task blanks them once it is sent.
+    EmailNotice.objects.filter(ticket_id__in=pks).exclude(sent_at__isnull=True, body__gt="").update(recipients=[])
     redacted = Ticket.objects.filter(pk__in=pks).update(
         full_name="",
         company="",
@@ -214,7 +225,7 @@ STEPS: list[Step] = [
         _delete(AccountEvent, "account_events"),
     ),
     # Users before memberships: a user's membership here is how we know the user is ours to delete.
-    Step("users", _deletable_users, _delete_users),
+    Step("users", deletable_users, _delete_users),
     Step("memberships", lambda a: Membership.objects.filter(account_id=a), _delete(Membership, "memberships")),
 ]
 
@@ -251,8 +262,20 @@ def _pk_batches(rows: QuerySet, size: int) -> Iterator[list[int]]:
 # -- claim, re-check, run ---------------------------------------------------------------------------------------
 
 
+def _reactivation_pending() -> Exists:
+    """U7: an open reactivation request asked inside the window holds the purge until it is decided."""
+    return Exists(
+        Ticket.objects.filter(
+            account_id=OuterRef("pk"),
+            kind=Kind.REACTIVATION,
+            state__in=OPEN_STATES,
+            created_at__lt=OuterRef("purge_after"),
+        )
+    )
+
+
 def _claimable(now: dt.datetime) -> Q:
-    due = Q(status=Account.Status.CANCELLED, purge_after__lte=now, legal_hold=False)
+    due = Q(status=Account.Status.CANCELLED, purge_after__lte=now, legal_hold=False) & ~Q(_reactivation_pending())
     abandoned = Q(status=Account.Status.PURGING, legal_hold=False) & (
         # Heartbeats are written with the clock, not with `now` (the date the purge is judged at).
         Q(purge_heartbeat_at__isnull=True) | Q(purge_heartbeat_at__lt=timezone.now() - claim_timeout())
@@ -308,7 +331,16 @@ def _why_not(account: Account | None, now: dt.datetime) -> tuple[str, str]:
     if account.purge_after is None or account.purge_after > now:
         when = f" until {account.purge_after:%Y-%m-%d %H:%M} UTC" if account.purge_after else ""
         return "not_due", f"Within its retention period{when}."
+    if _held_by_reactivation(account.pk):
+        return "reactivation_pending", REACTIVATION_PENDING
     return "not_due", "Not purgeable now."
+
+
+REACTIVATION_PENDING = "A reactivation request asked within the retention period is open: the purge waits for it (U7)."
+
+
+def _held_by_reactivation(account_id: int) -> bool:
+    return Account.objects.filter(Q(pk=account_id) & Q(_reactivation_pending())).exists()
 
 
 def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: Progress | None = None) -> PurgeResult:
@@ -325,7 +357,10 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
         outcome, detail = _why_not(Account.objects.filter(pk=account_id).first(), now)
         return PurgeResult(account_id, outcome, detail=detail)
 
+    held: list[bool] = []
+
     def recheck() -> bool:
+        held.clear()
         with transaction.atomic():
             account = (
                 Account.objects.select_for_update(of=("self",), no_key=True).select_related("plan").get(pk=account_id)
@@ -337,6 +372,13 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
                 or account.purge_after is None
                 or account.purge_after > now
             ):
+                return False
+            if _held_by_reactivation(account_id):
+                # A request that committed while the claim ran (the claim's snapshot missed it): give it back.
+                Account.objects.filter(pk=account_id, purge_claim=token).update(
+                    status=Account.Status.CANCELLED, purge_claim="", purge_heartbeat_at=None
+                )
+                held.append(True)
                 return False
             Tombstone.objects.get_or_create(
                 account=account,
@@ -350,6 +392,8 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
             return True
 
     if not retrying(recheck):
+        if held:
+            return PurgeResult(account_id, "reactivation_pending", detail=REACTIVATION_PENDING)
         return PurgeResult(account_id, "stopped", detail="The account changed between the claim and the lock.")
 
     size = batch_size()
@@ -412,6 +456,8 @@ def dry_run(now: dt.datetime | None = None) -> list[DuePurge]:
         blocked = ""
         if account.legal_hold:
             blocked = f"legal hold: {account.legal_hold_reason}"
+        elif account.status == Account.Status.CANCELLED and _held_by_reactivation(account.pk):
+            blocked = "an open reactivation request asked within the retention period (U7)"
         elif (
             account.status == Account.Status.PURGING
             and account.purge_heartbeat_at

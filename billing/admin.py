@@ -82,6 +82,9 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                     "intake_weekdays",
                     "intake_start",
                     "intake_end",
+                    "holiday_country",
+                    "holiday_subdivision",
+                    "closed_dates",
                 )
             },
         ),
@@ -95,7 +98,18 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
             "Routes — S1, U2, U3, K3, A2, A6, A8, A9, A10, A11, K11",
             {"fields": ("route", "kind_routes", "addon_routes")},
         ),
-        ("Retention and reactivation — U6, U7, S6, S11, K8, K9", {"fields": ("retention_days", "reactivation")}),
+        (
+            "Completion, retention and reactivation — S7, K8, U6, U7, S6, S11, K9",
+            {
+                "fields": (
+                    "credit_at_cancellation",
+                    "erase_users_at_completion",
+                    "purge_scheduled",
+                    "retention_days",
+                    "reactivation",
+                )
+            },
+        ),
         (
             "Port-outs — K10, S10, fraud protection",
             {

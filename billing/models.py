@@ -1,9 +1,11 @@
 """Plans, the policy that governs how a plan's customers leave (SPEC §3), and what an account pays for."""
 
 import datetime as dt
+import functools
 import zoneinfo
 from decimal import Decimal
 
+import holidays
 from django.core.exceptions import ValidationError
 from django.core.validators import EMPTY_VALUES, MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -125,6 +127,34 @@ def _valid_required_info(value) -> None:
         raise ValidationError(f"Required information must be drawn from {', '.join(REQUIRED_INFO_FIELDS)}.")
 
 
+def _valid_closed_dates(value) -> None:
+    shape = 'Closed dates must be a list of "YYYY-MM-DD" dates.'
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise ValidationError(shape)
+    try:
+        [dt.date.fromisoformat(d) for d in value]
+    except ValueError:
+        raise ValidationError(shape) from None
+
+
+@functools.lru_cache(maxsize=512)
+def closed_days(country: str, subdivision: str, extra: tuple[str, ...], year: int) -> frozenset[dt.date]:
+    """One policy calendar's closed days in a year: the public holidays of its country (and subdivision) from the
+    `holidays` package, plus its extra closed dates. Intake hours (K6) and the SLA clock both ask this."""
+    try:
+        days = set(holidays.country_holidays(country, subdiv=subdivision or None, years=year).keys())
+    except NotImplementedError:  # refused by Policy.clean; a row written around it closes on its own dates only
+        days = set()
+    for text in extra:
+        try:
+            day = dt.date.fromisoformat(text)
+        except (TypeError, ValueError):
+            continue
+        if day.year == year:
+            days.add(day)
+    return frozenset(days)
+
+
 # Business hours; ten thousand is years of business time, far above any real target.
 SLA_MAX_HOURS = 10_000
 SLA_TARGET_NAMES = ("first_response", "resolution")
@@ -162,6 +192,7 @@ JSON_FIELD_TYPES = {
     "license_minimums": dict,
     "sla_targets": dict,
     "offers_by_reason": dict,
+    "closed_dates": list,
 }
 
 
@@ -195,6 +226,10 @@ class Policy(models.Model):
     class Proration(models.TextChoices):
         NONE = "none", "No proration: the next bill reflects the new plan"
 
+    class CreditAtCancellation(models.TextChoices):
+        FORFEIT = "forfeit", "Forfeited at completion, never refunded"
+        KEEP = "keep", "Kept on the ledger until the purge, and there again on reactivation"
+
     preset = models.SlugField(max_length=50, unique=True, help_text="Stable key, e.g. kixie, smrtphone.")
     name = models.CharField(max_length=100)
     source = models.CharField(max_length=200, blank=True, help_text="Where these rules come from.")
@@ -210,6 +245,15 @@ class Policy(models.Model):
     intake_weekdays = models.JSONField(default=_default_weekdays, validators=[_valid_weekdays])
     intake_start = models.TimeField(default=dt.time(9, 0))
     intake_end = models.TimeField(default=dt.time(17, 0))
+    # K6 and the SLA clock: one calendar, closed on the public holidays of this country (ISO code of the
+    # `holidays` package, with an optional subdivision such as a US state) and on the extra dates listed.
+    holiday_country = models.CharField(max_length=3, default="US", help_text="ISO country code, e.g. US or GB.")
+    holiday_subdivision = models.CharField(
+        max_length=10, blank=True, help_text="Optional subdivision whose holidays also close, e.g. CA for California."
+    )
+    closed_dates = models.JSONField(
+        default=list, blank=True, validators=[_valid_closed_dates], help_text='Extra closed days, ["2026-12-24"].'
+    )
     # K7, S3: how the requester proves the cancellation is theirs and intended.
     verification_method = models.CharField(max_length=20, choices=Verification.choices, default=Verification.NONE)
     confirmation_word = models.CharField(max_length=40, blank=True)
@@ -236,6 +280,23 @@ class Policy(models.Model):
     addon_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
     # U6, S6: days from completion to purge (0 = purge at completion).
     retention_days = models.PositiveIntegerField(default=30, validators=[MaxValueValidator(3650)])
+    # What completing an account cancellation does beyond removing access (SPEC §3, §4).
+    credit_at_cancellation = models.CharField(
+        max_length=10,
+        choices=CreditAtCancellation.choices,
+        default=CreditAtCancellation.KEEP,
+        help_text="S7: forfeited; U7: kept until the purge and there again if the account is reactivated.",
+    )
+    erase_users_at_completion = models.BooleanField(
+        default=False,
+        help_text="K8: users and settings are erased at completion (the owner stays, without a password, so a "
+        "reactivation can invite them anew).",
+    )
+    purge_scheduled = models.BooleanField(
+        default=True,
+        help_text="U6, S6: the data is purged retention days after completion. Off: the account and its history "
+        "stay and a reactivation has no deadline (K9); retention days are then not used.",
+    )
     # K9, U7, S11.
     reactivation = models.CharField(max_length=20, choices=Reactivation.choices, default=Reactivation.NEVER)
     # K10.
@@ -314,6 +375,13 @@ class Policy(models.Model):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             # OSError: "Europe" is a directory of the tz database, a very long name is refused by the OS.
             errors["intake_time_zone"] = "Unknown time zone."
+        if self.holiday_country not in holidays.list_supported_countries():
+            errors["holiday_country"] = "No public-holiday calendar for this country code."
+        elif (
+            self.holiday_subdivision
+            and self.holiday_subdivision not in (holidays.list_supported_countries()[self.holiday_country])
+        ):
+            errors["holiday_subdivision"] = "No such subdivision in this country's holiday calendar."
         if self.intake_start >= self.intake_end:
             errors["intake_end"] = "Intake hours must end after they start."
         if errors:
@@ -359,9 +427,19 @@ class Policy(models.Model):
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.intake_time_zone)
 
+    def is_closed_day(self, day: dt.date) -> bool:
+        """A public holiday of the policy's calendar or one of its extra closed dates (K6, the SLA clock)."""
+        return day in closed_days(
+            self.holiday_country, self.holiday_subdivision, tuple(self.closed_dates or ()), day.year
+        )
+
     def within_intake_hours(self, when: dt.datetime | None = None) -> bool:
         local = (when or timezone.now()).astimezone(self.tz)
-        return local.weekday() in self.intake_weekdays and self.intake_start <= local.time() < self.intake_end
+        return (
+            local.weekday() in self.intake_weekdays
+            and self.intake_start <= local.time() < self.intake_end
+            and not self.is_closed_day(local.date())
+        )
 
     def billing_cutoff(self, next_billing_date: dt.date) -> dt.date:
         """K5: the last day a request must be done by to stop the bill due on `next_billing_date` (a date too

@@ -283,10 +283,6 @@ PURGE_CLAIM_TIMEOUT = _read("PURGE_CLAIM_TIMEOUT", env.int, 600)
 if PURGE_BATCH_SIZE < 1 or PURGE_CLAIM_TIMEOUT < 1:
     raise ImproperlyConfigured("PURGE_BATCH_SIZE and PURGE_CLAIM_TIMEOUT must be positive whole numbers.")
 
-# SLA calendars (tickets/sla.py): public holidays of this country, or of the country given per policy preset.
-SLA_HOLIDAY_COUNTRY = env.str("SLA_HOLIDAY_COUNTRY", default="US")
-SLA_HOLIDAY_COUNTRIES: dict[str, str] = {}
-
 # API throttles (DRF scoped rates, "<n>/<second|minute|hour|day>"), kept in the cache below.
 _RATE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"
 API_THROTTLE_RATES = {

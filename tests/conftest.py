@@ -47,13 +47,26 @@ def _data_migration_rows(request) -> None:
     if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
         return
     request.getfixturevalue("transactional_db")
+    reload_data_migrations()
+
+
+# The data migrations whose rows a flush removes, with their idempotent loaders, in migration order.
+DATA_MIGRATIONS = [
+    ("billing.migrations.0002_presets", "load_presets"),
+    ("billing.migrations.0006_policy_portal_fields", "load_portal_fields"),
+    ("billing.migrations.0007_completion_and_calendar", "update_presets"),
+    ("accounts.migrations.0003_staff_groups", "create_groups"),
+    ("accounts.migrations.0006_access_permissions", "grant"),
+    ("tickets.inbound.migrations.0002_staff_permissions", "grant"),
+]
+
+
+def reload_data_migrations() -> None:
+    """Put back every row the data migrations wrote (presets, their later fields, staff groups, permissions)."""
     from django.apps import apps
 
-    importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
-    importlib.import_module("billing.migrations.0006_i17_portal_policy_portal_fields").load_portal_fields(apps, None)
-    importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
-    importlib.import_module("accounts.migrations.0006_access_permissions").grant(apps, None)
-    importlib.import_module("tickets.inbound.migrations.0002_staff_permissions").grant(apps, None)
+    for module, loader in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), loader)(apps, None)
 
 
 @pytest.fixture

@@ -8,9 +8,13 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.invitations import invite
 from accounts.models import Account, User
+from accounts.purge import deletable_users
+from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from numbers.models import PhoneNumber
 
@@ -45,7 +49,8 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
     """Side effects of a transition; `quiet` skips the email (the steps a self-service request runs at once)."""
     if name == "complete":
         COMPLETERS[ticket.kind](ticket)
-        notify(ticket, "completed")
+        if ticket.kind not in CONFIRMS_ITSELF:
+            notify(ticket, "completed")
         return
     if name in {"reject", "withdraw"} and ticket.kind == Kind.PORT_OUT:
         # The request is closed: its numbers are no longer in flight.
@@ -66,28 +71,79 @@ def cancel_account(ticket: Ticket) -> None:
     policy = account.plan.policy
     account.status = Account.Status.CANCELLED
     account.cancelled_at = now
-    account.purge_after = now + dt.timedelta(days=policy.retention_days)  # U6; 0 = at completion (S6)
+    # U6; 0 = at completion (S6); no purge at all where the account and its history stay (K9).
+    account.purge_after = now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None
     account.reactivated_at = None
     account.save(update_fields=["status", "cancelled_at", "purge_after", "reactivated_at"])
     _remove_access(account)  # K8, U5
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8
-    Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now)  # K4
+    REFUNDS[policy.refunds](account, ticket)  # K4, S7
+    Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now)
     account.addons.filter(status=AddOn.Status.ACTIVE).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
-    balance = CreditEntry.balance_of(account)
-    if balance > Decimal("0"):  # S7: remaining credit is forfeited, never refunded
-        CreditEntry.objects.create(
-            account=account, amount=-balance, reason=CreditEntry.Reason.FORFEITURE, note=f"Ticket #{ticket.pk}"
-        )
-    if policy.retention_days == 0:
+    CREDIT_AT_CANCELLATION[policy.credit_at_cancellation](account, ticket)  # S7 or U7
+    # U10: the confirmation is rendered and queued before anything it names is erased (SPEC §4), so it goes
+    # out even when the users go at once (K8) or the purge follows at once (S6).
+    confirm_completion(ticket)
+    if policy.erase_users_at_completion:
+        erase_users_and_settings(account, ticket)  # K8
+    if policy.purge_scheduled and policy.retention_days == 0:
         _queue_purge(account.pk)
 
 
 def _queue_purge(account_id: int) -> None:
-    try:
-        from accounts.tasks import purge_account
-    except ImportError:  # the purge job lives in accounts.tasks; without it the daily sweep picks it up
-        return
     transaction.on_commit(lambda: purge_account.delay(account_id))
+
+
+def confirm_completion(ticket: Ticket) -> None:
+    from .tasks import render_ticket_email_ahead
+
+    render_ticket_email_ahead(ticket.pk, "completed", f"ticket:{ticket.pk}:completed")
+    notify(ticket, "completed")
+
+
+# K4, S7: what ending the subscription gives back, per `Policy.refunds` (one function per value).
+def _no_refund(account: Account, ticket: Ticket) -> None:
+    """Charges already made stay charged and nothing is paid out: no ledger entry, invoices as they are."""
+
+
+REFUNDS = {Policy.Refunds.NONE: _no_refund}
+
+
+# S7, U7: the credit balance at completion, per `Policy.credit_at_cancellation`.
+def _forfeit_credit(account: Account, ticket: Ticket) -> None:
+    """S7: remaining credit is forfeited, never refunded (a negative entry brings the balance to zero)."""
+    balance = CreditEntry.balance_of(account)
+    if balance > Decimal("0"):
+        CreditEntry.objects.create(
+            account=account, amount=-balance, reason=CreditEntry.Reason.FORFEITURE, note=f"Ticket #{ticket.pk}"
+        )
+
+
+def _keep_credit(account: Account, ticket: Ticket) -> None:
+    """U7: the ledger is left as it is: the purge deletes it, a reactivation finds the balance where it was."""
+
+
+CREDIT_AT_CANCELLATION = {
+    Policy.CreditAtCancellation.FORFEIT: _forfeit_credit,
+    Policy.CreditAtCancellation.KEEP: _keep_credit,
+}
+
+
+def erase_users_and_settings(account: Account, ticket: Ticket) -> None:
+    """K8: every user and setting of the account is erased at completion; the account and its history (tickets,
+    invoices, the credit ledger, released numbers) stay. The owner's membership stays, without a password and
+    deactivated unless they work on another active account, so a reactivation can invite them anew (K9)."""
+    members = account.memberships.exclude(role="owner")
+    doomed = list(deletable_users(account.pk).filter(memberships__in=members).values_list("pk", flat=True))
+    members.delete()
+    User.objects.filter(pk__in=doomed).delete()
+    if ticket.requester_id in doomed:
+        ticket.requester_id = None  # the row is set to NULL by the delete; keep the instance in step
+    owner = User.objects.filter(memberships__account=account, memberships__role="owner", is_active=False).first()
+    if owner is not None:  # active only when another active account is theirs: that login stays
+        owner.set_unusable_password()
+        owner.save(update_fields=["password"])
+    Account.objects.filter(pk=account.pk).update(port_out_pin="", port_out_locked=False)
 
 
 def _remove_access(account: Account) -> None:
@@ -108,7 +164,12 @@ def _remove_access(account: Account) -> None:
 def reactivate_account(ticket: Ticket) -> None:
     """K9, U7: the account comes back and its purge is cancelled; released numbers stay released."""
     now = timezone.now()
-    account = Account.objects.select_for_update(no_key=True).get(pk=ticket.account_id)  # held since the transition
+    # Held since the transition; the plan and policy are only read.
+    account = (
+        Account.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("plan__policy")
+        .get(pk=ticket.account_id)
+    )
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
         raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE
@@ -118,6 +179,27 @@ def reactivate_account(ticket: Ticket) -> None:
     member_ids = account.memberships.values_list("user_id", flat=True)
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
     Subscription.objects.filter(account=account).update(status=Subscription.Status.ACTIVE, ended_at=None)
+    if account.plan.policy.credit_at_cancellation == Policy.CreditAtCancellation.KEEP:
+        _restore_forfeited_credit(account, ticket)  # U7
+    # K9: where the cancellation erased the users (K8), the owner is invited anew to set a password.
+    for membership in account.memberships.select_related("user", "account").filter(role="owner"):
+        if not membership.user.has_usable_password():
+            invite(membership, reactivated=True)
+
+
+def _restore_forfeited_credit(account: Account, ticket: Ticket) -> None:
+    """U7: a policy that keeps credit has it back on reactivation, even where this cancellation forfeited it (one
+    completed before the policy said otherwise): the forfeiture is reversed by an adjustment on the ledger."""
+    forfeited = CreditEntry.objects.filter(
+        account=account, reason=CreditEntry.Reason.FORFEITURE, created_at__gte=account.cancelled_at
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    if forfeited < 0:
+        CreditEntry.objects.create(
+            account=account,
+            amount=-forfeited,
+            reason=CreditEntry.Reason.ADJUSTMENT,
+            note=f"Credit restored on reactivation, ticket #{ticket.pk}",
+        )
 
 
 def reduce_license(ticket: Ticket) -> None:
@@ -158,9 +240,20 @@ def port_out(ticket: Ticket) -> None:
 
 
 def downgrade(ticket: Ticket) -> None:
-    """K2: the lower plan applies at once, with no prorated credit; the next bill uses its price."""
+    """K2: the lower plan applies at once; what the rest of the cycle is worth is the policy's proration rule;
+    the next bill uses the lower price."""
+    policy = ticket.account.plan.policy
+    PRORATION[policy.downgrade_proration](ticket)
     Account.objects.filter(pk=ticket.account_id).update(plan=ticket.target_plan)
     ticket.account.plan = ticket.target_plan
+
+
+# K2: what a downgrade credits for the rest of the billing cycle, per `Policy.downgrade_proration`.
+def _no_proration(ticket: Ticket) -> None:
+    """No prorated credit: the customer paid the higher price for this cycle, the next bill shows the lower."""
+
+
+PRORATION = {Policy.Proration.NONE: _no_proration}
 
 
 COMPLETERS = {
@@ -173,4 +266,11 @@ COMPLETERS = {
     Kind.REACTIVATION: reactivate_account,
 }
 
+# Completers that queue their own confirmation email (rendered before their erasure, SPEC §4).
+CONFIRMS_ITSELF = {Kind.ACCOUNT_CANCELLATION}
+
+# A value added to a policy's choices without its effect here fails at import, not in a customer's request.
 assert set(COMPLETERS) == set(Kind.values)  # noqa: S101
+assert set(REFUNDS) == set(Policy.Refunds.values)  # noqa: S101
+assert set(PRORATION) == set(Policy.Proration.values)  # noqa: S101
+assert set(CREDIT_AT_CANCELLATION) == set(Policy.CreditAtCancellation.values)  # noqa: S101

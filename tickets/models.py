@@ -353,6 +353,10 @@ class EmailNotice(models.Model):
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
     template = models.CharField(max_length=60)
     recipients = models.JSONField(default=list)
+    # Set when the email is rendered ahead of sending, before the data it names is erased (SPEC §4, U10, S6):
+    # the task sends these words to these recipients, and blanks the text once it is out.
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -13,6 +13,7 @@ import phonenumbers
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
@@ -180,7 +181,7 @@ class CancellationImpact:
     numbers_released: list[PhoneNumber]
     numbers_porting_out: list[PhoneNumber]
     port_outs_block: bool
-    credit_forfeited: Decimal
+    credit_forfeited: Decimal  # S7: what the policy forfeits at completion (0 where it keeps the credit)
     refunds_text: str
     next_billing_date: dt.date | None
     seats: int
@@ -194,6 +195,8 @@ class CancellationImpact:
     licenses_ended: list[License] = field(default_factory=list)
     cancellation_fee: Decimal = Decimal("0")
     minimum_term_ends: dt.date | None = None  # set while the policy's minimum term still runs (A1)
+    credit_kept: Decimal = Decimal("0")  # U7: credit the policy keeps on the ledger until the purge
+    data_text: str = ""  # what happens to the account's data, from the policy (K8, U6, S6, K9)
 
 
 def _months_after(day: dt.date, months: int) -> dt.date:
@@ -225,8 +228,13 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
             f"You can ask to restart the account within {policy.retention_days} days of the cancellation; "
             "after that only a new account is possible."
         )
+    elif not policy.purge_scheduled:
+        reactivation_text = "You can ask to reactivate the account at any time."  # K9
     else:
         reactivation_text = "You can ask to reactivate the account at any time until its data is deleted."
+    credit = max(CreditEntry.balance_of(account), Decimal("0"))
+    forfeits = policy.credit_at_cancellation == Policy.CreditAtCancellation.FORFEIT
+    purge_date = (today + dt.timedelta(days=policy.retention_days)) if completes_now else None
 
     refunds_text = {
         Policy.Refunds.NONE: "Charges already made are not refunded, and credit balances are not paid out.",
@@ -242,19 +250,36 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
         numbers_released=list(account.numbers.filter(status=PhoneNumber.Status.ACTIVE)),
         numbers_porting_out=list(account.numbers.filter(status=PhoneNumber.Status.PORTING_OUT)),
         port_outs_block=policy.require_port_outs_complete and port_outs_pending(account),
-        credit_forfeited=max(CreditEntry.balance_of(account), Decimal("0")),
+        credit_forfeited=credit if forfeits else Decimal("0"),
+        credit_kept=Decimal("0") if forfeits else credit,
+        data_text=_data_text(policy, purge_date),
         refunds_text=refunds_text,
         next_billing_date=next_billing_date,
         seats=subscription.seats if subscription else 0,
         next_bill=subscription.next_bill if subscription else Decimal("0"),
         misses_billing_cutoff=misses_cutoff,
         completes_now=completes_now,
-        purge_date=(today + dt.timedelta(days=policy.retention_days)) if completes_now else None,
+        purge_date=purge_date,
         retention_days=policy.retention_days,
         reactivation_text=reactivation_text,
         addons_ended=list(account.addons.filter(status=AddOn.Status.ACTIVE)),
         licenses_ended=list(account.licenses.filter(quantity__gt=0)),
     )
+
+
+def _data_text(policy: Policy, purge_date: dt.date | None) -> str:
+    """K8, U6, S6, K9: what happens to the account's data, in the customer's words."""
+    erased = (
+        "Users and settings are erased when the cancellation is completed. " if policy.erase_users_at_completion else ""
+    )
+    if not policy.purge_scheduled:
+        return erased + "The account and its history are kept."
+    if policy.retention_days == 0:
+        return "Deleted permanently when the cancellation is completed."
+    if purge_date:
+        when = date_format(purge_date, "j M Y")
+        return erased + f"Deleted on {when}, {policy.retention_days} days after cancelling."
+    return erased + f"Deleted {policy.retention_days} days after the cancellation is completed."
 
 
 @dataclass

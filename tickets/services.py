@@ -796,7 +796,8 @@ def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool)
                 ticket.quantity or 0,
                 exclude=ticket.pk,
             )
-        if ticket.kind == Kind.REACTIVATION and not policy.reactivation_open(account):
+        # U7: judged when it was asked for (an open request asked inside the window held the purge meanwhile).
+        if ticket.kind == Kind.REACTIVATION and not policy.reactivation_open(account, when=ticket.created_at):
             raise Refusal("reactivation_closed", _reactivation_closed_sentence(policy, account))
     elif name == "reject":
         reason = (evidence.get("reason") or "").strip()

@@ -1,8 +1,9 @@
 """Business-hours arithmetic and SLA status, counted in a policy's intake calendar.
 
 A policy's business hours are its intake weekdays between intake_start and intake_end, as wall-clock times in
-its intake time zone (so a DST change moves them in UTC, not in local time), minus public holidays of its
-country (the holidays library; settings.SLA_HOLIDAY_COUNTRIES maps a preset to a country, default US).
+its intake time zone (so a DST change moves them in UTC, not in local time), minus the closed days of
+its calendar (`Policy.is_closed_day`: the public holidays of the policy's `holiday_country` and
+`holiday_subdivision` from the holidays library, and its `closed_dates`), the same calendar the intake hours use (K6).
 
 Each SLA clock starts at `Ticket.sla_clock_started_at` (NULL means the ticket's created_at). While a ticket
 waits on the customer the clock is paused; when the customer answers, the start is moved forward by the
@@ -22,21 +23,28 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import holidays
-from django.conf import settings
 from django.contrib import admin
-from django.core.signals import setting_changed
 from django.db.models import Case, CharField, Q, Value, When
-from django.dispatch import receiver
 from django.utils import timezone
 
-if TYPE_CHECKING:
-    from billing.models import Policy
+from billing.models import Plan, Policy, closed_days, valid_sla_hours
 
+if TYPE_CHECKING:
     from .models import Ticket
 
 # The policy fields the SLA arithmetic reads (a page loads these only).
-POLICY_FIELDS = ("preset", "name", "intake_time_zone", "intake_weekdays", "intake_start", "intake_end", "sla_targets")
+POLICY_FIELDS = (
+    "preset",
+    "name",
+    "intake_time_zone",
+    "intake_weekdays",
+    "intake_start",
+    "intake_end",
+    "holiday_country",
+    "holiday_subdivision",
+    "closed_dates",
+    "sla_targets",
+)
 DEFAULT_TARGETS = {"first_response": 4.0, "resolution": 16.0}
 # A ticket is at risk once this share of its target is used up.
 AT_RISK_SHARE = 0.75
@@ -46,36 +54,10 @@ ZERO = dt.timedelta(0)
 # -- the calendar ------------------------------------------------------------------------------------------
 
 
-def holiday_country(policy: Policy) -> str:
-    countries, default = _holiday_settings()
-    return countries.get(policy.preset, default)
-
-
-@functools.cache
-def _holiday_settings() -> tuple[dict[str, str], str]:
-    # Read once (a queue page asks for every row); override_settings and the like empty the cache below.
-    return getattr(settings, "SLA_HOLIDAY_COUNTRIES", {}), getattr(settings, "SLA_HOLIDAY_COUNTRY", "US")
-
-
-@receiver(setting_changed)
-def _holiday_settings_changed(*, setting: str, **kwargs) -> None:
-    if setting in {"SLA_HOLIDAY_COUNTRIES", "SLA_HOLIDAY_COUNTRY"}:
-        _holiday_settings.cache_clear()
-
-
-@functools.lru_cache(maxsize=256)
-def _holidays(country: str, year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
-
-
-def is_holiday(policy: Policy, day: dt.date) -> bool:
-    return day in _holidays(holiday_country(policy), day.year)
-
-
 @functools.lru_cache(maxsize=65536)
 def _calendar_opening(calendar: tuple, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
-    time_zone, weekdays, intake_start, intake_end, country = calendar
-    if day.weekday() not in weekdays or day in _holidays(country, day.year):
+    time_zone, weekdays, intake_start, intake_end, country, subdivision, extra = calendar
+    if day.weekday() not in weekdays or day in closed_days(country, subdivision, extra, day.year):
         return None
     tz = zoneinfo.ZoneInfo(time_zone)
     start = dt.datetime.combine(day, intake_start, tzinfo=tz)
@@ -178,7 +160,9 @@ def _calendar(policy: Policy) -> _Calendar:
             tuple(policy.intake_weekdays),
             policy.intake_start,
             policy.intake_end,
-            holiday_country(policy),
+            policy.holiday_country,
+            policy.holiday_subdivision,
+            tuple(policy.closed_dates or ()),
         )
     )
 
@@ -254,8 +238,6 @@ def subtract_business_hours(policy: Policy, end: dt.datetime, hours: float | dt.
 
 def targets(policy: Policy, kind: str) -> dict[str, float]:
     """{"first_response": h, "resolution": h} for this kind, from the policy's sla_targets (business hours)."""
-    from billing.models import valid_sla_hours
-
     # A row saved before sla_targets was validated may hold anything: fall back to the defaults.
     configured = policy.sla_targets if isinstance(policy.sla_targets, dict) else {}
     chosen = configured.get(kind) or configured.get("default")
@@ -403,8 +385,6 @@ class PolicyScope:
 
 
 def policy_scopes() -> list[PolicyScope]:
-    from billing.models import Plan, Policy
-
     plans: dict[int, list[int]] = {}
     for plan_id, policy_id in Plan.objects.values_list("pk", "policy_id"):
         plans.setdefault(policy_id, []).append(plan_id)

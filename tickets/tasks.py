@@ -48,6 +48,7 @@ def send_once(
     ticket: Ticket | None = None,
     reply_to: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    rendered: tuple[str, str] | None = None,
 ) -> str:
     """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
 
@@ -72,8 +73,7 @@ def send_once(
     )
     if not claimed:
         return "claimed by another delivery"
-    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
-    body = render_to_string(f"emails/{template}-body.txt", context)
+    subject, body = rendered or render_email(template, context)
     headers = {"Auto-Submitted": "auto-generated", **(headers or {})}
     if ticket is not None:
         from tickets.inbound.addresses import reply_address, threading_headers
@@ -84,8 +84,43 @@ def send_once(
     EmailMultiAlternatives(
         subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to, headers=headers
     ).send()
-    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now())
+    # Text rendered ahead is only kept until it is out (it may name people whose data is being erased).
+    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now(), subject="", body="")
+    if ticket is not None and Ticket.objects.filter(pk=ticket.pk, redacted_at__isnull=False).exists():
+        EmailNotice.objects.filter(pk=notice.pk).update(recipients=[])  # the purge redacted it meanwhile
     return "sent"
+
+
+def render_email(template: str, context: dict) -> tuple[str, str]:
+    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
+    return subject, render_to_string(f"emails/{template}-body.txt", context)
+
+
+def _ticket_context(ticket: Ticket, event: str) -> dict:
+    return {
+        "ticket": ticket,
+        "event": event,
+        "event_label": dict(State.choices).get(event, event),
+        "site_url": settings.SITE_URL,
+    }
+
+
+def render_ticket_email_ahead(ticket_id: int, event: str, key: str) -> None:
+    """Render an email about a ticket now, in the caller's transaction, and keep it for the task to send: for an
+    email whose recipients or words are about to be erased (U10's confirmation before a purge at once, S6)."""
+    ticket = Ticket.objects.select_related("account__plan__policy", "requester").get(pk=ticket_id)
+    template = EMAIL_TEMPLATES[event]
+    subject, body = render_email(template, _ticket_context(ticket, event))
+    EmailNotice.objects.update_or_create(
+        key=key,
+        defaults={
+            "ticket": ticket,
+            "template": template,
+            "recipients": recipients_for(ticket, event),
+            "subject": subject,
+            "body": body,
+        },
+    )
 
 
 @shared_task(**EMAIL_RETRIES)
@@ -94,15 +129,22 @@ def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
     ticket = Ticket.objects.select_related("account__plan", "requester").filter(pk=ticket_id).first()
     if ticket is None or event not in EMAIL_TEMPLATES:
         return "skipped"
+    ahead = EmailNotice.objects.filter(key=key, sent_at__isnull=True).exclude(body="").first()
+    if ahead is not None:  # rendered before the data it names was erased: send it as it was written
+        if not ahead.recipients:
+            return "no recipients"
+        return send_once(
+            key=key,
+            template=ahead.template,
+            recipients=ahead.recipients,
+            context={},
+            ticket=ticket,
+            rendered=(ahead.subject, ahead.body),
+        )
     recipients = recipients_for(ticket, event)
     if not recipients:
         return "no recipients"
-    context = {
-        "ticket": ticket,
-        "event": event,
-        "event_label": dict(State.choices).get(event, event),
-        "site_url": settings.SITE_URL,
-    }
+    context = _ticket_context(ticket, event)
     return send_once(key=key, template=EMAIL_TEMPLATES[event], recipients=recipients, context=context, ticket=ticket)
 
 

@@ -115,15 +115,31 @@ def test_kixie_verifies_the_card_on_file():
     assert policy("kixie").verification_method == "card_last4"
 
 
-def test_kixie_erases_everything_after_cancellation():
-    # rule K8: numbers released at completion; users and settings erased by the purge
+def test_kixie_erases_users_and_settings_at_completion():
+    # rule K8: at completion, not after a retention period
+    assert policy("kixie").erase_users_at_completion is True
+
+
+def test_kixie_reactivates_on_request_without_a_deadline():
+    # rule K9: open until a purge, and no purge is scheduled: the account and its history stay
     p = policy("kixie")
-    assert p.retention_days > 0  # kept only so that K9's reactivation is possible
+    assert p.reactivation == "before_purge" and p.purge_scheduled is False
 
 
-def test_kixie_reactivates_on_request():
-    # rule K9
-    assert policy("kixie").reactivation == "before_purge"
+@pytest.mark.parametrize("preset", ["avoxi", "kustomer", "kustomer_premium", "smrtphone"])
+def test_other_presets_keep_users_until_the_purge(preset):
+    # rule U6, S6: erased by the purge (at once for smrtPhone, retention 0)
+    p = policy(preset)
+    assert p.erase_users_at_completion is False and p.purge_scheduled is True
+
+
+@pytest.mark.parametrize("preset", ["kixie", "avoxi", "kustomer", "kustomer_premium", "smrtphone"])
+def test_every_preset_closes_on_us_public_holidays(preset):
+    # rule K6: one calendar per policy for intake hours and the SLA clock; every source works in US time
+    p = policy(preset)
+    assert (p.holiday_country, p.holiday_subdivision, p.closed_dates) == ("US", "", [])
+    assert p.is_closed_day(dt.date(2026, 11, 26))  # Thanksgiving
+    assert not p.is_closed_day(dt.date(2026, 11, 25))
 
 
 def test_kixie_port_out_balance_rule_is_deny():
@@ -305,8 +321,14 @@ def test_smrtphone_deletes_everything_at_once():
 def test_smrtphone_forfeits_credit():
     # rule S7
     p = policy("smrtphone")
-    assert p.refunds == "none"
+    assert p.refunds == "none" and p.credit_at_cancellation == "forfeit"
     assert "credit_forfeited" in p.acknowledgements
+
+
+@pytest.mark.parametrize("preset", ["kixie", "avoxi", "kustomer", "kustomer_premium"])
+def test_other_presets_keep_credit_until_the_purge(preset):
+    # rule U7: kept on the ledger, there again on reactivation
+    assert policy(preset).credit_at_cancellation == "keep"
 
 
 def test_smrtphone_port_outs_must_be_complete_first():

@@ -1,12 +1,11 @@
 """Portal fixtures: signed-in clients, a private MEDIA_ROOT, and Debian's Chromium for pytest-playwright."""
 
-import importlib
 import os
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 
+from tests.conftest import reload_data_migrations
 from tests.factories import PASSWORD
 
 # Playwright's sync API runs an event loop in the test thread; the live server's ORM calls are still sync.
@@ -60,11 +59,7 @@ def signed_in(client):
 def presets(transactional_db) -> None:
     """Browser tests run on tables an earlier transactional test may have flushed: put the data migrations'
     rows back (the presets and the staff groups; both migrations are idempotent)."""
-    importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
-    importlib.import_module("billing.migrations.0006_i17_portal_policy_portal_fields").load_portal_fields(apps, None)
-    importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
-    importlib.import_module("accounts.migrations.0006_access_permissions").grant(apps, None)
-    importlib.import_module("tickets.inbound.migrations.0002_staff_permissions").grant(apps, None)
+    reload_data_migrations()
 
 
 @pytest.fixture

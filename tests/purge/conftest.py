@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import services as provisioning
 from accounts.models import Account
-from billing.models import CreditEntry, Invoice
+from billing.models import CreditEntry, Invoice, Policy
 from tests.factories import (
     AttachmentFactory,
     CommentFactory,
@@ -199,3 +199,16 @@ def _worker_idle_at_teardown(request):
         return not waiting and not state.active_requests and not state.reserved_requests
 
     wait_for(lambda: idle() and (time.sleep(0.3) or idle()), what="the worker to finish its tasks")
+
+
+def late_reactivation(desk: SimpleNamespace, account: Account) -> Ticket:
+    """An approved reactivation asked after the retention date, as a policy open until the purge begins allows:
+    it does not hold the purge (U7 holds only a request asked inside the window), so the two race for the row."""
+    Policy.objects.filter(pk=desk.policy.pk).update(reactivation=Policy.Reactivation.BEFORE_PURGE)
+    return TicketFactory(
+        account=account,
+        kind=Kind.REACTIVATION,
+        requester=desk.owner,
+        state="approved",
+        created_at=account.purge_after + dt.timedelta(seconds=1),
+    )

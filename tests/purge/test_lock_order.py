@@ -9,10 +9,9 @@ from django.db import connections
 
 from accounts import purge
 from accounts.models import Account
-from tests.factories import TicketFactory
-from tests.purge.conftest import account_state, cancel
+from tests.purge.conftest import account_state, cancel, late_reactivation
 from tickets.exceptions import Refusal
-from tickets.models import Kind, Ticket
+from tickets.models import Ticket
 from tickets.services import transition_ticket
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -26,7 +25,7 @@ def test_reactivation_and_purge_released_together_never_deadlock(cast, stock, ta
         stock(desk)
         cancel(desk)
         account = Account.objects.get(pk=desk.account.pk)
-        reactivation = TicketFactory(account=account, kind=Kind.REACTIVATION, requester=desk.owner, state="approved")
+        reactivation = late_reactivation(desk, account)
         barrier = threading.Barrier(2)
         errors: list[str] = []
         result: dict[str, str] = {}

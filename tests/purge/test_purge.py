@@ -6,6 +6,7 @@ import os
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.management import call_command
 
 from accounts import purge
@@ -14,10 +15,10 @@ from accounts.models import Account, Membership, Tombstone, User
 from billing.models import CardOnFile, CreditEntry, Invoice, Subscription
 from numbers.models import PhoneNumber
 from tests.factories import TicketFactory
-from tests.purge.conftest import account_state, cancel, footprint
+from tests.purge.conftest import account_state, cancel, footprint, late_reactivation
 from tickets.exceptions import Refusal
-from tickets.models import Attachment, Comment, Kind, Ticket, TransitionLog
-from tickets.services import transition_ticket
+from tickets.models import Attachment, Comment, EmailNotice, Kind, Ticket, TransitionLog
+from tickets.services import Request, submit_ticket, transition_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ EXPECTED_COUNTS = {
     "licenses": 1,
     "addons": 2,
     "invoices": 4,
-    "credit_entries": 2,  # the top-up and its forfeiture (S7)
+    "credit_entries": 1,  # the top-up, kept on the ledger until the purge (U7)
     "card": 1,
     "subscription": 1,
     "comments": 2,
@@ -193,7 +194,7 @@ def test_a_reactivation_that_lands_first_wins(cancelled):
 def test_a_reactivation_after_the_claim_is_refused_and_the_purge_finishes(cancelled):
     # rule U7: after the purge has begun, only a new account
     account = cancelled.account
-    reactivation = TicketFactory(account=account, kind=Kind.REACTIVATION, requester=cancelled.owner, state="approved")
+    reactivation = late_reactivation(cancelled, account)
     at = account.purge_after + dt.timedelta(seconds=1)
     with time_machine.travel(at):
         assert purge.claim(account.pk, at)
@@ -309,3 +310,85 @@ def test_the_purge_deletes_the_emails_the_account_sent_and_keeps_another_account
     assert reply.pk not in remaining and waiting.pk not in remaining
     assert kept.pk in remaining
     assert Tombstone.objects.get(account=cancelled.account).counts["inbound_messages"] == 2
+
+
+# -- U10, S6: the confirmation goes out even though the purge follows at once -----------------------------------
+
+
+def test_smrtphone_owner_is_confirmed_on_completion_with_the_purge_at_once(
+    cast, stock, eager_tasks, django_capture_on_commit_callbacks
+):
+    # rule U10, S6: the confirmation email reaches the owner; the data is deleted at once all the same
+    desk = cast("smrtphone")
+    stock(desk)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel(desk)
+    assert account_state(desk.account) == "purged"
+    assert not User.objects.filter(email=desk.owner.email).exists()
+    confirmation = [m for m in mail.outbox if "Your account has been cancelled" in m.subject]
+    assert len(confirmation) == 1 and desk.owner.email in confirmation[0].to
+    assert "The account's data is being permanently deleted now." in confirmation[0].body
+
+
+def test_the_confirmation_rendered_at_completion_survives_a_purge_that_runs_first(
+    cast, stock, eager_tasks, django_capture_on_commit_callbacks
+):
+    # rule U10, S6: SPEC §4 orders it: rendered and queued before the data it names is erased, whatever runs first
+    desk = cast("smrtphone")
+    stock(desk)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        ticket = cancel(desk)
+    assert purge.purge_account(desk.account.pk).outcome == "purged"  # a worker took the purge first
+    assert not User.objects.filter(email=desk.owner.email).exists()
+    for callback in queued:
+        callback()
+    confirmation = [m for m in mail.outbox if "Your account has been cancelled" in m.subject]
+    assert len(confirmation) == 1 and desk.owner.email in confirmation[0].to
+    assert desk.account.name in confirmation[0].body  # the name as it was, not the purged tombstone's
+    notice = EmailNotice.objects.get(key=f"ticket:{ticket.pk}:completed")
+    # Once out, nothing of it stays: the purge blanked the recipients it had left for the email to use.
+    assert notice.sent_at is not None and (notice.recipients, notice.subject, notice.body) == ([], "", "")
+
+
+# -- U7: an open reactivation request asked inside the window holds the purge ------------------------------------
+
+
+def _ask_to_restart(desk, when):
+    with time_machine.travel(when):
+        return submit_ticket(
+            account=desk.account,
+            kind=Kind.REACTIVATION,
+            requester=desk.owner,
+            request=Request(full_name="Olive Owner"),
+            channel="email",
+            actor=desk.agent,
+        )
+
+
+def test_a_restart_asked_on_day_59_holds_the_purge_and_completes_on_day_61(cancelled):
+    # rule U7: the purge skips the account while the request is open; the restart then goes through
+    account = cancelled.account
+    restart = _ask_to_restart(cancelled, account.purge_after - dt.timedelta(days=1))
+    day_61 = account.purge_after + dt.timedelta(days=1)
+    with time_machine.travel(day_61):
+        assert purge.purgeable_account_ids() == []
+        result = purge.purge_account(account.pk)
+        assert result.outcome == "reactivation_pending"
+        assert "open reactivation request" in run_command("--dry-run")
+        for name, actor in (("verify", cancelled.agent), ("approve", cancelled.manager), ("complete", cancelled.agent)):
+            transition_ticket(ticket=restart, name=name, actor=actor)
+    assert account_state(account) == "active"
+    assert footprint(account)["numbers"] == 3 and not Tombstone.objects.filter(account=account).exists()
+
+
+def test_after_the_restart_is_rejected_the_purge_goes_ahead(cancelled):
+    # rule U7: once decided against, the data is deleted as scheduled
+    account = cancelled.account
+    restart = _ask_to_restart(cancelled, account.purge_after - dt.timedelta(days=1))
+    with time_machine.travel(account.purge_after + dt.timedelta(days=1)):
+        assert purge.purge_account(account.pk).outcome == "reactivation_pending"
+        transition_ticket(ticket=restart, name="reject", actor=cancelled.agent, reason="Asked to stay closed.")
+        assert purge.purge_account(account.pk).outcome == "purged"
+    assert account_state(account) == "purged"

@@ -24,7 +24,7 @@ from accounts import purge
 from accounts.models import Account, Tombstone
 from accounts.tasks import purge_account, purge_expired
 from tests.factories import TicketFactory
-from tests.purge.conftest import account_state, cancel, footprint, wait_for
+from tests.purge.conftest import account_state, cancel, footprint, late_reactivation, wait_for
 from tests.purge.test_jobs import MONDAY_9AM, FlakySMTPBackend, verified_port_out
 from tests.purge.test_purge import EXPECTED_COUNTS
 from tickets.models import EmailNotice, Kind, LogChannel
@@ -91,7 +91,7 @@ def test_reactivation_racing_the_purge_wins_when_it_holds_the_lock_first(cast, s
     stock(desk)
     cancel(desk)
     account = Account.objects.get(pk=desk.account.pk)
-    reactivation = TicketFactory(account=account, kind=Kind.REACTIVATION, requester=desk.owner, state="approved")
+    reactivation = late_reactivation(desk, account)
     before = footprint(account)
     outcome: list[str] = []
 
@@ -202,3 +202,19 @@ def test_worker_retries_an_email_until_smtp_takes_it_and_sends_it_once(cast, set
     wait_for(lambda: EmailNotice.objects.filter(ticket=later, sent_at__isnull=False).exists(), what="the later email")
     assert [m.to for m in mail.outbox] == [[desk.owner.email], [desk.super_admin.email]]
     assert EmailNotice.objects.get(key=key).attempts == 3  # two refusals by the SMTP server, one success
+
+
+def test_smrtphone_owner_gets_the_confirmation_from_the_worker_although_the_purge_follows_at_once(
+    cast, stock, celery_worker
+):
+    # rule U10, S6: a real broker and worker: the data is deleted at once, the owner is confirmed all the same
+    desk = cast("smrtphone")
+    stock(desk)
+    mail.outbox.clear()
+    ticket = cancel(desk)
+    key = f"ticket:{ticket.pk}:completed"
+    wait_for(lambda: account_state(desk.account) == "purged", what="the purge queued on completion")
+    wait_for(lambda: EmailNotice.objects.filter(key=key, sent_at__isnull=False).exists(), what="the confirmation")
+    confirmation = [m for m in mail.outbox if "Your account has been cancelled" in m.subject]
+    assert len(confirmation) == 1 and desk.owner.email in confirmation[0].to
+    assert "permanently deleted now" in confirmation[0].body

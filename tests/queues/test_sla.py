@@ -59,11 +59,16 @@ def test_public_holiday_does_not_count():
     assert sla.business_hours_between(POLICY, pt(2025, 11, 27, 0), pt(2025, 11, 28, 0)) == 0
 
 
-def test_holiday_country_per_preset_comes_from_settings(settings):
+def test_holiday_calendar_is_the_policys():
+    # rule K6: one calendar per policy, for the SLA clock as for the intake hours
     independence_day = (pt(2025, 7, 4, 9), pt(2025, 7, 4, 12))
     assert sla.business_hours_between(POLICY, *independence_day) == 0
-    settings.SLA_HOLIDAY_COUNTRIES = {"kixie": "GB"}  # not a holiday there: a working Friday
-    assert sla.business_hours_between(POLICY, *independence_day) == 3
+    british = kixie_calendar()
+    british.holiday_country = "GB"  # not a holiday there: a working Friday
+    assert sla.business_hours_between(british, *independence_day) == 3
+    british.closed_dates = ["2025-07-04"]  # unless the policy lists it as an extra closed day
+    assert sla.business_hours_between(british, *independence_day) == 0
+    assert not british.within_intake_hours(pt(2025, 7, 4, 10))
 
 
 def test_observed_holiday_counts_as_closed():
@@ -138,7 +143,7 @@ def _reference_openings(policy: Policy, first: dt.date, last: dt.date):
     tz = zoneinfo.ZoneInfo(policy.intake_time_zone)
     day = first
     while day <= last:
-        if day.weekday() in policy.intake_weekdays and not sla.is_holiday(policy, day):
+        if day.weekday() in policy.intake_weekdays and not policy.is_closed_day(day):
             start = dt.datetime.combine(day, policy.intake_start, tzinfo=tz).astimezone(dt.UTC)
             end = dt.datetime.combine(day, policy.intake_end, tzinfo=tz).astimezone(dt.UTC)
             if end > start:
