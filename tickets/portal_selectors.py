@@ -19,7 +19,8 @@ from numbers.models import PhoneNumber
 
 from . import access
 from .models import CLOSED_STATES, OPEN_STATES, Kind, Ticket
-from .services import port_outs_pending
+from .rules.objects import port_outs_pending
+from .rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
     Route.SELF_SERVICE: "It is completed at once, without waiting for an agent.",
@@ -192,19 +193,9 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
 
 
 def cancellation_blockers(account: Account) -> list[str]:
-    """Reasons the flow cannot even start, in the customer's words (S10, one open request at a time)."""
-    policy = account.plan.policy
-    blockers = []
-    if account.status != Account.Status.ACTIVE:
-        blockers.append("This account is not active.")
-    if account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).exists():
-        blockers.append("This account already has an open cancellation request.")
-    if policy.require_port_outs_complete and port_outs_pending(account):
-        blockers.append(
-            "A port-out is still in progress. All port-outs must be complete before the account can be cancelled: "
-            "numbers you want to keep must finish moving first."
-        )
-    return blockers
+    """Reasons the flow cannot even start, in the customer's words: the refusals of the account-level checks the
+    service runs on an account cancellation (S10, one open request at a time), from tickets.rules."""
+    return [refusal.detail for refusal in blockers(account, Kind.ACCOUNT_CANCELLATION)]
 
 
 def retention_offers(account: Account, role: str) -> list[str]:
