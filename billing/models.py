@@ -10,19 +10,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-ROLES = ["owner", "super_admin", "billing_admin", "member"]
-
-TICKET_KINDS = [
-    ("account_cancellation", "Account cancellation"),
-    ("license_cancellation", "License cancellation"),
-    ("number_cancellation", "Number cancellation"),
-    ("addon_cancellation", "Add-on cancellation"),
-    ("port_out", "Port-out"),
-    ("downgrade", "Plan downgrade"),
-    ("reactivation", "Reactivation"),
-]
-
-CHANNELS = [("web", "Web portal"), ("email", "Email"), ("phone", "Phone"), ("api", "API")]
+from tickets.vocabulary import Channel, Kind, Role
 
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {
@@ -48,12 +36,11 @@ def _default_weekdays() -> list[int]:
 def _valid_roles(value) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Expected an object mapping each ticket kind to a list of roles.")
-    kinds = {k for k, _ in TICKET_KINDS}
     for kind, roles in value.items():
-        if kind not in kinds:
+        if kind not in Kind.values:
             raise ValidationError(f"Unknown ticket kind {kind!r}.")
-        if not isinstance(roles, list) or any(r not in ROLES for r in roles):
-            raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(ROLES)}.")
+        if not isinstance(roles, list) or any(r not in Role.values for r in roles):
+            raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(Role.values)}.")
 
 
 def _all_drawn_from(value, keys) -> bool:
@@ -67,7 +54,7 @@ def _valid_acknowledgements(value) -> None:
 
 
 def _valid_channels(value) -> None:
-    keys = {k for k, _ in CHANNELS}
+    keys = set(Channel.values)
     if not value or not _all_drawn_from(value, keys):
         raise ValidationError(f"Channels must be a non-empty list drawn from {', '.join(sorted(keys))}.")
 
@@ -104,7 +91,7 @@ def valid_sla_hours(value) -> bool:
 
 
 def _valid_sla_targets(value) -> None:
-    keys = ["default", *(k for k, _ in TICKET_KINDS)]
+    keys = ["default", *Kind.values]
     shape = 'SLA targets map "default" or a ticket kind to {"first_response": hours, "resolution": hours}.'
     if not isinstance(value, dict):
         raise ValidationError(shape)

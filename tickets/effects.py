@@ -14,7 +14,7 @@ from accounts.models import Account, User
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from numbers.models import PhoneNumber
 
-from .exceptions import Refusal
+from .exceptions import Code, Refusal
 from .models import Kind, Ticket
 
 
@@ -110,7 +110,7 @@ def reactivate_account(ticket: Ticket) -> None:
     now = timezone.now()
     account = Account.objects.select_for_update(no_key=True).get(pk=ticket.account_id)  # held since the transition
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
-        raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
+        raise Refusal(Code.REACTIVATION_CLOSED, "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE
     account.purge_after = None
     account.reactivated_at = now

@@ -6,20 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from billing.models import CHANNELS, TICKET_KINDS
+from .vocabulary import Channel, Kind
 
-
-class Kind(models.TextChoices):
-    ACCOUNT_CANCELLATION = "account_cancellation", "Account cancellation"
-    LICENSE_CANCELLATION = "license_cancellation", "License cancellation"
-    NUMBER_CANCELLATION = "number_cancellation", "Number cancellation"
-    ADDON_CANCELLATION = "addon_cancellation", "Add-on cancellation"
-    PORT_OUT = "port_out", "Port-out"
-    DOWNGRADE = "downgrade", "Plan downgrade"
-    REACTIVATION = "reactivation", "Reactivation"
-
-
-assert [k for k, _ in TICKET_KINDS] == list(Kind.values)  # noqa: S101 - one list of kinds, two spellings
+__all__ = ["Channel", "Kind"]  # defined once in tickets.vocabulary, read from here by most of tickets
 
 
 class State(models.TextChoices):
@@ -33,16 +22,6 @@ class State(models.TextChoices):
 
 OPEN_STATES = [State.SUBMITTED, State.VERIFIED, State.APPROVED]
 CLOSED_STATES = [State.COMPLETED, State.REJECTED, State.WITHDRAWN]
-
-
-class Channel(models.TextChoices):
-    WEB = "web", "Web portal"
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    API = "api", "API"
-
-
-assert [c for c, _ in CHANNELS] == list(Channel.values)  # noqa: S101
 
 
 class LogChannel(models.TextChoices):

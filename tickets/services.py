@@ -24,7 +24,7 @@ from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import access, effects, sla
-from .exceptions import Refusal
+from .exceptions import Code, Refusal
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     TRANSITIONS,
@@ -137,7 +137,9 @@ def submit_ticket(
     """
     actor = actor or requester
     if received_at is not None and (not access.may_submit_for_others(actor) or received_at > timezone.now()):
-        raise Refusal("invalid_request", "Only staff may date a request, and not in the future.", field="received_at")
+        raise Refusal(
+            Code.INVALID_REQUEST, "Only staff may date a request, and not in the future.", field="received_at"
+        )
 
     def attempt() -> Ticket:
         with transaction.atomic():
@@ -160,7 +162,7 @@ def submit_ticket(
         if _violates_one_open_request(exc):
             # Only a request racing past the service's own check gets here: the same refusal, never a 500.
             raise Refusal(
-                "already_requested", f"There is already an open {Kind(kind).label.lower()} request for this."
+                Code.ALREADY_REQUESTED, f"There is already an open {Kind(kind).label.lower()} request for this."
             ) from exc
         raise
 
@@ -185,7 +187,7 @@ def _retrying(work):
     except DatabaseError as exc:
         if not is_lock_conflict(exc):
             raise
-        raise Refusal("busy", BUSY_DETAIL) from exc
+        raise Refusal(Code.BUSY, BUSY_DETAIL) from exc
 
 
 def _submit(*, account, kind, requester, request: Request, channel, actor, received_at=None) -> Ticket:
@@ -200,9 +202,9 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     )
     policy = account.plan.policy
     if kind not in Kind.values:
-        raise Refusal("invalid_request", f"Unknown request kind {kind!r}.", field="kind")
+        raise Refusal(Code.INVALID_REQUEST, f"Unknown request kind {kind!r}.", field="kind")
     if channel not in Channel.values:
-        raise Refusal("invalid_request", f"Unknown channel {channel!r}.", field="channel")
+        raise Refusal(Code.INVALID_REQUEST, f"Unknown channel {channel!r}.", field="channel")
     rules = RULES[kind]
     created_at = received_at or timezone.now()
 
@@ -279,11 +281,11 @@ def _check_requester(account: Account, policy, kind: str, requester: User) -> No
     role = account.requester_role
     # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
     if role is None or not (requester.is_active or kind == Kind.REACTIVATION):
-        raise Refusal("role_not_allowed", "You are not a member of this account.")
+        raise Refusal(Code.ROLE_NOT_ALLOWED, "You are not a member of this account.")
     if not policy.allows_role(kind, role):
         allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
         raise Refusal(
-            "role_not_allowed",
+            Code.ROLE_NOT_ALLOWED,
             f"Your role ({Membership.Role(role).label}) may not request a {Kind(kind).label.lower()}; "
             f"allowed: {allowed}.",
         )
@@ -294,7 +296,7 @@ def _check_lengths(request: Request) -> None:
     for name, limit in limits.items():
         if len(getattr(request, name) or "") > limit:
             raise Refusal(
-                "invalid_request",
+                Code.INVALID_REQUEST,
                 f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters.",
                 field=name,
             )
@@ -320,7 +322,7 @@ def transition_ticket(
     so of N concurrent approvals exactly one succeeds.
     """
     if name not in TRANSITIONS:
-        raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+        raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
 
     def attempt() -> Ticket:
@@ -369,16 +371,16 @@ def _run(
     method = getattr(ticket, name)
     if not can_proceed(method):
         raise Refusal(
-            "invalid_state",
+            Code.INVALID_STATE,
             f"A {ticket.get_state_display().lower()} ticket cannot be {_past(name)}.",
         )
     # Who may ask at all comes before the policy's guards, so nobody without the role can probe a verification
     # (a card's last four) or learn why the policy would refuse; the finer, per-ticket checks come after.
     if not by_system and not access.may_ask(actor, name, ticket):
-        raise Refusal("role_not_allowed", access.why_not(actor, name))
+        raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))
     _guard(ticket, name, actor, evidence, by_system=by_system)
     if not by_system and not has_transition_perm(method, actor):
-        raise Refusal("role_not_allowed", access.why_not(actor, name))
+        raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))
 
     source = ticket.state
     kwargs: dict[str, Any] = {"by": actor}
@@ -429,13 +431,13 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
 
     body = (body or "").strip()
     if not body:
-        raise Refusal("invalid_request", "A comment cannot be empty.", field="body")
+        raise Refusal(Code.INVALID_REQUEST, "A comment cannot be empty.", field="body")
     if len(body) > COMMENT_MAX:
-        raise Refusal("invalid_request", f"A comment is at most {COMMENT_MAX} characters.", field="body")
+        raise Refusal(Code.INVALID_REQUEST, f"A comment is at most {COMMENT_MAX} characters.", field="body")
     if not author.is_staff:
         public = True
     if not access.may_comment(author, ticket, public=public):
-        raise Refusal("role_not_allowed", "You may not comment on this ticket.")
+        raise Refusal(Code.ROLE_NOT_ALLOWED, "You may not comment on this ticket.")
     with transaction.atomic():
         comment = Comment.objects.create(ticket=ticket, author=author, body=body, public=public)
         if author.is_staff and ticket.first_response_at is None and public:
@@ -461,9 +463,9 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
         with transaction.atomic():
             account = Account.objects.select_for_update(of=("self",)).select_related("plan__policy").get(pk=account.pk)
             if not access.may_switch_port_out_lock(user, account):
-                raise Refusal("role_not_allowed", "Only the account's owner may switch the port-out lock.")
+                raise Refusal(Code.ROLE_NOT_ALLOWED, "Only the account's owner may switch the port-out lock.")
             if locked and not account.plan.policy.port_out_lock_offered:
-                raise Refusal("port_out_lock_not_offered", "This plan does not offer a port-out lock.")
+                raise Refusal(Code.PORT_OUT_LOCK_NOT_OFFERED, "This plan does not offer a port-out lock.")
             check_not_locked(account)
             if not user.check_password(password or ""):
                 raise failed_verification(account, user, "password", "That is not your password.", "password")
@@ -499,13 +501,13 @@ def assign_ticket(
        the ticket to whoever already holds it changes nothing and logs nothing.
     """
     if assignee is not None and not (assignee.is_staff and assignee.is_active):
-        raise Refusal("invalid_request", "Tickets are assigned to active staff only.", field="assignee")
+        raise Refusal(Code.INVALID_REQUEST, "Tickets are assigned to active staff only.", field="assignee")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     with transaction.atomic():
         locked = Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=pk)
         if actor is not None and not access.may_assign(actor, locked, assignee):
             raise Refusal(
-                "role_not_allowed",
+                Code.ROLE_NOT_ALLOWED,
                 "Agents claim unassigned tickets for themselves; a support manager assigns and reassigns.",
                 field="assignee",
             )

@@ -10,12 +10,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
-from billing.models import ACKNOWLEDGEMENT_TEXTS, CHANNELS, AddOn, Route
+from billing.models import ACKNOWLEDGEMENT_TEXTS, AddOn, Route
 from config.ids import as_id
 
 from . import access
 from . import portal_selectors as selectors
-from .exceptions import Refusal
+from .exceptions import Code, Refusal
 from .forms import (
     KIND_FORMS,
     AcknowledgementForm,
@@ -27,7 +27,7 @@ from .forms import (
     add_refusal,
     check_attachment_quota,
 )
-from .models import Kind, LogChannel, RetentionOutcome, State, Ticket
+from .models import Channel, Kind, LogChannel, RetentionOutcome, State, Ticket
 from .services import (
     Request,
     add_comment,
@@ -267,7 +267,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
             _context(
                 membership,
                 web=web,
-                channels=[label for key, label in CHANNELS if key in policy.intake_channels],
+                channels=[label for key, label in Channel.choices if key in policy.intake_channels],
                 open_now=policy.within_intake_hours(),
                 subscription=getattr(account, "subscription", None),
             ),
@@ -585,7 +585,7 @@ def port_out_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     numbers = [n.number for n in ticket.numbers.all()]
     context = {"ticket": ticket, "numbers": numbers}
     if ticket.state not in (State.SUBMITTED, State.VERIFIED):
-        refusal = Refusal("invalid_state", "This request can no longer be withdrawn with this link.")
+        refusal = Refusal(Code.INVALID_STATE, "This request can no longer be withdrawn with this link.")
         return render(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
     if request.method == "POST":
         try:

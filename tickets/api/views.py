@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account, Membership
 from tickets import access, services
-from tickets.exceptions import Refusal
+from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
     Channel,
@@ -267,7 +267,7 @@ class TicketList(generics.ListAPIView):
         earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
         if earlier is not None and earlier.fingerprint not in ("", fingerprint):
             raise Refusal(
-                "idempotency_key_reused",
+                Code.IDEMPOTENCY_KEY_REUSED,
                 "This Idempotency-Key was used for a different request; use a new key for a new request.",
                 field="Idempotency-Key",
             )
@@ -280,7 +280,7 @@ class TicketList(generics.ListAPIView):
             if taken:
                 return None
         if earlier is None or earlier.ticket is None:
-            raise Refusal("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed.")
+            raise Refusal(Code.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed.")
         return _reload(earlier.ticket)
 
 
@@ -345,7 +345,7 @@ class TicketTransitions(APIView):
         name = request.data.get("name") if isinstance(request.data, dict) else None
         if isinstance(name, str) and name not in TRANSITIONS:
             # The workflow's own refusal, so the API answers as the admin does.
-            raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+            raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         services.transition_ticket(

@@ -11,7 +11,7 @@ import datetime as dt
 from accounts.models import Account
 from billing.models import Policy
 
-from ..exceptions import Refusal
+from ..exceptions import Code, Refusal
 from .objects import check_one_open_request, port_outs_pending
 
 PORT_OUTS_PENDING = (
@@ -22,14 +22,14 @@ PORT_OUTS_PENDING = (
 
 def account_active(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
     if account.status != Account.Status.ACTIVE:
-        raise Refusal("account_not_active", "This account is not active.")
+        raise Refusal(Code.ACCOUNT_NOT_ACTIVE, "This account is not active.")
 
 
 def reactivation_window_open(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
     """K9, U7, S11: judged at `when`, the moment the request was received (U7: asked on day 59 of 60, it may be
     completed on day 61)."""
     if not policy.reactivation_open(account, when):
-        raise Refusal("reactivation_closed", reactivation_closed_sentence(policy, account))
+        raise Refusal(Code.REACTIVATION_CLOSED, reactivation_closed_sentence(policy, account))
 
 
 def one_open_request_per_account(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
@@ -39,7 +39,7 @@ def one_open_request_per_account(account: Account, policy: Policy, kind: str, wh
 def port_outs_complete(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
     """S10: where the policy asks, no port-out may be in flight when an account cancellation is asked for."""
     if policy.require_port_outs_complete and port_outs_pending(account):
-        raise Refusal("port_outs_pending", PORT_OUTS_PENDING)
+        raise Refusal(Code.PORT_OUTS_PENDING, PORT_OUTS_PENDING)
 
 
 def reactivation_closed_sentence(policy: Policy, account: Account) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from billing.models import License, Policy, Route
 
 from .. import access
-from ..exceptions import Refusal
+from ..exceptions import Code, Refusal
 from ..models import PORT_OUT_REJECTION_CODES
 from . import verification
 from .account import PORT_OUTS_PENDING, reactivation_closed_sentence
@@ -33,13 +33,13 @@ def account_cancellation_verified(m: Move) -> None:
         last4 = m.evidence.get("card_last4")
         if not last4:
             raise Refusal(
-                "verification_failed",
+                Code.VERIFICATION_FAILED,
                 "Verify the last four digits of the card on file with the customer first.",
                 field="card_last4",
             )
         ticket.checks = {**ticket.checks, "card_last4": verification.check_card(m.account, last4, m.actor)}
     if method == Policy.Verification.TYPED_CONFIRMATION and not ticket.checks.get("confirmation"):
-        raise Refusal("verification_failed", "The customer has not typed the confirmation word.")
+        raise Refusal(Code.VERIFICATION_FAILED, "The customer has not typed the confirmation word.")
 
 
 def port_out_matches_account(m: Move) -> None:
@@ -51,7 +51,7 @@ def port_out_matches_account(m: Move) -> None:
     on_account = ticket.numbers.exclude(account=m.account).count() == 0
     if failed or not on_account:
         raise Refusal(
-            "verification_failed",
+            Code.VERIFICATION_FAILED,
             "The port-out request does not match the account ("
             + ", ".join(failed + ([] if on_account else ["numbers"]))
             + "); reject it with the matching code.",
@@ -66,7 +66,7 @@ def manager_reviews_balance(m: Move) -> None:
     automatic approval does not either."""
     if m.ticket.needs_manager_review and not access.is_manager(m.actor):
         raise Refusal(
-            "outstanding_balance",
+            Code.OUTSTANDING_BALANCE,
             "Payments are outstanding on this account: a support manager must review this port-out.",
         )
 
@@ -78,14 +78,14 @@ def account_manager_approves(m: Move) -> None:
         actor = m.actor
         if actor is None or (actor.pk != account.account_manager_id and not access.is_manager(actor)):
             raise Refusal(
-                "requires_account_manager",
+                Code.REQUIRES_ACCOUNT_MANAGER,
                 f"This request goes through the account manager ({account.account_manager}).",
             )
 
 
 def verifier_may_approve(m: Move) -> None:
     if not m.policy.verifier_may_approve and m.actor is not None and m.ticket.verified_by_id == m.actor.pk:
-        raise Refusal("same_verifier", "The agent who verified this request may not also approve it.")
+        raise Refusal(Code.SAME_VERIFIER, "The agent who verified this request may not also approve it.")
 
 
 # -- complete -----------------------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def verifier_may_approve(m: Move) -> None:
 def port_outs_finished(m: Move) -> None:
     """S10: no port-out in flight when the account's cancellation completes."""
     if m.policy.require_port_outs_complete and port_outs_pending(m.account, exclude=m.ticket.pk):
-        raise Refusal("port_outs_pending", PORT_OUTS_PENDING)
+        raise Refusal(Code.PORT_OUTS_PENDING, PORT_OUTS_PENDING)
 
 
 def license_minimum_still_kept(m: Move) -> None:
@@ -107,7 +107,7 @@ def license_minimum_still_kept(m: Move) -> None:
 def reactivation_asked_in_time(m: Move) -> None:
     """U7, K9, S11: the window is judged when the request was received, not when it is completed."""
     if not m.policy.reactivation_open(m.account):
-        raise Refusal("reactivation_closed", reactivation_closed_sentence(m.policy, m.account))
+        raise Refusal(Code.REACTIVATION_CLOSED, reactivation_closed_sentence(m.policy, m.account))
 
 
 # -- reject -------------------------------------------------------------------------------------------------------
@@ -116,9 +116,9 @@ def reactivation_asked_in_time(m: Move) -> None:
 def reason_given(m: Move) -> None:
     reason = (m.evidence.get("reason") or "").strip()
     if not reason:
-        raise Refusal("reason_required", "A rejection needs a reason the customer will read.", field="reason")
+        raise Refusal(Code.REASON_REQUIRED, "A rejection needs a reason the customer will read.", field="reason")
     if len(reason) > COMMENT_MAX:
-        raise Refusal("invalid_request", f"A reason is at most {COMMENT_MAX} characters.", field="reason")
+        raise Refusal(Code.INVALID_REQUEST, f"A reason is at most {COMMENT_MAX} characters.", field="reason")
 
 
 def port_out_rejection_code_allowed(m: Move) -> None:
@@ -127,7 +127,7 @@ def port_out_rejection_code_allowed(m: Move) -> None:
     code = m.evidence.get("code") or ""
     if code not in PORT_OUT_REJECTION_CODES:
         raise Refusal(
-            "rejection_code_not_allowed",
+            Code.REJECTION_CODE_NOT_ALLOWED,
             "A port-out may be rejected only with one of: " + ", ".join(PORT_OUT_REJECTION_CODES) + ".",
             field="code",
         )
@@ -135,10 +135,10 @@ def port_out_rejection_code_allowed(m: Move) -> None:
         m.policy.port_out_balance_rule == Policy.PortOutBalanceRule.DENY and outstanding_balance(m.account)
     ):
         raise Refusal(
-            "rejection_code_not_allowed",
+            Code.REJECTION_CODE_NOT_ALLOWED,
             "A port-out cannot be refused because money is owed unless the policy's balance rule is deny "
             "and payments are outstanding.",
             field="code",
         )
     if code == "outstanding_balance" and m.actor is not None and not access.is_manager(m.actor):
-        raise Refusal("role_not_allowed", "Only a support manager may reject a port-out for a balance.")
+        raise Refusal(Code.ROLE_NOT_ALLOWED, "Only a support manager may reject a port-out for a balance.")

@@ -17,7 +17,7 @@ from accounts.models import Account
 from billing.models import License, Policy
 from config.ids import as_id
 
-from ..exceptions import Refusal
+from ..exceptions import Code, Refusal
 from ..models import OPEN_STATES, Kind, Ticket
 
 NUMBER_KINDS = {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}
@@ -31,11 +31,11 @@ def instance(model, value, account: Account, what: str):
     try:
         return model.objects.get(pk=pk, account=account)
     except (model.DoesNotExist, ValueError, TypeError) as exc:
-        raise Refusal("invalid_request", f"That {what} is not on this account.", field=what) from exc
+        raise Refusal(Code.INVALID_REQUEST, f"That {what} is not on this account.", field=what) from exc
 
 
 def already_requested(kind: str, what: str, pk: int) -> Refusal:
-    return Refusal("already_requested", f"{what} already has an open {Kind(kind).label.lower()} request (#{pk}).")
+    return Refusal(Code.ALREADY_REQUESTED, f"{what} already has an open {Kind(kind).label.lower()} request (#{pk}).")
 
 
 def check_one_open_request(kind: str, *, account=None, license=None, addon=None) -> None:
@@ -70,7 +70,7 @@ def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
         if number.busy_kind:
             doing = "ported out" if number.busy_kind == Kind.PORT_OUT else "cancelled"
             raise Refusal(
-                "number_busy",
+                Code.NUMBER_BUSY,
                 f"The number {number} is being {doing} (request #{number.busy_ticket}); "
                 "it can be requested again once that request is closed.",
                 field="numbers",
@@ -78,7 +78,7 @@ def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
     found = [number for number in found if number.status in statuses]
     if len(found) != len(wanted):
         raise Refusal(
-            "number_not_on_account", "A number you chose is not an active number on this account.", field="numbers"
+            Code.NUMBER_NOT_ON_ACCOUNT, "A number you chose is not an active number on this account.", field="numbers"
         )
     return found
 
@@ -94,7 +94,7 @@ def check_license_minimum(policy: Policy, license_: License, quantity: int, *, e
     )
     if license_.quantity - pending - quantity < minimum:
         raise Refusal(
-            "license_minimum",
+            Code.LICENSE_MINIMUM,
             f"At least {minimum} {license_.get_product_display()}s must remain; "
             f"you can cancel at most {max(license_.quantity - pending - minimum, 0)}"
             + (f" ({pending} already requested)." if pending else "."),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy
 
-from ..exceptions import Refusal
+from ..exceptions import Code, Refusal
 from ..models import Channel, ExitReason, Kind
 from . import verification
 from .context import Submission
@@ -31,7 +31,7 @@ def required_info_given(s: Submission) -> None:
     ]
     if missing:
         raise Refusal(
-            "missing_required_info",
+            Code.MISSING_REQUIRED_INFO,
             "A cancellation request must include: " + ", ".join(REQUIRED_INFO_FIELDS[k] for k in missing) + ".",
             field=_REQUIRED_INFO_ATTR[missing[0]],
         )
@@ -46,7 +46,7 @@ def channel_accepted(s: Submission) -> None:
     if s.channel not in policy.intake_channels:
         ways = " or ".join(Channel(c).label.lower() for c in policy.intake_channels)
         raise Refusal(
-            "channel_not_accepted", f"Account cancellations are taken by {ways} only, {policy.intake_hours_text}."
+            Code.CHANNEL_NOT_ACCEPTED, f"Account cancellations are taken by {ways} only, {policy.intake_hours_text}."
         )
 
 
@@ -60,7 +60,7 @@ def within_intake_hours(s: Submission) -> None:
         and not policy.within_intake_hours(s.ticket.created_at)
     ):
         raise Refusal(
-            "outside_intake_hours",
+            Code.OUTSIDE_INTAKE_HOURS,
             f"Account cancellations are handled {policy.intake_hours_text}. Please contact us then.",
         )
 
@@ -69,9 +69,9 @@ def exit_survey_answered(s: Submission) -> None:
     """U8, S2: the reason is one of Stripe's eight; required where the policy asks."""
     reason = s.request.reason
     if s.policy.exit_survey_required and reason not in ExitReason.values:
-        raise Refusal("survey_required", "Tell us why you are cancelling.", field="reason")
+        raise Refusal(Code.SURVEY_REQUIRED, "Tell us why you are cancelling.", field="reason")
     if reason and reason not in ExitReason.values:
-        raise Refusal("invalid_request", "Choose one of the listed reasons.", field="reason")
+        raise Refusal(Code.INVALID_REQUEST, "Choose one of the listed reasons.", field="reason")
     s.ticket.reason, s.ticket.comment = reason, s.request.comment.strip()
 
 
@@ -79,7 +79,7 @@ def acknowledged(s: Submission) -> None:
     """S5: every statement the policy lists is acknowledged."""
     required = s.policy.acknowledgements
     if any(key not in (s.request.acknowledgements or []) for key in required):
-        raise Refusal("acknowledgement_missing", "Please acknowledge every statement.", field="acknowledgements")
+        raise Refusal(Code.ACKNOWLEDGEMENT_MISSING, "Please acknowledge every statement.", field="acknowledgements")
     s.ticket.acknowledgements = list(required)
     s.checks["acknowledgements"] = True
 
@@ -123,10 +123,10 @@ def verified_by_policy(policy: Policy, checks: dict) -> bool:
 def license_and_quantity(s: Submission) -> None:
     license_ = instance(License, s.request.license, s.account, "license")
     if license_ is None:
-        raise Refusal("invalid_request", "Choose the license to cancel.", field="license")
+        raise Refusal(Code.INVALID_REQUEST, "Choose the license to cancel.", field="license")
     quantity = s.request.quantity
     if not isinstance(quantity, int) or quantity < 1 or quantity > license_.quantity:
-        raise Refusal("invalid_request", f"Quantity must be between 1 and {license_.quantity}.", field="quantity")
+        raise Refusal(Code.INVALID_REQUEST, f"Quantity must be between 1 and {license_.quantity}.", field="quantity")
     s.ticket.license, s.ticket.quantity = license_, quantity
 
 
@@ -142,14 +142,14 @@ def license_minimum_kept(s: Submission) -> None:
 def one_number(s: Submission) -> None:
     s.numbers = numbers_on_account(s.account, s.request.numbers[:1] if s.request.numbers else [], kind=s.ticket.kind)
     if not s.numbers:
-        raise Refusal("invalid_request", "Choose the number to cancel.", field="number")
+        raise Refusal(Code.INVALID_REQUEST, "Choose the number to cancel.", field="number")
 
 
 def active_addon(s: Submission) -> None:
     addon = instance(AddOn, s.request.addon, s.account, "addon")
     if addon is None or addon.status != AddOn.Status.ACTIVE:
         doing = "change" if s.ticket.kind == Kind.ADDON_CHANGE else "cancel"
-        raise Refusal("invalid_request", f"Choose an active add-on to {doing}.", field="addon")
+        raise Refusal(Code.INVALID_REQUEST, f"Choose an active add-on to {doing}.", field="addon")
     s.ticket.addon = s.addon = addon
 
 
@@ -163,13 +163,13 @@ def one_open_request_per_addon(s: Submission) -> None:
 def numbers_to_port(s: Submission) -> None:
     s.numbers = numbers_on_account(s.account, s.request.numbers, kind=s.ticket.kind)
     if not s.numbers:
-        raise Refusal("invalid_request", "Choose at least one number to port out.", field="numbers")
+        raise Refusal(Code.INVALID_REQUEST, "Choose at least one number to port out.", field="numbers")
 
 
 def carrier_and_authorized_name(s: Submission) -> None:
     for name in ("gaining_carrier", "authorized_name"):
         if not getattr(s.request, name).strip():
-            raise Refusal("missing_required_info", f"{name.replace('_', ' ').capitalize()} is required.", field=name)
+            raise Refusal(Code.MISSING_REQUIRED_INFO, f"{name.replace('_', ' ').capitalize()} is required.", field=name)
     s.ticket.gaining_carrier = s.request.gaining_carrier.strip()
     s.ticket.authorized_name = s.request.authorized_name.strip()
 
@@ -178,7 +178,7 @@ def port_out_lock_off(s: Submission) -> None:
     """SPEC §4 fraud protection: the customer's own choice, so not a denial under K10."""
     if s.account.port_out_locked:
         raise Refusal(
-            "port_out_locked",
+            Code.PORT_OUT_LOCKED,
             "The account's owner has switched on the port-out lock: no number can be ported out until the owner "
             "switches it off in the portal.",
         )
@@ -214,5 +214,5 @@ def lower_plan(s: Submission) -> None:
     plan, current = s.request.plan, s.account.plan
     plan = Plan.objects.filter(pk=plan.pk if isinstance(plan, Plan) else plan).first() if plan else None
     if plan is None or plan.product_line != current.product_line or plan.rank >= current.rank:
-        raise Refusal("invalid_plan", "Choose a lower plan of the same product line.", field="plan")
+        raise Refusal(Code.INVALID_PLAN, "Choose a lower plan of the same product line.", field="plan")
     s.ticket.target_plan = plan

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountEvent, Membership, User
 
-from ..exceptions import Refusal
+from ..exceptions import Code, Refusal
 from ..models import VerificationAttempt
 
 security_log = logging.getLogger("exitdesk.security")
@@ -47,13 +47,13 @@ def locked_accounts(now: dt.datetime | None = None) -> set[int]:
 def check_not_locked(account: Account) -> None:
     if verification_locked(account):
         raise Refusal(
-            "verification_locked",
+            Code.VERIFICATION_LOCKED,
             "Verification is locked after 5 failed attempts in an hour. Try again later or contact support.",
         )
 
 
 def failed_verification(account: Account, user: User | None, method: str, detail: str, field: str) -> Refusal:
-    refusal = Refusal("verification_failed", detail, field=field)
+    refusal = Refusal(Code.VERIFICATION_FAILED, detail, field=field)
     refusal.failed_attempt = (account.pk, user.pk if user else None, method)
     return refusal
 
@@ -99,7 +99,7 @@ def check_card(account: Account, last4: str, user: User | None) -> bool:
     check_not_locked(account)
     card = getattr(account, "card", None)
     if card is None:
-        raise Refusal("verification_failed", "There is no card on file to verify against.", field="card_last4")
+        raise Refusal(Code.VERIFICATION_FAILED, "There is no card on file to verify against.", field="card_last4")
     if str(last4) != card.last4:
         raise failed_verification(
             account, user, "card_last4", "The last four digits do not match the card on file.", "card_last4"
