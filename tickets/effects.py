@@ -9,18 +9,19 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Account, User
+from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from numbers.models import PhoneNumber
 
 from .exceptions import Code, Refusal
 from .models import Kind, Ticket
+from .notifications import send_port_out_alert, send_ticket_email
 
 
 def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
-    from .tasks import send_ticket_email
-
     key = f"ticket:{ticket.pk}:{event}" + (f":{log_id}" if log_id else "")
     ticket_id = ticket.pk
     transaction.on_commit(lambda: send_ticket_email.delay(ticket_id, event, key))
@@ -28,8 +29,6 @@ def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
 
 def alert_port_out(ticket: Ticket) -> None:
     """Email the owner and billing admins of a new port-out at once, each with a link to withdraw it."""
-    from .tasks import send_port_out_alert
-
     ticket_id = ticket.pk
     transaction.on_commit(lambda: send_port_out_alert.delay(ticket_id))
 
@@ -83,17 +82,11 @@ def cancel_account(ticket: Ticket) -> None:
 
 
 def _queue_purge(account_id: int) -> None:
-    try:
-        from accounts.tasks import purge_account
-    except ImportError:  # the purge job lives in accounts.tasks; without it the daily sweep picks it up
-        return
     transaction.on_commit(lambda: purge_account.delay(account_id))
 
 
 def _remove_access(account: Account) -> None:
     """Deactivate members who belong to no other active account, and revoke their API tokens."""
-    from rest_framework.authtoken.models import Token
-
     member_ids = list(account.memberships.values_list("user_id", flat=True))
     still_elsewhere = set(
         account.memberships.model.objects.filter(user_id__in=member_ids, account__status=Account.Status.ACTIVE)

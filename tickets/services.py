@@ -29,12 +29,14 @@ from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     TRANSITIONS,
     Channel,
+    Comment,
     Kind,
     LogChannel,
     State,
     Ticket,
     TransitionLog,
 )
+from .notifications import send_port_out_lock_off
 from .rules.context import Move, Request, Submission
 from .rules.guards import COMMENT_MAX
 from .rules.objects import port_outs_pending
@@ -48,6 +50,7 @@ from .rules.verification import (
     record_failed_attempt,
     verification_locked,
 )
+from .withdraw_links import read_token
 
 __all__ = [
     "COMMENT_MAX",
@@ -399,6 +402,18 @@ def _run(
     effects.after_transition(ticket, name, source, log_id=row.pk, quiet=quiet)
 
 
+def withdraw_with_link(*, token: str) -> Ticket:
+    """Withdraw the port-out a link names, as the person it was sent to (logged as a withdraw transition)."""
+    ticket, user = read_token(token)
+    return run_authorized(
+        ticket=ticket.pk,
+        name="withdraw",
+        actor=user,
+        channel=LogChannel.WEB,
+        note="Withdrawn with the link in the port-out alert email.",
+    )
+
+
 def _past(name: str) -> str:
     return {
         "verify": "verified",
@@ -427,8 +442,6 @@ def available_transitions(ticket: Ticket, user) -> list[str]:
 
 def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True):
     """A comment on the ticket: customers' are public; staff choose. Who may comment is tickets.access's call."""
-    from .models import Comment
-
     body = (body or "").strip()
     if not body:
         raise Refusal(Code.INVALID_REQUEST, "A comment cannot be empty.", field="body")
@@ -476,8 +489,6 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
             kind = AccountEvent.Kind.PORT_OUT_LOCK_ON if locked else AccountEvent.Kind.PORT_OUT_LOCK_OFF
             event = AccountEvent.objects.create(account=account, kind=kind, actor=user)
             if not locked:
-                from .tasks import send_port_out_lock_off
-
                 transaction.on_commit(lambda: send_port_out_lock_off.delay(event.pk))
             return account
     except Refusal as refusal:

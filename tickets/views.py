@@ -28,6 +28,7 @@ from .forms import (
     check_attachment_quota,
 )
 from .models import Channel, Kind, LogChannel, RetentionOutcome, State, Ticket
+from .notifications import send_meeting_request
 from .services import (
     Request,
     add_comment,
@@ -35,9 +36,9 @@ from .services import (
     set_port_out_lock,
     submit_ticket,
     transition_ticket,
+    withdraw_with_link,
 )
-from .tasks import send_meeting_request
-from .withdraw_links import read_token, withdraw_with_link
+from .withdraw_links import read_token
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 STEP_TITLES = {

@@ -14,7 +14,7 @@ from accounts.models import Membership, User
 
 from . import access
 from .exceptions import Code, Refusal
-from .models import Kind, LogChannel, Ticket
+from .models import Kind, Ticket
 
 SALT = "tickets.port-out-withdraw"
 
@@ -48,17 +48,3 @@ def read_token(token: str) -> tuple[Ticket, User]:
     ).exists():
         raise Refusal(Code.LINK_INVALID, "This link is not valid.")
     return ticket, user
-
-
-def withdraw_with_link(*, token: str) -> Ticket:
-    """Withdraw the port-out a link names, as the person it was sent to (logged as a withdraw transition)."""
-    from .services import run_authorized
-
-    ticket, user = read_token(token)
-    return run_authorized(
-        ticket=ticket.pk,
-        name="withdraw",
-        actor=user,
-        channel=LogChannel.WEB,
-        note="Withdrawn with the link in the port-out alert email.",
-    )

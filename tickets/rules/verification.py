@@ -18,6 +18,7 @@ from accounts.models import Account, AccountEvent, Membership, User
 
 from ..exceptions import Code, Refusal
 from ..models import VerificationAttempt
+from ..notifications import send_verification_locked
 
 security_log = logging.getLogger("exitdesk.security")
 
@@ -67,8 +68,6 @@ def record_failed_attempt(refusal: Refusal) -> None:
 
 def count_failed_attempt(*, account_id: int, user_id: int | None, method: str) -> None:
     """Record one failed verification; the one that locks the account is logged and emailed to its owner."""
-    from ..tasks import send_verification_locked
-
     attempt = VerificationAttempt.objects.create(account_id=account_id, user_id=user_id, method=method, succeeded=False)
     since = attempt.at - VERIFICATION_LOCK_WINDOW
     failures = VerificationAttempt.objects.filter(account_id=account_id, succeeded=False, at__gte=since).count()
