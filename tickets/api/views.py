@@ -33,6 +33,7 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
+from tickets.rules.table import blockers
 
 from .common import (
     ID_SCHEMA,
@@ -242,6 +243,11 @@ class TicketList(generics.ListAPIView):
             members = members.filter(user__is_active=True)
         membership = members.first()
         if membership is None:
+            # SPEC §4, S11: the account's rules come before anything about the requester (a purged account's
+            # former members are gone; its reactivation is refused for what it is).
+            refused = blockers(Account.objects.select_related("plan__policy").get(pk=account.pk), values["kind"])
+            if refused:
+                raise refused[0]
             raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
         return membership.user, values.get("channel") or Channel.API
 
