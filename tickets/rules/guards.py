@@ -106,7 +106,7 @@ def license_minimum_still_kept(m: Move) -> None:
 
 def reactivation_asked_in_time(m: Move) -> None:
     """U7, K9, S11: the window is judged when the request was received, not when it is completed."""
-    if not m.policy.reactivation_open(m.account):
+    if not m.policy.reactivation_open(m.account, m.ticket.created_at):
         raise Refusal(Code.REACTIVATION_CLOSED, reactivation_closed_sentence(m.policy, m.account))
 
 
