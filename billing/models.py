@@ -259,7 +259,7 @@ class Policy(models.Model):
     def route_for(self, kind: str, addon_key: str | None = None) -> str:
         if kind == "account_cancellation":
             return self.route
-        if kind == "addon_cancellation" and addon_key:
+        if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE) and addon_key:  # A8, A9, A11: as its cancellation
             return self.addon_routes.get(addon_key, Route.SUPPORT_CASE)
         return self.kind_routes.get(kind, Route.SUPPORT_CASE)
 
@@ -399,6 +399,7 @@ class AddOn(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    tier = models.CharField(max_length=40, blank=True, help_text="The tier or package bought (A8, A9, A11).")
 
     class Meta:
         ordering = ["account", "product"]

@@ -156,6 +156,11 @@ def downgrade(ticket: Ticket) -> None:
     ticket.account.plan = ticket.target_plan
 
 
+def change_addon_tier(ticket: Ticket) -> None:
+    """A8, A9, A11: the add-on moves to its new tier or package."""
+    AddOn.objects.filter(pk=ticket.addon_id).update(tier=ticket.tier)
+
+
 COMPLETERS = {
     Kind.ACCOUNT_CANCELLATION: cancel_account,
     Kind.LICENSE_CANCELLATION: reduce_license,
@@ -164,6 +169,7 @@ COMPLETERS = {
     Kind.PORT_OUT: port_out,
     Kind.DOWNGRADE: downgrade,
     Kind.REACTIVATION: reactivate_account,
+    Kind.ADDON_CHANGE: change_addon_tier,
 }
 
 assert set(COMPLETERS) == set(Kind.values)  # noqa: S101

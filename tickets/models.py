@@ -112,6 +112,7 @@ class Ticket(models.Model):
     quantity = models.PositiveIntegerField(null=True, blank=True)
     numbers = models.ManyToManyField("numbers.PhoneNumber", blank=True, related_name="tickets")
     addon = models.ForeignKey("billing.AddOn", null=True, blank=True, on_delete=models.SET_NULL)
+    tier = models.CharField("new tier", max_length=40, blank=True, help_text="An add-on change's new tier or package.")
     target_plan = models.ForeignKey(
         "billing.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="downgrade_tickets"
     )
@@ -179,6 +180,11 @@ class Ticket(models.Model):
                 condition=Q(kind="addon_cancellation", state__in=["submitted", "verified", "approved"]),
                 name="one_open_addon_cancellation",
             ),
+            models.UniqueConstraint(
+                fields=["addon"],
+                condition=Q(kind="addon_change", state__in=["submitted", "verified", "approved"]),
+                name="one_open_addon_change",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -241,7 +247,7 @@ class Ticket(models.Model):
 
 
 TRANSITIONS = ["verify", "approve", "complete", "reject", "withdraw"]
-ONE_OPEN_REQUEST_CONSTRAINTS = {"one_open_license_cancellation", "one_open_addon_cancellation"}
+ONE_OPEN_REQUEST_CONSTRAINTS = {"one_open_license_cancellation", "one_open_addon_cancellation", "one_open_addon_change"}
 
 
 class TransitionLog(models.Model):

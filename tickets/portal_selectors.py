@@ -89,7 +89,7 @@ def kind_applies(account: Account, kind: str) -> bool:
         return account.licenses.filter(quantity__gt=0).exists()
     if kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
         return account.numbers.filter(status=PhoneNumber.Status.ACTIVE).exists()
-    if kind == Kind.ADDON_CANCELLATION:
+    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
         return account.addons.filter(status=AddOn.Status.ACTIVE).exists()
     if kind == Kind.DOWNGRADE:
         return lower_plans(account).exists()

@@ -211,7 +211,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
         form = form_class(initial=initial, **form_kwargs)
 
     addon = None
-    if kind == Kind.ADDON_CANCELLATION:
+    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
         addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
         addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
     route = policy.route_for(kind, addon.route_key if addon else None)

@@ -10,6 +10,7 @@ class Kind(models.TextChoices):
     LICENSE_CANCELLATION = "license_cancellation", "License cancellation"
     NUMBER_CANCELLATION = "number_cancellation", "Number cancellation"
     ADDON_CANCELLATION = "addon_cancellation", "Add-on cancellation"
+    ADDON_CHANGE = "addon_change", "Add-on change"  # a tier or package up or down (A8, A9, A11)
     PORT_OUT = "port_out", "Port-out"
     DOWNGRADE = "downgrade", "Plan downgrade"
     REACTIVATION = "reactivation", "Reactivation"

@@ -153,6 +153,18 @@ def active_addon(s: Submission) -> None:
     s.ticket.addon = s.addon = addon
 
 
+def new_tier(s: Submission) -> None:
+    """A8, A9, A11: the tier or package the add-on moves to, other than the one it has."""
+    tier = (s.request.tier or "").strip()
+    if not tier:
+        raise Refusal(Code.MISSING_REQUIRED_INFO, "Name the tier or package to move to.", field="tier")
+    if len(tier) > 40:
+        raise Refusal(Code.INVALID_REQUEST, "A tier is at most 40 characters.", field="tier")
+    if tier == s.addon.tier:
+        raise Refusal(Code.INVALID_REQUEST, f"{s.addon} is already on {tier}.", field="tier")
+    s.ticket.tier = tier
+
+
 def one_open_request_per_addon(s: Submission) -> None:
     check_one_open_request(s.ticket.kind, addon=s.ticket.addon)
 

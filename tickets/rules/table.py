@@ -100,6 +100,12 @@ RULES: dict[str, KindRules] = {
         guards=guards(),
         complete=effects.COMPLETERS[Kind.ADDON_CANCELLATION],
     ),
+    Kind.ADDON_CHANGE: KindRules(
+        account=ACTIVE_ACCOUNT,
+        submit=(sub.active_addon, sub.new_tier, sub.one_open_request_per_addon),
+        guards=guards(),
+        complete=effects.COMPLETERS[Kind.ADDON_CHANGE],
+    ),
     Kind.PORT_OUT: KindRules(
         account=ACTIVE_ACCOUNT,
         submit=(
