@@ -204,6 +204,13 @@ class Policy(models.Model):
     # A1: no minimum contract and no cancellation fee.
     minimum_term_months = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(120)])
     cancellation_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # "Adding a rule" (README), off in every preset: no account cancellation in the last days of a term.
+    refuse_cancellation_days_before_term_end = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(365)],
+        help_text="Refuse account cancellations this many days before the term ends (the subscription's next "
+        "billing date); 0 = off.",
+    )
     # K4, S7: refunds; K1: holds; K2: downgrade proration.
     refunds = models.CharField(max_length=10, choices=Refunds.choices, default=Refunds.NONE)
     holds_offered = models.BooleanField(default=False, help_text="K1: accounts cannot be put on hold.")

@@ -29,6 +29,7 @@ class Code(StrEnum):
     ALREADY_REQUESTED = "already_requested"
     BUSY = "busy"
     CHANNEL_NOT_ACCEPTED = "channel_not_accepted"
+    TERM_ENDING = "term_ending"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
     INVALID_STATE = "invalid_state"
     LICENSE_MINIMUM = "license_minimum"

@@ -5,10 +5,11 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from accounts import services as provisioning
 from accounts.models import Account
-from billing.models import AddOn
+from billing.models import AddOn, Policy
 from tickets.exceptions import Refusal
 from tickets.models import Kind, State
 from tickets.services import transition_ticket
@@ -110,3 +111,29 @@ def test_an_addon_change_needs_its_new_tier(cast, submit):
     insights = provisioning.add_addon(account=desk.account, product="call_insights")
     missing = refusal(submit, desk, Kind.ADDON_CHANGE, addon=insights, tier="  ", **ASKER)
     assert missing.code == "missing_required_info" and missing.field == "tier"
+
+
+# -- the worked example of "Adding a rule" (README) ---------------------------------------------------------
+
+
+def test_no_account_cancellation_in_the_last_days_of_a_term(cast, submit):
+    # rule "Adding a rule" (README): refuse account cancellations in the last 7 days of a contract term
+    desk = cast("kustomer")
+    Policy.objects.filter(pk=desk.policy.pk).update(refuse_cancellation_days_before_term_end=7)
+    subscription = desk.account.subscription
+    subscription.next_billing_date = timezone.localdate() + dt.timedelta(days=3)
+    subscription.save()
+    refused = refusal(submit, desk, Kind.ACCOUNT_CANCELLATION, reason="unused", acknowledgements=KUSTOMER_ACKS)
+    assert refused.code == "term_ending" and "last 7 days" in refused.detail
+    subscription.next_billing_date = timezone.localdate() + dt.timedelta(days=10)
+    subscription.save()
+    ticket = submit(desk, Kind.ACCOUNT_CANCELLATION, reason="unused", acknowledgements=KUSTOMER_ACKS)
+    assert ticket.state == State.COMPLETED
+
+
+def test_the_term_end_rule_is_off_in_every_preset(cast, submit):
+    assert set(Policy.objects.values_list("refuse_cancellation_days_before_term_end", flat=True)) == {0}
+    desk = cast("kustomer")
+    desk.account.subscription.next_billing_date = timezone.localdate()
+    desk.account.subscription.save()
+    assert submit(desk, Kind.ACCOUNT_CANCELLATION, reason="unused", acknowledgements=KUSTOMER_ACKS).pk

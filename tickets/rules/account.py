@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from accounts.models import Account
 from billing.models import Policy
 
@@ -40,6 +42,22 @@ def port_outs_complete(account: Account, policy: Policy, kind: str, when: dt.dat
     """S10: where the policy asks, no port-out may be in flight when an account cancellation is asked for."""
     if policy.require_port_outs_complete and port_outs_pending(account):
         raise Refusal(Code.PORT_OUTS_PENDING, PORT_OUTS_PENDING)
+
+
+def not_in_last_days_of_term(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
+    """The worked example of "Adding a rule" (README): where the policy asks, no account cancellation in the last
+    `refuse_cancellation_days_before_term_end` days before the term ends (the subscription's next billing date)."""
+    days = policy.refuse_cancellation_days_before_term_end
+    subscription = getattr(account, "subscription", None)
+    if not days or subscription is None:
+        return
+    today = (when or timezone.now()).astimezone(policy.tz).date()
+    if 0 <= (subscription.next_billing_date - today).days < days:
+        raise Refusal(
+            Code.TERM_ENDING,
+            f"Account cancellations are not taken in the last {days} days of a term; this term ends on "
+            f"{subscription.next_billing_date:%d %B %Y}. Please ask again once it has renewed.",
+        )
 
 
 def reactivation_closed_sentence(policy: Policy, account: Account) -> str:

@@ -63,7 +63,12 @@ ACTIVE_ACCOUNT = (acct.account_active,)
 
 RULES: dict[str, KindRules] = {
     Kind.ACCOUNT_CANCELLATION: KindRules(
-        account=(acct.account_active, acct.one_open_request_per_account, acct.port_outs_complete),
+        account=(
+            acct.account_active,
+            acct.one_open_request_per_account,
+            acct.port_outs_complete,
+            acct.not_in_last_days_of_term,
+        ),
         submit=(
             sub.required_info_given,
             sub.channel_accepted,
