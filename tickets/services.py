@@ -11,7 +11,6 @@ database still reports is retried a bounded number of times (`config.locking.ret
 """
 
 import datetime as dt
-import logging
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -40,6 +39,7 @@ from .notifications import send_port_out_lock_off
 from .rules.context import Move, Request, Submission
 from .rules.guards import COMMENT_MAX
 from .rules.objects import port_outs_pending
+from .rules.submission import required_info_given
 from .rules.table import RULES
 from .rules.verification import (
     check_not_locked,
@@ -62,16 +62,10 @@ __all__ = [
     "verification_locked",
 ]
 
-security_log = logging.getLogger("exitdesk.security")
-
 # Free text a person writes, in characters: longer is refused (`invalid_request`) whatever the interface.
 TEXT_LIMITS = {"full_name": 200, "company": 200, "contact": 200, "gaining_carrier": 120, "authorized_name": 200}
-CANCELLATION_KINDS = {
-    Kind.ACCOUNT_CANCELLATION,
-    Kind.LICENSE_CANCELLATION,
-    Kind.NUMBER_CANCELLATION,
-    Kind.ADDON_CANCELLATION,
-}
+# The kinds whose request carries the policy's required information (A4): read from the rules table.
+CANCELLATION_KINDS = frozenset(kind for kind, rules in RULES.items() if required_info_given in rules.submit)
 TARGETS = {
     "verify": State.VERIFIED,
     "approve": State.APPROVED,
