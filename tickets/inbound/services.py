@@ -22,6 +22,7 @@ from tickets import services as tickets
 from tickets.exceptions import Code, Refusal
 from tickets.forms import check_attachment
 from tickets.models import Attachment, Channel, Comment, Ticket
+from tickets.rules.verification import record_failed_attempt
 
 from . import addresses
 from .models import InboundMessage, Mailbox
@@ -275,7 +276,7 @@ def convert_message(
             InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.
-        tickets._record_failed_attempt(refusal)
+        record_failed_attempt(refusal)
         raise
     return ticket
 
