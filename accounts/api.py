@@ -33,7 +33,7 @@ from tickets.api.common import (
     business_rules,
     error_responses,
 )
-from tickets.exceptions import Refusal
+from tickets.exceptions import Code, Refusal
 
 from . import two_factor
 
@@ -337,7 +337,7 @@ class _AccountChildren(generics.GenericAPIView):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         if account.status != Account.Status.ACTIVE:
-            raise Refusal("account_not_active", f"This account is {account.get_status_display().lower()}.")
+            raise Refusal(Code.ACCOUNT_NOT_ACTIVE, f"This account is {account.get_status_display().lower()}.")
         created = self.provision(account, form.validated_data)
         return Response(self.get_serializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -503,6 +503,6 @@ class Card(APIView):
         form = CardSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         if account.status != Account.Status.ACTIVE:
-            raise Refusal("account_not_active", f"This account is {account.get_status_display().lower()}.")
+            raise Refusal(Code.ACCOUNT_NOT_ACTIVE, f"This account is {account.get_status_display().lower()}.")
         card = services.set_card(account=account, **form.validated_data)
         return Response(CardSerializer(card).data)

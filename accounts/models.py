@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from tickets.vocabulary import Role
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -145,11 +147,7 @@ class Account(models.Model):
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        SUPER_ADMIN = "super_admin", "Super admin"
-        BILLING_ADMIN = "billing_admin", "Billing admin (access billing & account info)"
-        MEMBER = "member", "Member"
+    Role = Role  # defined once in tickets.vocabulary
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")

@@ -123,7 +123,10 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
             },
         ),
         ("Licenses — A10", {"fields": ("license_minimums",)}),
-        ("Contract — A1", {"fields": ("minimum_term_months", "cancellation_fee")}),
+        (
+            "Contract — A1",
+            {"fields": ("minimum_term_months", "cancellation_fee", "refuse_cancellation_days_before_term_end")},
+        ),
         (
             "Money and holds — K1, K2, K4, K5, S7",
             {

@@ -12,19 +12,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-ROLES = ["owner", "super_admin", "billing_admin", "member"]
-
-TICKET_KINDS = [
-    ("account_cancellation", "Account cancellation"),
-    ("license_cancellation", "License cancellation"),
-    ("number_cancellation", "Number cancellation"),
-    ("addon_cancellation", "Add-on cancellation"),
-    ("port_out", "Port-out"),
-    ("downgrade", "Plan downgrade"),
-    ("reactivation", "Reactivation"),
-]
-
-CHANNELS = [("web", "Web portal"), ("email", "Email"), ("phone", "Phone"), ("api", "API")]
+from tickets.vocabulary import Channel, Kind, Role
 
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {
@@ -71,12 +59,11 @@ def _default_weekdays() -> list[int]:
 def _valid_roles(value) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Expected an object mapping each ticket kind to a list of roles.")
-    kinds = {k for k, _ in TICKET_KINDS}
     for kind, roles in value.items():
-        if kind not in kinds:
+        if kind not in Kind.values:
             raise ValidationError(f"Unknown ticket kind {kind!r}.")
-        if not isinstance(roles, list) or any(r not in ROLES for r in roles):
-            raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(ROLES)}.")
+        if not isinstance(roles, list) or any(r not in Role.values for r in roles):
+            raise ValidationError(f"Roles for {kind} must be a list drawn from {', '.join(Role.values)}.")
 
 
 def _all_drawn_from(value, keys) -> bool:
@@ -101,7 +88,7 @@ def _valid_offers_by_reason(value) -> None:
 
 
 def _valid_channels(value) -> None:
-    keys = {k for k, _ in CHANNELS}
+    keys = set(Channel.values)
     if not value or not _all_drawn_from(value, keys):
         raise ValidationError(f"Channels must be a non-empty list drawn from {', '.join(sorted(keys))}.")
 
@@ -166,7 +153,7 @@ def valid_sla_hours(value) -> bool:
 
 
 def _valid_sla_targets(value) -> None:
-    keys = ["default", *(k for k, _ in TICKET_KINDS)]
+    keys = ["default", *Kind.values]
     shape = 'SLA targets map "default" or a ticket kind to {"first_response": hours, "resolution": hours}.'
     if not isinstance(value, dict):
         raise ValidationError(shape)
@@ -319,6 +306,13 @@ class Policy(models.Model):
     # A1: no minimum contract and no cancellation fee.
     minimum_term_months = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(120)])
     cancellation_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # "Adding a rule" (README), off in every preset: no account cancellation in the last days of a term.
+    refuse_cancellation_days_before_term_end = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(365)],
+        help_text="Refuse account cancellations this many days before the term ends (the subscription's next "
+        "billing date); 0 = off.",
+    )
     # K4, S7: refunds; K1: holds; K2: downgrade proration.
     refunds = models.CharField(max_length=10, choices=Refunds.choices, default=Refunds.NONE)
     holds_offered = models.BooleanField(default=False, help_text="K1: accounts cannot be put on hold.")
@@ -419,7 +413,7 @@ class Policy(models.Model):
     def route_for(self, kind: str, addon_key: str | None = None) -> str:
         if kind == "account_cancellation":
             return self.route
-        if kind == "addon_cancellation" and addon_key:
+        if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE) and addon_key:  # A8, A9, A11: as its cancellation
             return self.addon_routes.get(addon_key, Route.SUPPORT_CASE)
         return self.kind_routes.get(kind, Route.SUPPORT_CASE)
 
@@ -569,6 +563,7 @@ class AddOn(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    tier = models.CharField(max_length=40, blank=True, help_text="The tier or package bought (A8, A9, A11).")
 
     class Meta:
         ordering = ["account", "product"]

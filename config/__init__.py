@@ -3,16 +3,17 @@ from pathlib import Path
 
 
 def adopt_stdlib_numbers() -> None:
-    """Make `numbers.models` importable even when Python's standard `numbers` module was loaded first.
+    """Make `numbers.models` importable when Python's standard `numbers` module was loaded first.
 
-    Our phone-number app is called `numbers` (the SPEC fixes the layout). When a tool imported the standard
-    module before the project was on sys.path, that module is given our package's path, so its ABCs stay
-    the ones every library registered with and our submodules (models, admin, ...) are found beside them.
+    The one mechanism of numbers/__init__.py (read it): the standard module object is `numbers`, given the app's
+    folder as its path. When the standard module was imported before the project was on sys.path, our package
+    never runs, so the path is given here.
     """
     module = sys.modules.get("numbers")
     app_dir = str(Path(__file__).resolve().parent.parent / "numbers")
     if module is not None and not hasattr(module, "__path__"):
         module.__path__ = [app_dir]
+        module.__spec__.submodule_search_locations = [app_dir]
 
 
 adopt_stdlib_numbers()

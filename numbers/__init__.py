@@ -1,15 +1,25 @@
 """The `numbers` app (phone numbers) shares its name with Python's standard `numbers` module.
 
-The project's layout is fixed, so this package stands in for the standard module: it runs the standard
-module's code in its own namespace, giving every importer the one set of numeric ABCs (Number, Real, ...).
-If the standard module was imported before the project was on sys.path, config/__init__.py turns that
-module into this package instead (see `adopt_stdlib_numbers`).
+One mechanism, whichever is imported first: the module known as `numbers` is always the standard library's own
+module object (so every library shares one set of numeric ABCs: Number, Real, ...), given this folder as its
+`__path__` so our submodules (models, admin, migrations, ...) are found in it.
+- This package imported first (the project is on sys.path before anything imports `numbers`): this file loads the
+  standard module from its source file, gives it this folder's path and puts it in sys.modules in its own place;
+  the import system hands importers the module found there.
+- The standard module imported first (a tool started before the project was on sys.path): this file never runs;
+  config/__init__.py gives the loaded module the same path (`adopt_stdlib_numbers`).
+Only standard-library modules that do not import `numbers` are used here: the package is half-built while this runs.
 """
 
+import importlib.util
 import os
+import sys
 import sysconfig
 
 _STDLIB_NUMBERS = os.path.join(sysconfig.get_paths()["stdlib"], "numbers.py")
-with open(_STDLIB_NUMBERS, encoding="utf-8") as _source:
-    exec(compile(_source.read(), _STDLIB_NUMBERS, "exec"))  # noqa: S102 - the standard library's own source
-del _source
+_spec = importlib.util.spec_from_file_location("numbers", _STDLIB_NUMBERS)
+_stdlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_stdlib)
+_stdlib.__path__ = list(__path__)  # noqa: F821 - this package's own path, set by the import system
+_stdlib.__spec__.submodule_search_locations = list(__path__)  # noqa: F821
+sys.modules["numbers"] = _stdlib

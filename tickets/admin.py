@@ -128,6 +128,7 @@ class RecordRequestForm(forms.Form):
     quantity = forms.IntegerField(required=False, min_value=1)
     numbers = forms.ModelMultipleChoiceField(queryset=PhoneNumber.objects.all(), required=False)
     addon = forms.ModelChoiceField(queryset=AddOn.objects.all(), required=False)
+    tier = forms.CharField(required=False, max_length=40, label="New tier or package (add-on change)")
     plan = forms.ModelChoiceField(queryset=Plan.objects.all(), required=False, label="Target plan")
     gaining_carrier = forms.CharField(required=False)
     authorized_name = forms.CharField(required=False)
@@ -147,6 +148,7 @@ class RecordRequestForm(forms.Form):
             quantity=data["quantity"],
             numbers=list(data["numbers"]),
             addon=data["addon"],
+            tier=data["tier"],
             plan=data["plan"],
             gaining_carrier=data["gaining_carrier"],
             authorized_name=data["authorized_name"],
@@ -233,6 +235,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                     "quantity",
                     "number_list",
                     "addon",
+                    "tier",
                     "target_plan",
                     "gaining_carrier",
                     "authorized_name",

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts.invitations import invite
 from accounts.models import Account, User
@@ -18,13 +19,12 @@ from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from numbers.models import PhoneNumber
 
-from .exceptions import Refusal
+from .exceptions import Code, Refusal
 from .models import Kind, Ticket
+from .notifications import render_ticket_email_ahead, send_port_out_alert, send_ticket_email
 
 
 def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
-    from .tasks import send_ticket_email
-
     key = f"ticket:{ticket.pk}:{event}" + (f":{log_id}" if log_id else "")
     ticket_id = ticket.pk
     transaction.on_commit(lambda: send_ticket_email.delay(ticket_id, event, key))
@@ -32,8 +32,6 @@ def notify(ticket: Ticket, event: str, log_id: int | None = None) -> None:
 
 def alert_port_out(ticket: Ticket) -> None:
     """Email the owner and billing admins of a new port-out at once, each with a link to withdraw it."""
-    from .tasks import send_port_out_alert
-
     ticket_id = ticket.pk
     transaction.on_commit(lambda: send_port_out_alert.delay(ticket_id))
 
@@ -95,8 +93,6 @@ def _queue_purge(account_id: int) -> None:
 
 
 def confirm_completion(ticket: Ticket) -> None:
-    from .tasks import render_ticket_email_ahead
-
     render_ticket_email_ahead(ticket.pk, "completed", f"ticket:{ticket.pk}:completed")
     notify(ticket, "completed")
 
@@ -148,8 +144,6 @@ def erase_users_and_settings(account: Account, ticket: Ticket) -> None:
 
 def _remove_access(account: Account) -> None:
     """Deactivate members who belong to no other active account, and revoke their API tokens."""
-    from rest_framework.authtoken.models import Token
-
     member_ids = list(account.memberships.values_list("user_id", flat=True))
     still_elsewhere = set(
         account.memberships.model.objects.filter(user_id__in=member_ids, account__status=Account.Status.ACTIVE)
@@ -171,7 +165,7 @@ def reactivate_account(ticket: Ticket) -> None:
         .get(pk=ticket.account_id)
     )
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
-        raise Refusal("reactivation_closed", "The account's data is being deleted; it can no longer be reactivated.")
+        raise Refusal(Code.REACTIVATION_CLOSED, "The account's data is being deleted; it can no longer be reactivated.")
     account.status = Account.Status.ACTIVE
     account.purge_after = None
     account.reactivated_at = now
@@ -256,6 +250,11 @@ def _no_proration(ticket: Ticket) -> None:
 PRORATION = {Policy.Proration.NONE: _no_proration}
 
 
+def change_addon_tier(ticket: Ticket) -> None:
+    """A8, A9, A11: the add-on moves to its new tier or package."""
+    AddOn.objects.filter(pk=ticket.addon_id).update(tier=ticket.tier)
+
+
 COMPLETERS = {
     Kind.ACCOUNT_CANCELLATION: cancel_account,
     Kind.LICENSE_CANCELLATION: reduce_license,
@@ -264,6 +263,7 @@ COMPLETERS = {
     Kind.PORT_OUT: port_out,
     Kind.DOWNGRADE: downgrade,
     Kind.REACTIVATION: reactivate_account,
+    Kind.ADDON_CHANGE: change_addon_tier,
 }
 
 # Completers that queue their own confirmation email (rendered before their erasure, SPEC §4).

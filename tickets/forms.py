@@ -116,6 +116,21 @@ class AddOnCancellationForm(RequiredInfoForm):
         return request
 
 
+class AddOnChangeForm(AddOnCancellationForm):
+    """A8, A9, A11: an add-on's tier or package up or down."""
+
+    tier = forms.CharField(max_length=40, label="New tier or package")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["addon"].label = "Add-on to change"
+
+    def to_request(self) -> Request:
+        request = super().to_request()
+        request.tier = self.cleaned_data["tier"]
+        return request
+
+
 class PortOutForm(RequiredInfoForm):
     numbers = forms.ModelMultipleChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Numbers to port out"
@@ -174,6 +189,7 @@ KIND_FORMS: dict[str, type[RequiredInfoForm]] = {
     Kind.LICENSE_CANCELLATION: LicenseCancellationForm,
     Kind.NUMBER_CANCELLATION: NumberCancellationForm,
     Kind.ADDON_CANCELLATION: AddOnCancellationForm,
+    Kind.ADDON_CHANGE: AddOnChangeForm,
     Kind.PORT_OUT: PortOutForm,
     Kind.DOWNGRADE: DowngradeForm,
     Kind.REACTIVATION: ReactivationForm,

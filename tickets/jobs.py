@@ -17,7 +17,9 @@ from django.utils import timezone
 from . import sla
 from .exceptions import Refusal
 from .models import OPEN_STATES, Kind, LogChannel, State, Ticket
-from .services import locked_accounts, port_out_authorized, transition_ticket
+from .notifications import send_sla_warning
+from .rules.verification import locked_accounts, port_out_authorized
+from .services import transition_ticket
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,6 @@ def sla_warning_candidates(now: dt.datetime | None = None) -> list[int]:
 
 def warn_sla_at_risk(now: dt.datetime | None = None) -> list[int]:
     """Email each at-risk ticket's assignee once: the conditional update is the claim, the email goes on commit."""
-    from .tasks import send_sla_warning
-
     now = now or timezone.now()
     warned = []
     for pk in sla_warning_candidates(now):

@@ -6,20 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from billing.models import CHANNELS, TICKET_KINDS
+from .vocabulary import Channel, Kind
 
-
-class Kind(models.TextChoices):
-    ACCOUNT_CANCELLATION = "account_cancellation", "Account cancellation"
-    LICENSE_CANCELLATION = "license_cancellation", "License cancellation"
-    NUMBER_CANCELLATION = "number_cancellation", "Number cancellation"
-    ADDON_CANCELLATION = "addon_cancellation", "Add-on cancellation"
-    PORT_OUT = "port_out", "Port-out"
-    DOWNGRADE = "downgrade", "Plan downgrade"
-    REACTIVATION = "reactivation", "Reactivation"
-
-
-assert [k for k, _ in TICKET_KINDS] == list(Kind.values)  # noqa: S101 - one list of kinds, two spellings
+__all__ = ["Channel", "Kind"]  # defined once in tickets.vocabulary, read from here by most of tickets
 
 
 class State(models.TextChoices):
@@ -33,16 +22,6 @@ class State(models.TextChoices):
 
 OPEN_STATES = [State.SUBMITTED, State.VERIFIED, State.APPROVED]
 CLOSED_STATES = [State.COMPLETED, State.REJECTED, State.WITHDRAWN]
-
-
-class Channel(models.TextChoices):
-    WEB = "web", "Web portal"
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    API = "api", "API"
-
-
-assert [c for c, _ in CHANNELS] == list(Channel.values)  # noqa: S101
 
 
 class LogChannel(models.TextChoices):
@@ -133,6 +112,7 @@ class Ticket(models.Model):
     quantity = models.PositiveIntegerField(null=True, blank=True)
     numbers = models.ManyToManyField("numbers.PhoneNumber", blank=True, related_name="tickets")
     addon = models.ForeignKey("billing.AddOn", null=True, blank=True, on_delete=models.SET_NULL)
+    tier = models.CharField("new tier", max_length=40, blank=True, help_text="An add-on change's new tier or package.")
     target_plan = models.ForeignKey(
         "billing.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="downgrade_tickets"
     )
@@ -200,6 +180,11 @@ class Ticket(models.Model):
                 condition=Q(kind="addon_cancellation", state__in=["submitted", "verified", "approved"]),
                 name="one_open_addon_cancellation",
             ),
+            models.UniqueConstraint(
+                fields=["addon"],
+                condition=Q(kind="addon_change", state__in=["submitted", "verified", "approved"]),
+                name="one_open_addon_change",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -262,7 +247,7 @@ class Ticket(models.Model):
 
 
 TRANSITIONS = ["verify", "approve", "complete", "reject", "withdraw"]
-ONE_OPEN_REQUEST_CONSTRAINTS = {"one_open_license_cancellation", "one_open_addon_cancellation"}
+ONE_OPEN_REQUEST_CONSTRAINTS = {"one_open_license_cancellation", "one_open_addon_cancellation", "one_open_addon_change"}
 
 
 class TransitionLog(models.Model):

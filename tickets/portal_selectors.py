@@ -20,8 +20,10 @@ from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
 from numbers.models import PhoneNumber
 
 from . import access
+from .exceptions import Code
 from .models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
-from .services import port_outs_pending
+from .rules.objects import port_outs_pending
+from .rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
     Route.SELF_SERVICE: "It is completed at once, without waiting for an agent.",
@@ -155,7 +157,7 @@ def kind_applies(account: Account, kind: str) -> bool:
         return account.licenses.filter(quantity__gt=0).exists()
     if kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
         return account.numbers.filter(status=PhoneNumber.Status.ACTIVE).exists()
-    if kind == Kind.ADDON_CANCELLATION:
+    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
         return account.addons.filter(status=AddOn.Status.ACTIVE).exists()
     if kind == Kind.DOWNGRADE:
         return lower_plans(account).exists()
@@ -290,28 +292,29 @@ class Blocker:
     cases: list[Ticket] = field(default_factory=list)
 
 
+def _open_cancellations(account: Account) -> list[Ticket]:
+    return list(account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES).order_by("pk"))
+
+
+# The cases behind a refusal, by its code, so the page links what blocks the customer.
+BLOCKING_CASES = {
+    Code.ALREADY_REQUESTED: _open_cancellations,
+    Code.PORT_OUTS_PENDING: lambda account: pending_port_outs(account),
+}
+
+
 def cancellation_blockers(account: Account) -> list[Blocker]:
-    """Reasons the flow cannot even start (S10, one open request at a time, U3's case with the manager)."""
-    policy = account.plan.policy
-    blockers = []
-    if account.status != Account.Status.ACTIVE:
-        blockers.append(Blocker("This account is not active."))
-    open_cancellations = list(account.tickets.filter(kind=Kind.ACCOUNT_CANCELLATION, state__in=OPEN_STATES))
-    if open_cancellations:
-        with_manager = any(t.route == Route.ACCOUNT_MANAGER for t in open_cancellations)
-        sentence = "This account already has an open cancellation request" + (
-            ", with your account manager." if with_manager else "."
-        )
-        blockers.append(Blocker(sentence, open_cancellations))
-    if policy.require_port_outs_complete and port_outs_pending(account):
-        blockers.append(
-            Blocker(
-                "A port-out is still in progress. All port-outs must be complete before the account can be "
-                "cancelled: numbers you want to keep must finish moving first.",
-                pending_port_outs(account),
-            )
-        )
-    return blockers
+    """Reasons the flow cannot even start, in the customer's words: the refusals of the account-level checks the
+    service runs on an account cancellation (S10, one open request at a time), from tickets.rules, each with the
+    cases that block it (U3: one with the account manager says so)."""
+    found = []
+    for refusal in blockers(account, Kind.ACCOUNT_CANCELLATION):
+        cases = BLOCKING_CASES.get(refusal.code, lambda account: [])(account)
+        sentence = refusal.detail
+        if any(case.route == Route.ACCOUNT_MANAGER for case in cases):
+            sentence += " It is with your account manager."
+        found.append(Blocker(sentence, cases))
+    return found
 
 
 def pending_port_outs(account: Account) -> list[Ticket]:

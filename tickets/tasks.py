@@ -1,300 +1,40 @@
-"""Celery tasks: they take ids, are safe to run twice and call the services."""
+"""Celery tasks: they take ids, are safe to run twice and call one function each.
 
-import smtplib
+The emails are tasks of tickets.notifications (named here, `tickets.tasks.send_*`, and importable from here); the
+periodic jobs below call tickets.jobs.
+"""
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone
 
-from .models import EmailNotice, State, Ticket
+from . import jobs
+from .notifications import (
+    send_meeting_request,
+    send_port_out_alert,
+    send_port_out_lock_off,
+    send_sla_warning,
+    send_ticket_email,
+    send_verification_locked,
+)
 
-# Email tasks retry a failed SMTP connection with backoff (about 40 minutes in all) before giving up.
-EMAIL_RETRIES = {
-    "bind": True,
-    "autoretry_for": (smtplib.SMTPException, ConnectionError, TimeoutError),
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "max_retries": 8,
-}
-
-EMAIL_TEMPLATES = {
-    "submitted": "ticket_submitted",
-    "verified": "ticket_changed",
-    "approved": "ticket_changed",
-    "rejected": "ticket_changed",
-    "withdrawn": "ticket_changed",
-    "completed": "ticket_completed",
-}
-
-
-def recipients_for(ticket: Ticket, event: str) -> list[str]:
-    """Who hears about the ticket: tickets.access decides (the requester while a member, U10's owner)."""
-    from .access import notice_recipients
-
-    return notice_recipients(ticket, event)
-
-
-def send_once(
-    *,
-    key: str,
-    template: str,
-    recipients: list[str],
-    context: dict,
-    ticket: Ticket | None = None,
-    reply_to: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-    rendered: tuple[str, str] | None = None,
-) -> str:
-    """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
-
-    An email about a ticket is threaded (tickets/inbound/addresses.py): a Message-ID of its own, In-Reply-To and
-    References to the ticket's thread (and to the customer's first message, when the ticket came by email), and
-    the ticket's signed reply address as Reply-To, so a reply lands on the ticket. Every email says it was sent
-    automatically (Auto-Submitted, RFC 3834), so well-behaved auto-responders do not answer it.
-    The notice row is claimed with a conditional update on its attempt count, so of two deliveries running at
-    the same moment only one sends; a failed send leaves sent_at empty and the task's retry claims it again.
-    """
-    try:
-        with transaction.atomic():
-            notice, _ = EmailNotice.objects.get_or_create(
-                key=key, defaults={"ticket": ticket, "template": template, "recipients": []}
-            )
-    except IntegrityError:
-        notice = EmailNotice.objects.get(key=key)
-    if notice.sent_at:
-        return "already sent"
-    claimed = EmailNotice.objects.filter(pk=notice.pk, attempts=notice.attempts, sent_at__isnull=True).update(
-        attempts=F("attempts") + 1, recipients=recipients
-    )
-    if not claimed:
-        return "claimed by another delivery"
-    subject, body = rendered or render_email(template, context)
-    headers = {"Auto-Submitted": "auto-generated", **(headers or {})}
-    if ticket is not None:
-        from tickets.inbound.addresses import reply_address, threading_headers
-
-        first = list(ticket.inbound_messages.filter(status="converted").values_list("message_id", flat=True)[:1])
-        headers = {**threading_headers(ticket.pk, key, references=first), **headers}
-        reply_to = reply_to or [reply_address(ticket.pk)]
-    EmailMultiAlternatives(
-        subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to, headers=headers
-    ).send()
-    # Text rendered ahead is only kept until it is out (it may name people whose data is being erased).
-    EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now(), subject="", body="")
-    if ticket is not None and Ticket.objects.filter(pk=ticket.pk, redacted_at__isnull=False).exists():
-        EmailNotice.objects.filter(pk=notice.pk).update(recipients=[])  # the purge redacted it meanwhile
-    return "sent"
-
-
-def render_email(template: str, context: dict) -> tuple[str, str]:
-    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
-    return subject, render_to_string(f"emails/{template}-body.txt", context)
-
-
-def _ticket_context(ticket: Ticket, event: str) -> dict:
-    return {
-        "ticket": ticket,
-        "event": event,
-        "event_label": dict(State.choices).get(event, event),
-        "site_url": settings.SITE_URL,
-    }
-
-
-def render_ticket_email_ahead(ticket_id: int, event: str, key: str) -> None:
-    """Render an email about a ticket now, in the caller's transaction, and keep it for the task to send: for an
-    email whose recipients or words are about to be erased (U10's confirmation before a purge at once, S6)."""
-    ticket = Ticket.objects.select_related("account__plan__policy", "requester").get(pk=ticket_id)
-    template = EMAIL_TEMPLATES[event]
-    subject, body = render_email(template, _ticket_context(ticket, event))
-    EmailNotice.objects.update_or_create(
-        key=key,
-        defaults={
-            "ticket": ticket,
-            "template": template,
-            "recipients": recipients_for(ticket, event),
-            "subject": subject,
-            "body": body,
-        },
-    )
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_ticket_email(self, ticket_id: int, event: str, key: str) -> str:
-    """Send one email about a ticket once, however often the task is delivered."""
-    ticket = Ticket.objects.select_related("account__plan", "requester").filter(pk=ticket_id).first()
-    if ticket is None or event not in EMAIL_TEMPLATES:
-        return "skipped"
-    ahead = EmailNotice.objects.filter(key=key, sent_at__isnull=True).exclude(body="").first()
-    if ahead is not None:  # rendered before the data it names was erased: send it as it was written
-        if not ahead.recipients:
-            return "no recipients"
-        return send_once(
-            key=key,
-            template=ahead.template,
-            recipients=ahead.recipients,
-            context={},
-            ticket=ticket,
-            rendered=(ahead.subject, ahead.body),
-        )
-    recipients = recipients_for(ticket, event)
-    if not recipients:
-        return "no recipients"
-    context = _ticket_context(ticket, event)
-    return send_once(key=key, template=EMAIL_TEMPLATES[event], recipients=recipients, context=context, ticket=ticket)
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_meeting_request(self, outcome_id: int) -> str:
-    """S2, U9: a customer about to cancel asked for a meeting; tell the account manager (or the desk) once."""
-    from .models import RetentionOutcome
-
-    outcome = (
-        RetentionOutcome.objects.select_related("account__account_manager", "account__plan", "user")
-        .filter(pk=outcome_id)
-        .first()
-    )
-    if outcome is None:
-        return "skipped"
-    manager = outcome.account.account_manager
-    recipients = [manager.email] if manager and manager.email else [settings.DEFAULT_FROM_EMAIL]
-    context = {"outcome": outcome, "account": outcome.account, "site_url": settings.SITE_URL}
-    reply_to = [outcome.user.email] if outcome.user_id and outcome.user.email else None
-    return send_once(
-        key=f"meeting:{outcome_id}",
-        template="meeting_requested",
-        recipients=recipients,
-        context=context,
-        reply_to=reply_to,
-    )
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_sla_warning(self, ticket_id: int, key: str) -> str:
-    """Tell a ticket's assignee that its SLA is about to breach, once per key."""
-    from . import sla
-
-    ticket = Ticket.objects.select_related("account__plan__policy", "assignee").filter(pk=ticket_id).first()
-    if ticket is None or ticket.assignee is None or not ticket.assignee.email:
-        return "skipped"
-    context = {
-        "ticket": ticket,
-        "sla": sla.ticket_sla(ticket, ticket.account.plan.policy),
-        "site_url": settings.SITE_URL,
-    }
-    return send_once(
-        key=key, template="sla_warning", recipients=[ticket.assignee.email], context=context, ticket=ticket
-    )
+__all__ = [
+    "approve_overdue_port_outs",
+    "send_meeting_request",
+    "send_port_out_alert",
+    "send_port_out_lock_off",
+    "send_sla_warning",
+    "send_ticket_email",
+    "send_verification_locked",
+    "warn_sla_at_risk",
+]
 
 
 @shared_task
 def approve_overdue_port_outs() -> int:
     """Every 15 minutes on beat: the port-out deadline (tickets/jobs.py)."""
-    from .jobs import approve_overdue_port_outs as run
-
-    return len(run())
+    return len(jobs.approve_overdue_port_outs())
 
 
 @shared_task
 def warn_sla_at_risk() -> int:
     """Every 15 minutes on beat: warn assignees of tickets about to breach their SLA, once (tickets/jobs.py)."""
-    from .jobs import warn_sla_at_risk as run
-
-    return len(run())
-
-
-def account_emails(account, roles: tuple[str, ...]) -> list[str]:
-    """The active members of `account` holding one of `roles`, owner first."""
-    from accounts.models import Membership
-
-    order = {role: n for n, role in enumerate(Membership.Role.values)}
-    members = account.memberships.filter(role__in=roles, user__is_active=True).select_related("user")
-    emails: list[str] = []
-    for membership in sorted(members, key=lambda m: (order[m.role], m.user.email)):
-        if membership.user.email and membership.user.email not in emails:
-            emails.append(membership.user.email)
-    return emails
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
-    """Tell the owner that five failed verifications in an hour locked the account's port-outs and verifications."""
-    from accounts.models import Account
-
-    account = Account.objects.filter(pk=account_id).first()
-    recipients = account_emails(account, ("owner",)) if account else []
-    if not recipients:
-        return "no recipients"
-    context = {"account": account, "site_url": settings.SITE_URL}
-    return send_once(
-        key=f"verification_locked:{account_id}:{attempt_id}",
-        template="verification_locked",
-        recipients=recipients,
-        context=context,
-    )
-
-
-def _withdraw_url(ticket: Ticket, user) -> str:
-    from .withdraw_links import make_token
-
-    return settings.SITE_URL + reverse("port_out_withdraw", args=[make_token(ticket, user)])
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_port_out_alert(self, ticket_id: int) -> str:
-    """SPEC §4: a port-out request goes at once to the account's owner and billing admins, whoever submitted it,
-    each with their own signed link to withdraw it; sent once per recipient however often the task runs."""
-    from .access import PORT_OUT_ALERT_ROLES
-    from .withdraw_links import max_age
-
-    ticket = (
-        Ticket.objects.select_related("account", "requester").prefetch_related("numbers").filter(pk=ticket_id).first()
-    )
-    if ticket is None:
-        return "skipped"
-    submit_row = ticket.log.filter(transition="submit").select_related("actor").first()
-    submitted_by = submit_row.actor if submit_row else None
-    members = ticket.account.memberships.filter(role__in=PORT_OUT_ALERT_ROLES, user__is_active=True).select_related(
-        "user"
-    )
-    outcomes = []
-    for membership in sorted(members, key=lambda m: (m.role != "owner", m.user.email)):
-        context = {
-            "ticket": ticket,
-            "recipient": membership.user,
-            "numbers": [n.number for n in ticket.numbers.all()],
-            "requester": ticket.requester.get_full_name() if ticket.requester else "someone",
-            "by_staff": submitted_by is not None and submitted_by.is_staff,
-            "withdraw_url": _withdraw_url(ticket, membership.user),
-            "link_hours": int(max_age().total_seconds() // 3600),
-            "site_url": settings.SITE_URL,
-        }
-        outcomes.append(
-            send_once(
-                key=f"port_out_alert:{ticket.pk}:{membership.user_id}",
-                template="port_out_alert",
-                recipients=[membership.user.email],
-                context=context,
-                ticket=ticket,
-            )
-        )
-    return ", ".join(outcomes) or "no recipients"
-
-
-@shared_task(**EMAIL_RETRIES)
-def send_port_out_lock_off(self, event_id: int) -> str:
-    """SPEC §4: the port-out lock was switched off; the owner and billing admins hear of it, once."""
-    from accounts.models import AccountEvent
-
-    event = AccountEvent.objects.select_related("account", "actor").filter(pk=event_id).first()
-    recipients = account_emails(event.account, ("owner", "billing_admin")) if event else []
-    if not recipients:
-        return "no recipients"
-    context = {"event": event, "account": event.account, "site_url": settings.SITE_URL}
-    return send_once(
-        key=f"port_out_lock_off:{event_id}", template="port_out_lock_off", recipients=recipients, context=context
-    )
+    return len(jobs.warn_sla_at_risk())

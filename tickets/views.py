@@ -11,12 +11,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
-from billing.models import CHANNELS, AddOn, Route
+from billing.models import AddOn, Route
 from config.ids import as_id
 
 from . import access
 from . import portal_selectors as selectors
-from .exceptions import Refusal
+from .exceptions import Code, Refusal
 from .forms import (
     KIND_FORMS,
     AcknowledgementForm,
@@ -28,7 +28,8 @@ from .forms import (
     add_refusal,
     check_attachment_quota,
 )
-from .models import ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
+from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
+from .notifications import send_meeting_request
 from .services import (
     Request,
     add_comment,
@@ -36,9 +37,9 @@ from .services import (
     set_port_out_lock,
     submit_ticket,
     transition_ticket,
+    withdraw_with_link,
 )
-from .tasks import send_meeting_request
-from .withdraw_links import read_token, withdraw_with_link
+from .withdraw_links import read_token
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 SUBMITTED_NAME_SESSION_KEY = "portal_submitted_cancellation_account_name"
@@ -233,7 +234,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
         form = form_class(initial=initial, **form_kwargs)
 
     addon = None
-    if kind == Kind.ADDON_CANCELLATION:
+    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
         addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
         addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
     route = policy.route_for(kind, addon.route_key if addon else None)
@@ -290,7 +291,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
             _context(
                 membership,
                 web=web,
-                channels=[label for key, label in CHANNELS if key in policy.intake_channels],
+                channels=[label for key, label in Channel.choices if key in policy.intake_channels],
                 open_now=policy.within_intake_hours(),
                 subscription=getattr(account, "subscription", None),
             ),
@@ -630,7 +631,7 @@ def port_out_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     numbers = [n.number for n in ticket.numbers.all()]
     context = {"ticket": ticket, "numbers": numbers}
     if ticket.state not in (State.SUBMITTED, State.VERIFIED):
-        refusal = Refusal("invalid_state", "This request can no longer be withdrawn with this link.")
+        refusal = Refusal(Code.INVALID_STATE, "This request can no longer be withdrawn with this link.")
         return render_page(request, "portal/port_out_withdraw.html", {**context, "refusal": refusal}, status=409)
     if request.method == "POST":
         try:

@@ -13,8 +13,8 @@ from django.core import signing
 from accounts.models import Membership, User
 
 from . import access
-from .exceptions import Refusal
-from .models import Kind, LogChannel, Ticket
+from .exceptions import Code, Refusal
+from .models import Kind, Ticket
 
 SALT = "tickets.port-out-withdraw"
 
@@ -32,33 +32,19 @@ def read_token(token: str) -> tuple[Ticket, User]:
     try:
         payload = signing.loads(token, salt=SALT, max_age=max_age())
     except signing.SignatureExpired as exc:
-        raise Refusal("link_expired", "This link has expired. Sign in to withdraw the request.") from exc
+        raise Refusal(Code.LINK_EXPIRED, "This link has expired. Sign in to withdraw the request.") from exc
     except signing.BadSignature as exc:
-        raise Refusal("link_invalid", "This link is not valid.") from exc
+        raise Refusal(Code.LINK_INVALID, "This link is not valid.") from exc
     ticket_id, user_id = (payload.get("t"), payload.get("u")) if isinstance(payload, dict) else (None, None)
     ticket = (
         Ticket.objects.select_related("account").prefetch_related("numbers").filter(pk=ticket_id, kind=Kind.PORT_OUT)
     ).first()
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if ticket is None or user is None:
-        raise Refusal("link_invalid", "This link is not valid.")
+        raise Refusal(Code.LINK_INVALID, "This link is not valid.")
     # Someone who has since lost the role (or left the account) cannot use a link they were once sent.
     if not Membership.objects.filter(
         account_id=ticket.account_id, user=user, role__in=access.PORT_OUT_ALERT_ROLES
     ).exists():
-        raise Refusal("link_invalid", "This link is not valid.")
+        raise Refusal(Code.LINK_INVALID, "This link is not valid.")
     return ticket, user
-
-
-def withdraw_with_link(*, token: str) -> Ticket:
-    """Withdraw the port-out a link names, as the person it was sent to (logged as a withdraw transition)."""
-    from .services import run_authorized
-
-    ticket, user = read_token(token)
-    return run_authorized(
-        ticket=ticket.pk,
-        name="withdraw",
-        actor=user,
-        channel=LogChannel.WEB,
-        note="Withdrawn with the link in the port-out alert email.",
-    )

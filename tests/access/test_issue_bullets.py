@@ -15,7 +15,7 @@ from billing.models import CardOnFile
 from tests.factories import PIN, StaffFactory
 from tickets import services
 from tickets.models import Comment, Ticket, TransitionLog
-from tickets.tasks import recipients_for
+from tickets.notifications import recipients_for
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ KINDS = [
     "license_cancellation",
     "number_cancellation",
     "addon_cancellation",
+    "addon_change",
     "port_out",
     "downgrade",
     "reactivation",

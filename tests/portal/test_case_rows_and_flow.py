@@ -177,7 +177,8 @@ def test_an_open_cancellation_with_the_account_manager_is_linked(cast, signed_in
     )
     assert case.route == "account_manager"
     page = text(signed_in(people.owner).get(step_url(people.account)))
-    assert "already has an open cancellation request, with your account manager" in page
+    assert "already has an open account cancellation request" in page
+    assert "It is with your account manager." in page
     assert f"Case #{case.pk}" in page
     assert (
         f'href="{reverse("portal:ticket", args=[case.pk])}"'

@@ -111,6 +111,14 @@ class AddOnCancellationSerializer(TicketCreateSerializer):
         return {"addon": data["addon"]}
 
 
+class AddOnChangeSerializer(TicketCreateSerializer):
+    addon = IdField(help_text="Id of the add-on to change.")
+    tier = serializers.CharField(max_length=40, help_text="The tier or package to move to (A8, A9, A11).")
+
+    def kind_fields(self, data):
+        return {"addon": data["addon"], "tier": data["tier"]}
+
+
 class PortOutSerializer(TicketCreateSerializer):
     numbers = serializers.ListField(child=IdField(), min_length=1, max_length=1000, help_text="Ids of the numbers.")
     gaining_carrier = serializers.CharField(max_length=120)
@@ -151,6 +159,7 @@ CREATE_SERIALIZERS: dict[str, type[TicketCreateSerializer]] = {
     Kind.LICENSE_CANCELLATION: LicenseCancellationSerializer,
     Kind.NUMBER_CANCELLATION: NumberCancellationSerializer,
     Kind.ADDON_CANCELLATION: AddOnCancellationSerializer,
+    Kind.ADDON_CHANGE: AddOnChangeSerializer,
     Kind.PORT_OUT: PortOutSerializer,
     Kind.DOWNGRADE: DowngradeSerializer,
     Kind.REACTIVATION: ReactivationSerializer,

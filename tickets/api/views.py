@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account, Membership
 from tickets import access, services
-from tickets.exceptions import Refusal
+from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
     Channel,
@@ -33,6 +33,7 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
+from tickets.rules.table import blockers
 
 from .common import (
     ID_SCHEMA,
@@ -242,6 +243,11 @@ class TicketList(generics.ListAPIView):
             members = members.filter(user__is_active=True)
         membership = members.first()
         if membership is None:
+            # SPEC §4, S11: the account's rules come before anything about the requester (a purged account's
+            # former members are gone; its reactivation is refused for what it is).
+            refused = blockers(Account.objects.select_related("plan__policy").get(pk=account.pk), values["kind"])
+            if refused:
+                raise refused[0]
             raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
         return membership.user, values.get("channel") or Channel.API
 
@@ -267,7 +273,7 @@ class TicketList(generics.ListAPIView):
         earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
         if earlier is not None and earlier.fingerprint not in ("", fingerprint):
             raise Refusal(
-                "idempotency_key_reused",
+                Code.IDEMPOTENCY_KEY_REUSED,
                 "This Idempotency-Key was used for a different request; use a new key for a new request.",
                 field="Idempotency-Key",
             )
@@ -280,7 +286,7 @@ class TicketList(generics.ListAPIView):
             if taken:
                 return None
         if earlier is None or earlier.ticket is None:
-            raise Refusal("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed.")
+            raise Refusal(Code.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed.")
         return _reload(earlier.ticket)
 
 
@@ -345,7 +351,7 @@ class TicketTransitions(APIView):
         name = request.data.get("name") if isinstance(request.data, dict) else None
         if isinstance(name, str) and name not in TRANSITIONS:
             # The workflow's own refusal, so the API answers as the admin does.
-            raise Refusal("unknown_transition", f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+            raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         services.transition_ticket(

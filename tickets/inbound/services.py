@@ -19,9 +19,10 @@ from django.utils import timezone
 from accounts.models import Account, User
 from tickets import access
 from tickets import services as tickets
-from tickets.exceptions import Refusal
+from tickets.exceptions import Code, Refusal
 from tickets.forms import check_attachment
 from tickets.models import Attachment, Channel, Comment, Ticket
+from tickets.rules.verification import record_failed_attempt
 
 from . import addresses
 from .models import InboundMessage, Mailbox
@@ -241,7 +242,7 @@ def convert_message(
     pk = message.pk if isinstance(message, InboundMessage) else message
     account_pk = account.pk if isinstance(account, Account) else account
     if not access.may_submit_for_others(actor):
-        raise Refusal("role_not_allowed", "Only support staff turn an email into a ticket.")
+        raise Refusal(Code.ROLE_NOT_ALLOWED, "Only support staff turn an email into a ticket.")
     try:
         with transaction.atomic():
             # Claimed with a conditional update, the transaction's first write: of two agents converting the same
@@ -275,7 +276,7 @@ def convert_message(
             InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.
-        tickets._record_failed_attempt(refusal)
+        record_failed_attempt(refusal)
         raise
     return ticket
 
@@ -283,11 +284,11 @@ def convert_message(
 def _refuse_conversion(pk: int) -> None:
     message = InboundMessage.objects.filter(pk=pk).defer("raw").first()
     if message is None:
-        raise Refusal("not_found", "No such message.")
+        raise Refusal(Code.NOT_FOUND, "No such message.")
     if message.status != Status.TRIAGE:
-        raise Refusal("already_handled", f"This message was already handled ({message.get_status_display()}).")
+        raise Refusal(Code.ALREADY_HANDLED, f"This message was already handled ({message.get_status_display()}).")
     raise Refusal(
-        "unverified_sender",
+        Code.UNVERIFIED_SENDER,
         "The sender is not a known customer: add them to their account first, or answer by email.",
     )
 
@@ -302,7 +303,7 @@ def ignore_message(*, message: InboundMessage | int, actor: User, note: str = ""
         if not claimed:
             current = InboundMessage.objects.filter(pk=pk).defer("raw").first()
             shown = current.get_status_display() if current else "gone"
-            raise Refusal("already_handled", f"This message was already handled ({shown}).")
+            raise Refusal(Code.ALREADY_HANDLED, f"This message was already handled ({shown}).")
         current = InboundMessage.objects.defer("raw").get(pk=pk)
         current.note = " ".join(filter(None, [current.note, note or f"Dismissed by {actor.email}."]))
         current.save(update_fields=["note"])

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from tickets.tasks import EMAIL_RETRIES, send_once
+from tickets.notifications import EMAIL_RETRIES, send_once
 
 from .models import InboundMessage
 
