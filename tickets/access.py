@@ -53,6 +53,8 @@ ACCOUNT_PARTS: dict[str, tuple[str, str, str, bool]] = {
 CUSTOMER_HIDDEN_TICKET_FIELDS = frozenset({"checks"})
 STAFF_WRITTEN_TICKET_FIELDS = frozenset({"priority", "assignee", "state"})
 STAFF_NAME_FOR_CUSTOMERS = "Support"
+# Log rows customers do not read: assignments, and K7's confirmation link sent (the owner reads the email).
+STAFF_ONLY_LOG_ROWS = frozenset({"assign", "confirmation_link"})
 
 
 # -- who is who --------------------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ def history_for(user, ticket: Ticket) -> list[TransitionLog]:
     policy = ticket.account.plan.policy
     shown = []
     for row in rows:
-        if row.transition == "assign":
+        if row.transition in STAFF_ONLY_LOG_ROWS:
             continue
         row.shown_actor = actor_name(user, row.actor, row.actor_label, policy)
         row.shown_note = ticket.rejection_reason if row.transition == "reject" else ""

@@ -256,3 +256,30 @@ def send_port_out_lock_off(self, event_id: int) -> str:
     return send_once(
         key=f"port_out_lock_off:{event_id}", template="port_out_lock_off", recipients=recipients, context=context
     )
+
+
+@shared_task(**EMAIL_RETRIES)
+def send_owner_confirmation_link(self, ticket_id: int, owner_id: int, log_id: int) -> str:
+    """K7's fallback: the account's owner receives a signed link to confirm the cancellation; once per sending."""
+    from accounts.models import User
+
+    from .verification_links import LINK, LINK_HOURS
+
+    ticket = Ticket.objects.select_related("account").filter(pk=ticket_id).first()
+    owner = User.objects.filter(pk=owner_id, is_active=True).first()
+    if ticket is None or owner is None or ticket.state != State.SUBMITTED:
+        return "skipped"
+    context = {
+        "ticket": ticket,
+        "recipient": owner,
+        "confirm_url": settings.SITE_URL + reverse("owner_confirmation", args=[LINK.make(ticket, owner)]),
+        "link_hours": LINK_HOURS,
+        "site_url": settings.SITE_URL,
+    }
+    return send_once(
+        key=f"owner_confirmation:{ticket_id}:{log_id}",
+        template="owner_confirmation",
+        recipients=[owner.email],
+        context=context,
+        ticket=ticket,
+    )

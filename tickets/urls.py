@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import verification_link_views, views
 
 portal_patterns = [
     path("", views.home, name="home"),
@@ -23,4 +23,6 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     # The link in a port-out alert: works without signing in (tickets.withdraw_links).
     path("port-out/withdraw/<str:token>/", views.port_out_withdraw, name="port_out_withdraw"),
+    # K7's fallback: the owner confirms an account cancellation with an emailed link (tickets.verification_links).
+    path("verify/confirm/<str:token>/", verification_link_views.owner_confirmation, name="owner_confirmation"),
 ]
