@@ -173,6 +173,11 @@ PARTS: list[Part] = [
 ]
 
 
+def ensure_may_export(*, account: Account, user: User) -> None:
+    if not access.may_export_account_data(user, account):
+        raise Refusal("role_not_allowed", "Only the account's owner and admins may download the account's data.")
+
+
 def export_account_data(*, account: Account, user: User) -> tuple[tempfile.SpooledTemporaryFile, str]:
     """The account's archive for this person, and its file name; logged as an AccountEvent.
 
@@ -180,8 +185,7 @@ def export_account_data(*, account: Account, user: User) -> tuple[tempfile.Spool
     2. Write each part's rows, read in chunks, as CSV and JSON entries of a zip in a SpooledTemporaryFile.
     3. Write account.json last (it counts the rows), log the download, and hand back the file at its start.
     """
-    if not access.may_export_account_data(user, account):
-        raise Refusal("role_not_allowed", "Only the account's owner and admins may download the account's data.")
+    ensure_may_export(account=account, user=user)
     policy = account.plan.policy
     now = timezone.now()
     archive = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b")  # the response closes it

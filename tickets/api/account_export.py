@@ -9,10 +9,12 @@ import json
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from tickets.account_export import export_account_data
+from tickets.account_export import ensure_may_export, export_account_data
 
 from .common import DeskPermission, account_for, error_responses
 
@@ -31,7 +33,7 @@ class ZipRenderer(BaseRenderer):
 
 class AccountExport(APIView):
     permission_classes = [DeskPermission]
-    renderer_classes = [JSONRenderer, ZipRenderer]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ZipRenderer]
     staff_permissions: dict[str, str] = {}  # no staff permission opens it: staff get a 403
 
     @extend_schema(
@@ -52,5 +54,10 @@ class AccountExport(APIView):
     )
     def get(self, request, pk: int):
         account = account_for(request, pk)
+        if request.accepted_renderer.format == "api":
+            # A browser on the browsable API reads a page that links the archive; only the download builds and logs it.
+            ensure_may_export(account=account, user=request.user)
+            link = request.build_absolute_uri(request.path) + "?format=zip"
+            return Response({"detail": "The account's data as one zip archive.", "download": link})
         archive, filename = export_account_data(account=account, user=request.user)
         return FileResponse(archive, as_attachment=True, filename=filename, content_type="application/zip")
