@@ -50,6 +50,7 @@ def _data_migration_rows(request) -> None:
     from django.apps import apps
 
     importlib.import_module("billing.migrations.0002_presets").load_presets(apps, None)
+    importlib.import_module("billing.migrations.0006_i13_export_verification_fallback").name_the_fallbacks(apps, None)
     importlib.import_module("accounts.migrations.0003_staff_groups").create_groups(apps, None)
     importlib.import_module("accounts.migrations.0006_access_permissions").grant(apps, None)
     importlib.import_module("tickets.inbound.migrations.0002_staff_permissions").grant(apps, None)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from tickets.account_export import ensure_may_export, export_account_data
 
-from .common import DeskPermission, account_for, error_responses
+from .common import DeskPermission, account_for, business_rules, error_responses
 
 
 class ZipRenderer(BaseRenderer):
@@ -34,18 +34,21 @@ class ZipRenderer(BaseRenderer):
 class AccountExport(APIView):
     permission_classes = [DeskPermission]
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, ZipRenderer]
-    staff_permissions: dict[str, str] = {}  # no staff permission opens it: staff get a 403
+    staff_permissions = {"GET": "accounts.view_account"}  # staff see the account, and are refused the archive (403)
 
     @extend_schema(
         tags=["accounts"],
         summary="Download the account's data (owner and admins)",
-        description=(
-            "SPEC §6 (Kustomer: save any necessary information before canceling): a zip holding, for the cases, "
-            "their public comments, invoices, numbers, licenses, add-ons and members, a CSV and a JSON file of the "
-            "same rows, and `account.json` describing the archive. For the account's owner, super admins and billing "
-            "admins; a plain member and staff get 403, another account 404. It holds only what the caller already "
-            "sees (no check results, private comments, staff notes or staff emails), and every download is logged "
-            "on the account."
+        description=business_rules(
+            "403 `role_not_allowed`: the account's owner, super admins and billing admins only (a plain member, "
+            "staff).",
+            intro=(
+                "SPEC §6 (Kustomer: save any necessary information before canceling): a zip holding, for the cases, "
+                "their public comments, invoices, numbers, licenses, add-ons and members, a CSV and a JSON file of "
+                "the same rows, and `account.json` describing the archive. Another account is a 404. It holds only "
+                "what the caller already sees (no check results, private comments, staff notes or staff emails), "
+                "and every download is logged on the account."
+            ),
         ),
         responses={
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
