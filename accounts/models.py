@@ -174,12 +174,14 @@ class Membership(models.Model):
 
 
 class AccountEvent(models.Model):
-    """A security event on an account that no ticket carries: the verification lockout, the port-out lock."""
+    """A security event on an account that no ticket carries: the verification lockout, the port-out lock, a data
+    export."""
 
     class Kind(models.TextChoices):
         VERIFICATION_LOCKED = "verification_locked", "Verification locked after repeated failures"
         PORT_OUT_LOCK_ON = "port_out_lock_on", "Port-out lock switched on"
         PORT_OUT_LOCK_OFF = "port_out_lock_off", "Port-out lock switched off"
+        DATA_EXPORTED = "data_exported", "Account data exported"  # SPEC §6: who downloaded the archive, and when
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

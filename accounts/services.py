@@ -95,7 +95,11 @@ def add_member(*, account: Account, email: str, full_name: str, role: str, passw
 
 
 def add_number(*, account: Account, number: str, inbound_recording: bool = False) -> PhoneNumber:
-    """Put a phone number on an account, written in E.164; a number in service on any account is refused."""
+    """Put a phone number on an account, written in E.164; a number in service on any account is refused.
+
+    A number created with inbound recording gets its inbound-recording add-on (A7), so the recording can be
+    cancelled on its own like any add-on (`addon_cancellation`).
+    """
     e164 = normalize_e164(number)
     with transaction.atomic():
         if PhoneNumber.objects.on_account().filter(number=e164).exists():
@@ -103,7 +107,17 @@ def add_number(*, account: Account, number: str, inbound_recording: bool = False
         phone_number = PhoneNumber(account=account, number=e164, inbound_recording=inbound_recording)
         phone_number.full_clean()
         phone_number.save()
+        if inbound_recording:
+            add_addon(account=account, product=AddOn.Product.INBOUND_RECORDING, number=phone_number)
     return phone_number
+
+
+def ensure_inbound_recording_addon(number: PhoneNumber) -> AddOn | None:
+    """A7: a number recording its inbound calls holds an active inbound-recording add-on (the admin's number forms
+    switch the flag directly and call this after saving)."""
+    if not number.inbound_recording or number.account_id is None:
+        return None
+    return add_addon(account=number.account, product=AddOn.Product.INBOUND_RECORDING, number=number)
 
 
 def add_license(*, account: Account, product: str, quantity: int) -> License:
@@ -138,6 +152,11 @@ def add_addon(
     if number is not None and number.account_id != account.pk:
         raise ValidationError({"number": f"{number} is not on this account."})
     with transaction.atomic():
+        if number is not None:
+            # One recording per number: asking again for a number that records already gives its add-on back.
+            current = number.addons.filter(product=product, status=AddOn.Status.ACTIVE).first()
+            if current is not None:
+                return current
         addon = AddOn(account=account, product=product, name=name, initial_ucaas=initial_ucaas, number=number)
         addon.full_clean()
         addon.save()

@@ -88,7 +88,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Verification — K7, S3", {"fields": ("verification_method", "confirmation_word")}),
+        ("Verification — K7, S3", {"fields": ("verification_method", "confirmation_word", "verification_fallback")}),
         ("Acknowledgements and required information — S5, U4, A4", {"fields": ("acknowledgements", "required_info")}),
         (
             "Exit survey and retention offers — U8, U9, S2, K1",

@@ -32,6 +32,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "name",
             "verification_method",
             "confirmation_word",
+            "verification_fallback",
             "acknowledgements",
             "retention_days",
             "reactivation",

@@ -197,6 +197,10 @@ class Policy(models.Model):
         CARD_LAST4 = "card_last4", "Last four digits of the card on file"
         TYPED_CONFIRMATION = "typed_confirmation", "Typed confirmation word"
 
+    class VerificationFallback(models.TextChoices):
+        NONE = "none", "None"
+        CONFIRMATION_LINK = "confirmation_link", "A signed, single-use link emailed to the account owner"
+
     class Reactivation(models.TextChoices):
         NEVER = "never", "Never (a returning customer starts from scratch)"
         WITHIN_RETENTION = "within_retention", "Within the retention period"
@@ -244,6 +248,13 @@ class Policy(models.Model):
     # K7, S3: how the requester proves the cancellation is theirs and intended.
     verification_method = models.CharField(max_length=20, choices=Verification.choices, default=Verification.NONE)
     confirmation_word = models.CharField(max_length=40, blank=True)
+    # K7: an account with no card on file cannot be verified by the card; the fallback the agent may use instead.
+    verification_fallback = models.CharField(
+        max_length=20,
+        choices=VerificationFallback.choices,
+        default=VerificationFallback.NONE,
+        help_text="When the card on file cannot verify (no card), the agent emails the owner a confirmation link.",
+    )
     # S5: what must be acknowledged before an account cancellation.
     acknowledgements = models.JSONField(default=list, blank=True, validators=[_valid_acknowledgements])
     # A4: what every cancellation request must carry.

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import api as accounts_api
 from billing import api as billing_api
 from tickets.api import views as tickets_api
+from tickets.api.account_export import AccountExport
 from tickets.api.common import IdConverter, api_not_found
 from tickets.inbound import api as inbound_api
 
@@ -23,6 +24,7 @@ v1 = [
     path("accounts/<id:pk>/addons/", accounts_api.AddOnList.as_view(), name="addons"),
     path("accounts/<id:pk>/invoices/", accounts_api.InvoiceList.as_view(), name="invoices"),
     path("accounts/<id:pk>/card/", accounts_api.Card.as_view(), name="card"),
+    path("accounts/<id:pk>/export/", AccountExport.as_view(), name="account-export"),
     path("tickets/", tickets_api.TicketList.as_view(), name="tickets"),
     path("tickets/<id:pk>/", tickets_api.TicketDetail.as_view(), name="ticket"),
     path("tickets/<id:pk>/transitions/", tickets_api.TicketTransitions.as_view(), name="transitions"),

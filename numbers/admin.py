@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from accounts.services import ensure_inbound_recording_addon
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber, normalize_e164
 
@@ -31,6 +32,13 @@ class PhoneNumberFormSet(forms.BaseInlineFormSet):
                 raise ValidationError(f"{data['number']} is entered twice; a number is in service once.")
             seen.add(data.get("number"))
 
+    def save(self, commit: bool = True):
+        saved = super().save(commit=commit)
+        if commit:
+            for number in saved:
+                ensure_inbound_recording_addon(number)  # A7: the recording is an add-on that can be cancelled
+        return saved
+
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
@@ -41,3 +49,7 @@ class PhoneNumberAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     search_fields = ["number", "account__account_id", "account__name"]
     autocomplete_fields = ["account"]
     readonly_fields = ["created_at", "released_at", "ported_out_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        ensure_inbound_recording_addon(obj)  # A7

@@ -53,6 +53,7 @@ def _data_migration_rows(request) -> None:
 # The data migrations whose rows a flush removes, with their idempotent loaders, in migration order.
 DATA_MIGRATIONS = [
     ("billing.migrations.0002_presets", "load_presets"),
+    ("billing.migrations.0010_verification_fallback", "name_the_fallbacks"),
     ("billing.migrations.0006_policy_portal_fields", "load_portal_fields"),
     ("billing.migrations.0007_completion_and_calendar", "update_presets"),
     ("billing.migrations.0008_addon_tier", "addon_change_roles"),

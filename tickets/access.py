@@ -53,6 +53,8 @@ ACCOUNT_PARTS: dict[str, tuple[str, str, str, bool]] = {
 CUSTOMER_HIDDEN_TICKET_FIELDS = frozenset({"checks"})
 STAFF_WRITTEN_TICKET_FIELDS = frozenset({"priority", "assignee", "state"})
 STAFF_NAME_FOR_CUSTOMERS = "Support"
+# Log rows customers do not read: assignments, and K7's confirmation link sent (the owner reads the email).
+STAFF_ONLY_LOG_ROWS = frozenset({"assign", "confirmation_link"})
 
 
 # -- who is who --------------------------------------------------------------------------------------------------
@@ -145,7 +147,11 @@ def may_see_ticket(user, ticket: Ticket) -> bool:
 
 def comments_for(user, ticket: Ticket) -> QuerySet[Comment]:
     """Staff read every comment; customers the public ones (private comments are the desk's own)."""
-    comments = ticket.comments.select_related("author").order_by("created_at", "pk")
+    return comments_readable(user, ticket.comments.select_related("author").order_by("created_at", "pk"))
+
+
+def comments_readable(user, comments: QuerySet[Comment]) -> QuerySet[Comment]:
+    """Of these comments (of tickets the person sees), the ones they may read: comments_for over many tickets."""
     if staff_may(user, "tickets.view_comment"):
         return comments
     if is_staff(user):
@@ -171,7 +177,7 @@ def history_for(user, ticket: Ticket) -> list[TransitionLog]:
     policy = ticket.account.plan.policy
     shown = []
     for row in rows:
-        if row.transition == "assign":
+        if row.transition in STAFF_ONLY_LOG_ROWS:
             continue
         row.shown_actor = actor_name(user, row.actor, row.actor_label, policy)
         row.shown_note = ticket.rejection_reason if row.transition == "reject" else ""
@@ -328,6 +334,12 @@ def may_submit_for_others(user) -> bool:
 def may_switch_port_out_lock(user, account: Account | int) -> bool:
     """SPEC §4: the account's owner alone switches its port-out lock (staff and other members do not)."""
     return role_in(user, account) == Membership.Role.OWNER
+
+
+def may_export_account_data(user, account: Account | int) -> bool:
+    """SPEC §6: before cancelling, the account-wide roles download the account's data (cases, invoices, numbers,
+    licenses, members) as one archive; a plain member does not, and staff read the account in the admin."""
+    return role_in(user, account) in ACCOUNT_WIDE_ROLES
 
 
 def may_read_email(user) -> bool:

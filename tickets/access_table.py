@@ -54,6 +54,7 @@ TABLE: list[Rule] = [
     Rule("card", "read", ACCOUNT_WIDE | STAFF, "U1"),
     Rule("card", "write", frozenset({"manager"}), "billing.change_cardonfile, which agents do not hold"),
     Rule("queue", "export", STAFF, "the CSV holds the rows of the queue the person sees"),
+    Rule("account data", "export", ACCOUNT_WIDE, "SPEC §6: the archive before cancelling; staff use the admin"),
 ]
 
 _HEADINGS = {

@@ -21,7 +21,7 @@ from billing.models import AddOn, License, Plan, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.models import PhoneNumber
 
-from . import access, services
+from . import access, services, verification_links
 from .exceptions import Refusal
 from .forms import check_attachment, check_attachment_quota
 from .models import (
@@ -399,6 +399,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                 and not ticket.checks.get("card_last4")
             )
             extra_context["is_port_out"] = ticket.kind == Kind.PORT_OUT
+            extra_context["confirmation_link_offered"] = verification_links.fallback_needed(ticket)  # K7
         return super().change_view(request, object_id, form_url, extra_context)
 
     def transition_view(self, request: HttpRequest, ticket_id: int, name: str):
@@ -414,6 +415,10 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         }
         foc = request.POST.get("foc_date", "").strip()
         try:
+            if name == "verify" and request.POST.get("confirmation_link"):  # K7's fallback: no card on file
+                verification_links.send_confirmation_link(ticket=ticket, actor=request.user, channel=LogChannel.ADMIN)
+                self.message_user(request, f"A confirmation link was emailed to the owner of ticket #{ticket.pk}.")
+                return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
             if foc:
                 evidence["foc_date"] = dt.date.fromisoformat(foc)
             services.transition_ticket(

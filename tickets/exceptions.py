@@ -47,6 +47,7 @@ class Code(StrEnum):
     SAME_VERIFIER = "same_verifier"
     UNVERIFIED_SENDER = "unverified_sender"
     VERIFICATION_FAILED = "verification_failed"
+    VERIFICATION_FALLBACK_UNAVAILABLE = "verification_fallback_unavailable"
     VERIFICATION_LOCKED = "verification_locked"
 
     @property

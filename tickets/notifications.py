@@ -16,12 +16,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, AccountEvent, Membership
+from accounts.models import Account, AccountEvent, Membership, User
 from tickets.inbound.addresses import reply_address, threading_headers
 
 from . import sla
 from .access import PORT_OUT_ALERT_ROLES, notice_recipients
 from .models import EmailNotice, RetentionOutcome, State, Ticket
+from .signed_links import OWNER_CONFIRMATION, OWNER_CONFIRMATION_HOURS
 from .withdraw_links import make_token, max_age
 
 # Email tasks retry a failed SMTP connection with backoff (about 40 minutes in all) before giving up.
@@ -273,4 +274,27 @@ def send_port_out_lock_off(self, event_id: int) -> str:
     context = {"event": event, "account": event.account, "site_url": settings.SITE_URL}
     return send_once(
         key=f"port_out_lock_off:{event_id}", template="port_out_lock_off", recipients=recipients, context=context
+    )
+
+
+@shared_task(name="tickets.tasks.send_owner_confirmation_link", **EMAIL_RETRIES)
+def send_owner_confirmation_link(self, ticket_id: int, owner_id: int, log_id: int) -> str:
+    """K7's fallback: the account's owner receives a signed link to confirm the cancellation; once per sending."""
+    ticket = Ticket.objects.select_related("account").filter(pk=ticket_id).first()
+    owner = User.objects.filter(pk=owner_id, is_active=True).first()
+    if ticket is None or owner is None or ticket.state != State.SUBMITTED:
+        return "skipped"
+    context = {
+        "ticket": ticket,
+        "recipient": owner,
+        "confirm_url": settings.SITE_URL + reverse("owner_confirmation", args=[OWNER_CONFIRMATION.make(ticket, owner)]),
+        "link_hours": OWNER_CONFIRMATION_HOURS,
+        "site_url": settings.SITE_URL,
+    }
+    return send_once(
+        key=f"owner_confirmation:{ticket_id}:{log_id}",
+        template="owner_confirmation",
+        recipients=[owner.email],
+        context=context,
+        ticket=ticket,
     )

@@ -9,6 +9,7 @@ from celery import shared_task
 from . import jobs
 from .notifications import (
     send_meeting_request,
+    send_owner_confirmation_link,
     send_port_out_alert,
     send_port_out_lock_off,
     send_sla_warning,
@@ -19,6 +20,7 @@ from .notifications import (
 __all__ = [
     "approve_overdue_port_outs",
     "send_meeting_request",
+    "send_owner_confirmation_link",
     "send_port_out_alert",
     "send_port_out_lock_off",
     "send_sla_warning",

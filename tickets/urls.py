@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import account_export_views, verification_link_views, views
 
 portal_patterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,7 @@ portal_patterns = [
     path("a/<str:account_id>/products/", views.products, name="products"),
     path("a/<str:account_id>/pause/", views.pause, name="pause"),
     path("a/<str:account_id>/port-out-lock/", views.port_out_lock, name="port_out_lock"),
+    path("a/<str:account_id>/export/", account_export_views.account_export, name="account_export"),
     path("a/<str:account_id>/request/<str:kind>/", views.request_kind, name="request"),
     path("a/<str:account_id>/cancel/", views.cancel_start, name="cancel"),
     path("a/<str:account_id>/cancel/<str:step>/", views.cancel_step, name="cancel_step"),
@@ -23,4 +24,6 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     # The link in a port-out alert: works without signing in (tickets.withdraw_links).
     path("port-out/withdraw/<str:token>/", views.port_out_withdraw, name="port_out_withdraw"),
+    # K7's fallback: the owner confirms an account cancellation with an emailed link (tickets.verification_links).
+    path("verify/confirm/<str:token>/", verification_link_views.owner_confirmation, name="owner_confirmation"),
 ]

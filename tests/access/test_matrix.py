@@ -337,6 +337,10 @@ PROBES: dict[tuple[str, str], dict] = {
     ("queue", "export"): {
         "queues": lambda s, c: _ok(c.web.get(reverse("queues:export"))),
     },
+    ("account data", "export"): {
+        "portal": lambda s, c: _ok(c.web.get(reverse("portal:account_export", args=[s.account.account_id]))),
+        "api": lambda s, c: _ok(c.api.get(f"/api/v1/accounts/{s.account.pk}/export/")),
+    },
 }
 
 

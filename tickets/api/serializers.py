@@ -264,6 +264,13 @@ class TransitionSerializer(serializers.Serializer):
     card_last4 = serializers.CharField(
         max_length=20, required=False, allow_blank=True, help_text="verify: the last four digits the customer gave."
     )
+    confirmation_link = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "verify, K7's fallback where the policy names it: instead of verifying now, email the account's owner a "
+            "signed, single-use link; the ticket is verified when the owner confirms with it."
+        ),
+    )
     foc_date = serializers.DateField(required=False, allow_null=True, help_text="approve: the port-out's FOC date.")
     reason = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="reject: the reason the customer will read."

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Membership
-from tickets import access, services
+from tickets import access, services, verification_links
 from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
@@ -337,8 +337,12 @@ class TicketTransitions(APIView):
             "409 `license_minimum`: the licenses left meet the plan's minimum when the request is approved.",
             "409 `port_outs_pending`: no other port-out in progress on the account.",
             "409 `account_not_active`: the account is in the state the transition needs.",
+            "409 `verification_fallback_unavailable`: `verify` with `confirmation_link` (K7's fallback) is for an "
+            "account cancellation awaiting verification by a card the account does not have, on a policy naming it.",
             intro=(
-                "`verify` may carry `card_last4`; `approve` may carry `foc_date`; `reject` carries `reason` and, "
+                "`verify` may carry `card_last4`, or `confirmation_link: true` to email the owner a confirmation link "
+                "instead (the ticket stays submitted until the owner confirms); `approve` may carry `foc_date`; "
+                "`reject` carries `reason` and, "
                 "for port-outs, `code`. 403 when the caller's role may not; 409 `{code, detail}` when the state or "
                 "a guard refuses."
             ),
@@ -354,6 +358,9 @@ class TicketTransitions(APIView):
             raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        if form.validated_data["name"] == "verify" and form.validated_data.get("confirmation_link"):
+            verification_links.send_confirmation_link(ticket=ticket, actor=request.user, channel=LogChannel.API)
+            return Response(TicketSerializer(_reload(ticket), context={"request": request}).data)
         services.transition_ticket(
             ticket=ticket,
             name=form.validated_data["name"],

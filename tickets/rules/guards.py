@@ -27,9 +27,11 @@ def system_not_guessed_at(m: Move) -> None:
 
 
 def account_cancellation_verified(m: Move) -> None:
-    """K7, S3: the policy's verification, done at submission or now with the card's last four."""
+    """K7, S3: the policy's verification, done at submission or now with the card's last four (or, with no card on
+    file, the owner's confirmation by the emailed link: K7's fallback, tickets.verification_links)."""
     ticket, method = m.ticket, m.policy.verification_method
-    if method == Policy.Verification.CARD_LAST4 and not ticket.checks.get("card_last4"):
+    card_checked = ticket.checks.get("card_last4") or ticket.checks.get("owner_link")
+    if method == Policy.Verification.CARD_LAST4 and not card_checked:
         last4 = m.evidence.get("card_last4")
         if not last4:
             raise Refusal(
