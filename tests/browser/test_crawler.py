@@ -5,10 +5,12 @@ agent, the manager), the crawler signs in through the login form and follows sam
 the first page it lands on. URLs are deduplicated by pattern (a path segment holding a digit is an id; query
 values are ignored, and a path gets at most a few query variants), logout and anything non-GET is never
 touched, and each role stops at a cap. Every page must answer 200 (or the status listed in EXPECTED_STATUS),
-log no console error and raise no script error, and be no wider than the window at either width.
+log no console error and raise no script error, and be no wider than the window at either width. A few intended
+error pages (ERROR_PAGES: a stale address) are visited directly and held to the same layout rules.
 
-Screenshots of every page at both widths go to test-artifacts/crawler/<role>/ for review. One browser, one
-context per role; the window is resized in place, so each page is loaded once.
+Screenshots (JPEG, full page, both widths) go to test-artifacts/crawler/<preset or staff role>/ for review: one
+per page pattern per preset, named after the role that saw it first. One browser, one context per role; the
+window is resized in place, so each page is loaded once. The run prints where its time went.
 """
 
 import io
@@ -31,14 +33,19 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crawler"
 PASSWORD = "demo-pass-2026"  # accounts/management/commands/demo.py DEMO_PASSWORD
 WIDE, NARROW = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 STAFF_LOGINS = ["agent@exitdesk.demo", "manager@exitdesk.demo"]
-PAGES_PER_ROLE = {"customer": 40, "staff": 70}
+PAGES_PER_ROLE = {"customer": 40, "staff": 90}
 QUERY_VARIANTS_PER_PATH = 1  # a query (a filter, a sort, a tab) is followed after every plain path
 # Where each audience starts besides the page the login lands on: the manager queues are a staff page of their own.
 SEEDS = {"customer": ["/"], "staff": ["/admin/", "/queues/"]}
 # Never followed: signing out ends the walk; the rest only answer POST or are not pages.
 SKIP = re.compile(r"logout|/jsi18n/|\.csv$|/api/|/static/|/media/")
-# Pages whose non-200 answer is intended: (pattern, status). None are linked today; keep the list honest.
+# Linked pages whose non-200 answer is intended: {path pattern regex: status}. None today; keep the list honest.
 EXPECTED_STATUS: dict[str, int] = {}
+# Intended error pages, visited directly after the walk: they must fit the window and log nothing else either.
+ERROR_PAGES = {
+    "customer": [("/tickets/999999999/", 404), ("/a/AC-NOTMINE/", 404)],
+    "staff": [("/tickets/999999999/", 404), ("/admin/tickets/ticket/999999999/change/", 200)],
+}
 LONG_WORD = "x" * 10_000  # issue 17: a comment like this made the case page 57,231 px wide
 
 
@@ -95,28 +102,82 @@ WIDEST = """() => {
 }"""
 
 
-def _crawl(browser, base: str, role: str, email: str, audience: str, clock: dict, shot: set) -> tuple[list[Finding], int]:
-    folder, group = ARTIFACTS / role, role.split("-")[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport=WIDE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
+class Walker:
+    """One role's signed-in browser context, checking and photographing pages."""
 
-    findings: list[Finding] = []
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    if page.url.rstrip("/").endswith("/accounts/login"):
-        context.close()
-        return [Finding(role, page.url, [f"{email} could not sign in"])], 0
+    def __init__(self, browser, base: str, role: str, clock: dict, shot: set) -> None:
+        self.base, self.role, self.clock, self.shot = base, role, clock, shot
+        self.group = role.split("-")[0]  # the preset for customers, the role for staff
+        self.folder = ARTIFACTS / self.group
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.context = browser.new_context(viewport=WIDE)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
 
+    def sign_in(self, email: str) -> bool:
+        page = self.page
+        page.goto(f"{self.base}/accounts/login/")
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        return not page.url.rstrip("/").endswith("/accounts/login")
+
+    def check(self, url: str, expected: int = 200) -> tuple[Finding, bool]:
+        """Load one page, check status, console and width at both sizes; (finding, is it an HTML page)."""
+        page, finding = self.page, Finding(self.role, url)
+        path = _pattern(url)[0]
+        self.errors.clear()
+        tick = time.monotonic()
+        try:
+            response = page.goto(url, wait_until="load")
+        except Exception as exc:  # a download (an attachment) is not a page: check its status alone
+            if "Download is starting" not in str(exc):
+                raise
+            if (status := self.context.request.get(url).status) != expected:
+                finding.problems.append(f"download answered {status}, expected {expected}")
+            return finding, False
+        self.clock["load"] += time.monotonic() - tick
+        status = response.status if response else 0
+        if status != expected:
+            finding.problems.append(f"status {status}, expected {expected}")
+        name = f"{re.sub(r'[^a-z0-9]+', '-', path.lower()).strip('-') or 'home'}-{self.role}"
+        for size, label in ((WIDE, "1280"), (NARROW, "390")):
+            page.set_viewport_size(size)
+            if (too_wide := _overflow(page)) > 0:
+                culprit = page.evaluate(WIDEST)
+                finding.problems.append(f"{too_wide} px wider than the window at {label} px (widest: {culprit})")
+            if (self.group, path, expected) not in self.shot:  # one picture per page pattern per preset/staff role
+                tick = time.monotonic()
+                shot = self.folder / f"{name}-{label}.jpeg"
+                page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
+                self.clock["screenshot"] += time.monotonic() - tick
+        self.shot.add((self.group, path, expected))
+        page.set_viewport_size(WIDE)
+        # An intended error page logs its own status as a failed resource; anything else is a problem.
+        intended = f"status of {expected}" if expected != 200 else None
+        finding.problems += [f"console: {t}" for t in self.errors if not (intended and intended in t)]
+        return finding, bool(response and "text/html" in (response.headers.get("content-type") or ""))
+
+    def links(self) -> list[str]:
+        hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+        return [
+            href
+            for href in (urldefrag(href).url for href in hrefs)
+            if href.startswith(self.base) and not SKIP.search(urlsplit(href).path)
+        ]
+
+
+def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], int]:
+    """Breadth-first from where the login lands (and the audience's seeds): plain paths before queries."""
+    if not walker.sign_in(email):
+        return [Finding(walker.role, walker.page.url, [f"{email} could not sign in"])], 0
+    base, findings = walker.base, []
     seen: set[tuple[str, frozenset[str]]] = set()
     variants: dict[str, int] = {}
-    plain: deque[str] = deque([page.url] + [base + seed for seed in SEEDS[audience]])
+    plain: deque[str] = deque([walker.page.url] + [base + seed for seed in SEEDS[audience]])
     queried: deque[str] = deque()
     visited, cap = 0, PAGES_PER_ROLE[audience]
     while (plain or queried) and visited < cap:
@@ -128,48 +189,16 @@ def _crawl(browser, base: str, role: str, email: str, audience: str, clock: dict
         if keys:
             variants[path] = variants.get(path, 0) + 1
         visited += 1
-        finding = Finding(role, url)
-        errors.clear()
-        tick = time.monotonic()
-        try:
-            response = page.goto(url, wait_until="load")
-        except Exception as exc:  # a download (an attachment) is not a page: check its status alone
-            if "Download is starting" not in str(exc):
-                raise
-            response = context.request.get(url)
-            if response.status != 200:
-                finding.problems.append(f"download answered {response.status}")
-            findings.append(finding)
-            continue
         expected = next((status for rule, status in EXPECTED_STATUS.items() if re.search(rule, path)), 200)
-        status = response.status if response else 0
-        if status != expected:
-            finding.problems.append(f"status {status}, expected {expected}")
-        clock["load"] += time.monotonic() - tick
-        name = f"{visited:03d}-{re.sub(r'[^a-z0-9]+', '-', path.lower()).strip('-') or 'home'}"
-        for size, label in ((WIDE, "1280"), (NARROW, "390")):
-            if size is NARROW:
-                page.set_viewport_size(NARROW)
-            too_wide = _overflow(page)
-            if too_wide > 0:
-                culprit = page.evaluate(WIDEST)
-                finding.problems.append(f"{too_wide} px wider than the window at {label} px (widest: {culprit})")
-            if (group, path) not in shot:  # one picture per page pattern per preset (customers) or staff role
-                tick = time.monotonic()
-                page.screenshot(path=str(folder / f"{name}-{label}.jpeg"), full_page=True, type="jpeg", quality=60)
-                clock["screenshot"] += time.monotonic() - tick
-        shot.add((group, path))
-        page.set_viewport_size(WIDE)
-        finding.problems += [f"console: {text}" for text in errors if status == expected]
+        finding, is_page = walker.check(url, expected)
         findings.append(finding)
-
-        if not (response and "text/html" in (response.headers.get("content-type") or "")):
-            continue
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
-            href = urldefrag(href).url
-            if href.startswith(base) and not SKIP.search(urlsplit(href).path) and _pattern(href) not in seen:
-                (queried if urlsplit(href).query else plain).append(href)
-    context.close()
+        if is_page:
+            for href in walker.links():
+                if _pattern(href) not in seen:
+                    (queried if urlsplit(href).query else plain).append(href)
+    for url, status in ERROR_PAGES[audience]:  # the error pages a mistyped or stale address leads to
+        findings.append(walker.check(base + url, status)[0])
+    walker.context.close()
     return findings, visited
 
 
@@ -189,10 +218,11 @@ def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_ser
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
 
     started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0}
-    shot: set[tuple[str, str]] = set()
+    shot: set[tuple[str, str, int]] = set()
     for role, email in logins:
         audience = "staff" if email in STAFF_LOGINS else "customer"
-        findings, visited = _crawl(browser, live_server.url, role, email, audience, clock, shot)
+        walker = Walker(browser, live_server.url, role, clock, shot)
+        findings, visited = _crawl(walker, email, audience)
         total += visited
         assert visited >= 3 or any(f.problems for f in findings), f"{role} reached only {visited} pages"
         problems += [f"{f.role} {f.url.removeprefix(live_server.url)}: {p}" for f in findings for p in f.problems]
