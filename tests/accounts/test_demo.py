@@ -94,7 +94,7 @@ def test_demo_is_quiet_by_default_and_ends_with_the_login_table(settings, tasks_
     assert "Subject:" not in printed and "Hello " not in printed  # no email body anywhere
     assert any(path.read_text().count("Subject:") for path in tmp_path.iterdir())  # they are in the folder
     assert len(printed.splitlines()) < 60
-    assert "Port-out PIN of every demo account: 2468" in printed
+    assert "Port-out PIN of each preset's demo account: 2468" in printed
     table = printed.split("Logins (every one uses the password demo-pass-2026):")[1].strip().splitlines()
     assert table[0].split() == ["role", "email", "password", "account", "preset"]
     rows = [line.split("  ") for line in table[2:]]

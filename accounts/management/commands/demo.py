@@ -325,7 +325,7 @@ class Command(BaseCommand):
         if emails_to:
             write(f"Emails the demo sent are files in {emails_to} (`demo --verbose` prints them instead).")
         write("Agent desk (staff): http://127.0.0.1:8000/admin/   Portal (customers): http://127.0.0.1:8000/")
-        write(f"Port-out PIN of every demo account: {DEMO_PIN}")
+        write(f"Port-out PIN of each preset's demo account: {DEMO_PIN}")
         write(
             "\nStaff also give a code from an authenticator app (two-factor): add the secret to any TOTP app (or open "
             "its otpauth:// URI), sign in with the password, then enter the app's 6-digit code."
