@@ -203,7 +203,8 @@ def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], in
 
 
 def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_server, browser):
-    # rule S4 A5 U1 (each role sees only its own pages); issue 17 layout: no page wider than 1,280 px or 390 px
+    # rule S4 A5 U1: no role is offered a link it may not follow (a followed 403 fails the walk);
+    # SPEC §6 "usable on a phone" and issue 17: no page wider than the window at 1,280 px or at 390 px
     from django.core.management import call_command
 
     call_command("demo", stdout=io.StringIO(), stderr=io.StringIO())
