@@ -93,8 +93,8 @@ def main() -> None:
             _shoot(customer, "cancellation-preview")
 
             manager = _sign_in(browser, base, "manager@exitdesk.demo", WIDE)
-            manager.goto(f"{base}/admin/tickets/ticket/?kind__exact=account_cancellation")
-            manager.locator("#result_list tbody th a").last.click()  # the oldest: Kixie's, taken by phone (K6)
+            # A fresh demo's first ticket: Kixie's cancellation taken by phone, waiting for the card check (K6, K7).
+            manager.goto(f"{base}/admin/tickets/ticket/1/change/")
             _shoot(manager, "admin-ticket")
             manager.goto(f"{base}/queues/list/")
             _shoot(manager, "queue")
