@@ -3,7 +3,7 @@
 The demo (`manage.py demo`) is loaded once; then, for each demo login (every customer role of every preset, the
 agent, the manager), the crawler signs in through the login form and follows same-site links breadth-first from
 the first page it lands on. URLs are deduplicated by pattern (a path segment holding a digit is an id; query
-values are ignored, and a path gets at most a few query variants), logout and anything non-GET is never
+values are ignored, and a path gets one query variant, after every plain path), logout and anything non-GET is never
 touched, and each role stops at a cap. Every page must answer 200 (or the status listed in EXPECTED_STATUS),
 log no console error and raise no script error, and be no wider than the window at either width. A few intended
 error pages (ERROR_PAGES: a stale address) are visited directly and held to the same layout rules.
