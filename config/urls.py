@@ -1,9 +1,14 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from accounts.views import SignInView, two_factor_view
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page links; the icon itself is a static file (WhiteNoise).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/two-factor/", two_factor_view, name="two_factor"),
     # Django's sign-in with the cancelled customer's answer (accounts.views.SignInForm); the rest as Django's.

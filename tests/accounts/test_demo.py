@@ -81,3 +81,32 @@ def test_demo_prints_logins_that_work():
     assert DEMO_PASSWORD in output
     assert authenticate(email="admin@exitdesk.demo", password=DEMO_PASSWORD).is_superuser
     assert authenticate(email="manager@exitdesk.demo", password=DEMO_PASSWORD).is_support_manager
+
+
+# The demo's emails are sent when its transaction commits: these two tests commit for real.
+@pytest.mark.django_db(transaction=True)
+def test_demo_is_quiet_by_default_and_ends_with_the_login_table(settings, tasks_in_process, tmp_path, capsys):
+    # issue 17: emails went to the console (about 480 lines) before the logins; now they are files
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    out = io.StringIO()
+    call_command("demo", stdout=out, stderr=io.StringIO(), emails_to=str(tmp_path))
+    printed = out.getvalue() + capsys.readouterr().out
+    assert "Subject:" not in printed and "Hello " not in printed  # no email body anywhere
+    assert any(path.read_text().count("Subject:") for path in tmp_path.iterdir())  # they are in the folder
+    assert len(printed.splitlines()) < 60
+    assert "Port-out PIN of each preset's demo account: 2468" in printed
+    table = printed.split("Logins (every one uses the password demo-pass-2026):")[1].strip().splitlines()
+    assert table[0].split() == ["role", "email", "password", "account", "preset"]
+    rows = [line.split("  ") for line in table[2:]]
+    assert len(rows) == 4 + 5 * 4  # every staff login, then every role of every preset: the table ends the output
+    assert "owner@kixie.demo" in table[6] and table[6].split()[-1] == "kixie"
+    assert "billing admin" in table[8] and "Kixie Demo Dialers" in table[8]
+    assert "agent@exitdesk.demo" in table[2] and DEMO_PASSWORD in table[2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_verbose_prints_the_emails(settings, tasks_in_process, tmp_path, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    call_command("demo", "--verbose", stdout=io.StringIO(), stderr=io.StringIO(), emails_to=str(tmp_path))
+    assert "Subject:" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())

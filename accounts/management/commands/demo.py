@@ -5,14 +5,20 @@ so running it twice leaves the same data. The presets and their plans come from 
 """
 
 import datetime as dt
+import logging
 import sys
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from tqdm import tqdm
@@ -23,6 +29,8 @@ from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Pla
 from numbers.models import PhoneNumber
 
 DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PIN = "2468"  # every demo account's port-out PIN
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
 ROLE_MAILBOXES = {
     Membership.Role.OWNER: "owner",
     Membership.Role.SUPER_ADMIN: "super-admin",
@@ -38,13 +46,14 @@ class StaffSpec:
     full_name: str
     group: str | None = None
     superuser: bool = False
+    role: str = "agent"  # what the login table calls it
 
 
 STAFF = [
     StaffSpec("agent", "agent@exitdesk.demo", "Alex Agent", group=STAFF_GROUP_AGENTS),
-    StaffSpec("manager", "manager@exitdesk.demo", "Morgan Manager", group=STAFF_GROUP_MANAGERS),
-    StaffSpec("csm", "csm@exitdesk.demo", "Casey Success", group=STAFF_GROUP_AGENTS),
-    StaffSpec("admin", "admin@exitdesk.demo", "Ada Admin", superuser=True),
+    StaffSpec("manager", "manager@exitdesk.demo", "Morgan Manager", group=STAFF_GROUP_MANAGERS, role="manager"),
+    StaffSpec("csm", "csm@exitdesk.demo", "Casey Success", group=STAFF_GROUP_AGENTS, role="agent (account manager)"),
+    StaffSpec("admin", "admin@exitdesk.demo", "Ada Admin", superuser=True, role="superuser"),
 ]
 
 
@@ -58,7 +67,7 @@ class AccountSpec:
     numbers: list[str]
     seats: int = 1
     account_manager: str | None = None
-    pin: str = "2468"
+    pin: str = DEMO_PIN
     card: tuple[str, str] | None = None
     licenses: dict[str, int] = field(default_factory=dict)
     addons: list[dict] = field(default_factory=list)
@@ -146,11 +155,23 @@ ACCOUNTS = [
 class Command(BaseCommand):
     help = "Load the demo: an account per policy preset with users of every role, staff users, and print the logins."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="Print the emails the demo sends (console email backend) instead of writing them to files.",
+        )
+        parser.add_argument(
+            "--emails-to",
+            default=str(Path(tempfile.gettempdir()) / "exitdesk-demo-emails"),
+            help="Where the demo's emails go while the console email backend is configured (default: %(default)s).",
+        )
+
     def handle(self, *args, **options) -> None:
         if not Plan.objects.exists():
             raise CommandError("No plans found: run `python manage.py migrate` first (the presets ship as migrations).")
         self.password_hash = make_password(DEMO_PASSWORD)  # hashed once: every demo login shares it
-        self.logins: list[tuple[str, str]] = []
+        self.logins: list[tuple[str, str, str, str]] = []  # role, email, account, preset
         self.authenticators: list[tuple[str, str, str]] = []
         steps = tqdm(
             total=len(STAFF) + len(ACCOUNTS) + 1,
@@ -159,6 +180,30 @@ class Command(BaseCommand):
             file=sys.stderr,
             disable=options["verbosity"] == 0,
         )
+        with ExitStack() as quiet:
+            emails_to = None if options["verbose"] else self.quiet(quiet, Path(options["emails_to"]))
+            self.load(steps)
+        steps.close()
+        if options["verbosity"] > 0:
+            self.print_logins(emails_to)
+
+    def quiet(self, stack: ExitStack, folder: Path) -> Path | None:
+        """Without --verbose, emails the console backend would print go to files, and a missing broker's warning
+        is not shown; returns the folder when emails go there. Other backends (SMTP, memory in tests) stay."""
+        kombu = logging.getLogger("kombu.connection")
+        stack.callback(kombu.setLevel, kombu.level)
+        kombu.setLevel(logging.ERROR)
+        if settings.EMAIL_BACKEND != CONSOLE_EMAIL:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(
+            override_settings(
+                EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(folder)
+            )
+        )
+        return folder
+
+    def load(self, steps) -> None:
         with transaction.atomic():
             staff = {}
             for spec in STAFF:
@@ -171,9 +216,6 @@ class Command(BaseCommand):
                 steps.update()
             self.load_tickets(accounts, staff)
             steps.update()
-        steps.close()
-        if options["verbosity"] > 0:
-            self.print_logins()
 
     # -- staff ---------------------------------------------------------------------------------------------
     def load_staff(self, spec: StaffSpec) -> User:
@@ -194,7 +236,7 @@ class Command(BaseCommand):
             user, name="Demo authenticator"
         )
         self.authenticators.append((spec.email, two_factor.secret_of(device), device.config_url))
-        self.logins.append((spec.email, "superuser" if spec.superuser else (spec.group or "staff")))
+        self.logins.append((spec.role, spec.email, "staff", "—"))
         return user
 
     # -- accounts ------------------------------------------------------------------------------------------
@@ -224,7 +266,7 @@ class Command(BaseCommand):
             User.objects.filter(pk=membership.user_id).update(
                 password=self.password_hash, full_name=full_name, is_active=True
             )
-            self.logins.append((email, f"{role} of {spec.name} ({spec.preset})"))
+            self.logins.append((role.replace("_", " "), email, spec.name, spec.preset))
 
         numbers = {}
         for number in spec.numbers:
@@ -275,15 +317,33 @@ class Command(BaseCommand):
         load_demo_emails()  # the triage queue: a few emails through the same pipeline as a real mailbox
 
     # -- output --------------------------------------------------------------------------------------------
-    def print_logins(self) -> None:
-        width = max(len(email) for email, _ in self.logins)
-        self.stdout.write(self.style.SUCCESS(f"\nDemo loaded. Every login below uses the password: {DEMO_PASSWORD}\n"))
-        for email, what in self.logins:
-            self.stdout.write(f"  {email:<{width}}  {DEMO_PASSWORD}  {what}")
-        self.stdout.write(
-            "\nStaff also give a code from an authenticator app (two-factor). Add a secret below to any TOTP app "
-            "(or open its otpauth:// URI), sign in with the password, then enter the app's 6-digit code:"
+    def print_logins(self, emails_to: Path | None) -> None:
+        """Short and in this order: where the emails went, the addresses, the PIN, the staff authenticators, and
+        last the logins as a table (what one looks for after the command ends)."""
+        write = self.stdout.write
+        write(self.style.SUCCESS("\nDemo loaded."))
+        if emails_to:
+            write(f"Emails the demo sent are files in {emails_to} (`demo --verbose` prints them instead).")
+        write("Agent desk (staff): http://127.0.0.1:8000/admin/   Portal (customers): http://127.0.0.1:8000/")
+        write(f"Port-out PIN of each preset's demo account: {DEMO_PIN}")
+        write(
+            "\nStaff also give a code from an authenticator app (two-factor): add the secret to any TOTP app (or open "
+            "its otpauth:// URI), sign in with the password, then enter the app's 6-digit code."
         )
-        for email, secret, uri in self.authenticators:
-            self.stdout.write(f"  {email:<{width}}  {secret}\n  {'':<{width}}  {uri}")
-        self.stdout.write("\nAdmin (staff): http://127.0.0.1:8000/admin/   Portal (customers): http://127.0.0.1:8000/")
+        self.table(["staff email", "TOTP secret"], [(email, secret) for email, secret, _ in self.authenticators])
+        for _, _, uri in self.authenticators:
+            write(f"  {uri}")
+        write(f"\nLogins (every one uses the password {DEMO_PASSWORD}):")
+        rows = [(role, email, DEMO_PASSWORD, account, preset) for role, email, account, preset in self.logins]
+        self.table(["role", "email", "password", "account", "preset"], rows)
+
+    def table(self, header: list[str], rows: list[tuple[str, ...]]) -> None:
+        widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+
+        def line(cells) -> str:
+            return "  " + "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+        self.stdout.write(line(header))
+        self.stdout.write(line(["-" * width for width in widths]))
+        for row in rows:
+            self.stdout.write(line(row))
