@@ -282,8 +282,8 @@ def page_of(
         offset : max(offset + size + 1, COUNT_CAP + 1)
     ].query.sql_with_params()
     # Django's own compiled SQL, every value a parameter.
-    counted_sql = f"SELECT COUNT(*) FROM ({capped_sql}) capped"  # noqa: S608
-    counted = RawSQL(counted_sql, capped_params, output_field=IntegerField())  # noqa: S611
+    counted_sql = f"SELECT COUNT(*) FROM ({capped_sql}) capped"  # noqa: S608  # nosec B608
+    counted = RawSQL(counted_sql, capped_params, output_field=IntegerField())  # noqa: S611  # nosec B611
     values = list(
         Ticket.objects.filter(pk__in=chosen)
         .annotate(**ROW_ORDER_ANNOTATIONS, capped_count=counted)
