@@ -60,7 +60,7 @@ def _hours(value: float) -> str:
 
 def rows_html(rows: Sequence[Row], *, manager: bool, page_query: str) -> SafeString:
     if not rows:
-        return mark_safe('<tr><td colspan="12">No tickets match this view.</td></tr>')  # noqa: S308 - fixed text  # nosec B308
+        return mark_safe('<tr><td colspan="11">No tickets match this view.</td></tr>')  # noqa: S308 - fixed text  # nosec B308
     change_a, change_b = _url_pattern("admin:tickets_ticket_change")
     wait_a, wait_b = _url_pattern("queues:clock", "wait")
     resume_a, resume_b = _url_pattern("queues:clock", "resume")
@@ -84,7 +84,7 @@ def rows_html(rows: Sequence[Row], *, manager: bool, page_query: str) -> SafeStr
         foc = f'<br><span class="muted">FOC {t.foc_date:%Y-%m-%d}</span>' if t.foc_date else ""
         if s.due:
             due_at = local(s.due)
-            due = f'<time datetime="{due_at.isoformat()}">{due_at:%Y-%m-%d %H:%M}</time>'
+            due = f'<time datetime="{due_at.isoformat()}">{due_at:%Y-%m-%d}<br>{due_at:%H:%M}</time>'
         else:
             due = "—"
         actions = ""
@@ -99,17 +99,17 @@ def rows_html(rows: Sequence[Row], *, manager: bool, page_query: str) -> SafeStr
         out.append(
             f"<tr>{tick}"
             f'<td><a href="{change_a}{pk}{change_b}">#{pk}</a></td>'
-            f"<td>{kinds.get(t.kind, escape(t.kind))}{foc}</td>"
+            f'<td class="kind">{kinds.get(t.kind, escape(t.kind))}{foc}</td>'
             f"<td>{states.get(t.state, escape(t.state))}</td>"
-            f'<td><a href="{account_href}{account_id}">{account_id}</a><br>'
-            f'<span class="muted">{escape(account.name)}</span></td>'
-            f"<td>{escape(account.plan.name)}</td>"
+            f'<td class="account"><a href="{account_href}{account_id}">{account_id}</a><br>'
+            f'<span class="muted">{escape(account.name)}</span><br>'
+            f'<span class="muted">Plan: {escape(account.plan.name)}</span></td>'
             f"<td>{escape(t.assignee.email) if t.assignee_id else '—'}</td>"
             f"<td>{priorities.get(t.priority, escape(t.priority))}</td>"
             f'<td class="n" title="{row.age_days:.2f} business days">{row.age_days:.1f} d</td>'
-            f'<td><span class="sla sla-{s.status}">{statuses[s.status]}</span><br><span class="muted">'
+            f'<td class="sla-cell"><span class="sla sla-{s.status}">{statuses[s.status]}</span><br><span class="muted">'
             f"{clocks.get(s.target, 'resolution')} · {s.elapsed_hours:.1f}/{_hours(s.target_hours)} h</span></td>"
-            f"<td>{due}</td>"
-            f"<td>{actions}</td></tr>\n"
+            f'<td class="due">{due}</td>'
+            f'<td><div class="actions">{actions}</div></td></tr>\n'
         )
     return mark_safe("".join(out))  # noqa: S308 - all escaped  # nosec B308 B703

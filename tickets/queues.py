@@ -7,12 +7,17 @@ to them and the open pool they can claim). Customers get 404: the pages do not e
 from __future__ import annotations
 
 import csv
+import math
+import zoneinfo
 from collections.abc import Callable, Iterable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import Permission
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Value
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -38,6 +43,7 @@ def staff_view(*, managers_only: bool = False) -> Callable:
                 return redirect_to_login(request.get_full_path())
             if not access.is_staff(user):
                 raise Http404  # customers do not learn these pages exist
+            read_permissions(user)
             allowed = access.may_see_insights(user) if managers_only else access.may_use_queues(user)
             if not allowed:
                 raise PermissionDenied
@@ -48,8 +54,42 @@ def staff_view(*, managers_only: bool = False) -> Callable:
     return decorate
 
 
+def read_permissions(user) -> None:
+    """The user's permissions, direct and through groups, in one query instead of Django's two, kept where
+    Django's ModelBackend keeps them on the user object (`_user_perm_cache`, `_group_perm_cache`, `_perm_cache`),
+    so every `has_perm` of this request (access.*, the template's nav) asks the same object and no query."""
+    if hasattr(user, "_perm_cache") or not user.is_active or user.is_superuser:
+        return  # read already, or Django's own path (a superuser holds every permission without reading them)
+    fields = ("content_type__app_label", "codename", "direct")
+    direct = Permission.objects.filter(user=user).annotate(direct=Value(True)).values_list(*fields).order_by()
+    grouped = Permission.objects.filter(group__user=user).annotate(direct=Value(False)).values_list(*fields).order_by()
+    by_source: dict[bool, set[str]] = {True: set(), False: set()}
+    for app_label, codename, is_direct in direct.union(grouped, all=True):
+        by_source[bool(is_direct)].add(f"{app_label}.{codename}")
+    user._user_perm_cache, user._group_perm_cache = by_source[True], by_source[False]
+    user._perm_cache = by_source[True] | by_source[False]
+
+
+def staff_time_zone(user) -> zoneinfo.ZoneInfo:
+    """The time zone a member of staff reads times in: their own where the user model has one (`time_zone`),
+    else the desk's (settings.TIME_ZONE); the pages name it beside every time."""
+    for name in (getattr(user, "time_zone", ""), settings.TIME_ZONE, "UTC"):
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            continue
+    return zoneinfo.ZoneInfo("UTC")
+
+
 def _nav(request: HttpRequest, current: str) -> dict:
-    return {"current": current, "is_manager": access.is_manager(request.user)}
+    tz = timezone.get_current_timezone()
+    return {"current": current, "is_manager": access.is_manager(request.user), "tz_label": _tz_label(tz)}
+
+
+def _tz_label(tz: zoneinfo.ZoneInfo) -> str:
+    abbreviation = timezone.now().astimezone(tz).tzname() or ""
+    name = str(tz)
+    return name if abbreviation in {name, ""} or not abbreviation.isalpha() else f"{name} ({abbreviation})"
 
 
 # -- charts: server-side SVG, each shown with its numbers' table ---------------------------------------------
@@ -57,16 +97,28 @@ def _nav(request: HttpRequest, current: str) -> dict:
 PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#c53030", "#6b46c1", "#718096", "#d69e2e", "#319795"]
 
 
+# SLA states in colours of their own (the badges' hues), always beside their names: never colour alone.
+SLA_COLORS = {"on_track": "#2f855a", "at_risk": "#c05621", "breached": "#c53030", "paused": "#4a5568"}
+
+
 def bar_chart(
-    labels: list[str], series: list[tuple[str, list[int | float]]], *, title: str, width: int = 640, height: int = 220
+    labels: list[str],
+    series: list[tuple[str, list[int | float]]],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 220,
+    bar_colors: list[str] | None = None,
 ) -> dict:
-    """Grouped vertical bars: one group per label, one bar per series; geometry for templates/queues/_chart.html."""
-    left, bottom, top = 40, 40, 10
+    """Grouped vertical bars: one group per label, one bar per series; geometry for templates/queues/_chart.html.
+    Counts get whole-number ticks; `bar_colors` colours one series' bars per label (then the legend names the
+    labels), and a single series prints each bar's value above it, so no reading depends on colour."""
+    left, bottom, top = 40, 40, 14
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([v for _, values in series for v in values] + [0])
-    scale_max = _nice_ceiling(peak)
-    if all(isinstance(v, int) for _, values in series for v in values) and scale_max < 4:
-        scale_max = 4  # counts: keep the four gridlines on whole numbers
+    counts = all(isinstance(v, int) for _, values in series for v in values)
+    step = _tick_step(peak, whole=counts)
+    scale_max = step * 4
     group_w = plot_w / max(len(labels), 1)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1)
     groups = []
@@ -76,6 +128,7 @@ def bar_chart(
             value = values[i]
             h = plot_h * value / scale_max if scale_max else 0
             x = left + i * group_w + group_w * 0.1 + j * bar_w
+            color = bar_colors[i] if bar_colors else PALETTE[j % len(PALETTE)]
             bars.append(
                 {
                     "x": round(x, 1),
@@ -84,14 +137,20 @@ def bar_chart(
                     "h": round(h, 1),
                     "value": value,
                     "series": name,
-                    "color": PALETTE[j % len(PALETTE)],
+                    "color": color,
+                    "label_x": round(x + (bar_w - 1) / 2, 1),
+                    "label_y": round(top + plot_h - h - 3, 1),
                 }
             )
         # One word a line, so long kind names do not run into their neighbours.
         groups.append(
             {"label": label, "lines": str(label).split(), "x": round(left + i * group_w + group_w / 2, 1), "bars": bars}
         )
-    ticks = [{"value": round(scale_max * k / 4, 1), "y": round(top + plot_h - plot_h * k / 4, 1)} for k in range(5)]
+    ticks = [{"value": _tick_text(step * k), "y": round(top + plot_h - plot_h * k / 4, 1)} for k in range(5)]
+    if bar_colors:
+        legend = [{"name": str(label), "color": color} for label, color in zip(labels, bar_colors, strict=True)]
+    else:
+        legend = [{"name": name, "color": PALETTE[j % len(PALETTE)]} for j, (name, _) in enumerate(series)]
     return {
         "title": title,
         "width": width,
@@ -102,19 +161,31 @@ def bar_chart(
         "label_y": top + plot_h + 16,
         "groups": groups,
         "ticks": ticks,
-        "legend": [{"name": name, "color": PALETTE[j % len(PALETTE)]} for j, (name, _) in enumerate(series)],
+        "legend": legend,
+        "value_labels": len(series) == 1,
+        "bar_colors": bool(bar_colors),
         "rotate_labels": len(labels) > 8,
     }
 
 
-def _nice_ceiling(value: float) -> float:
-    if value <= 0:
-        return 0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value
+def _tick_step(peak: float, *, whole: bool) -> float:
+    """The step between the chart's four gridlines: 1, 2, 2.5 or 5 times a power of ten, and a whole number
+    (1, 2, 5, 10, 20, 25, …) when the values are counts, so a count's axis never reads 1.2 or 2.5."""
+    if peak <= 0:
+        return 1
+    raw = peak / 4
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if whole and (step < 1 or step != int(step)):
+            continue
+        if step >= raw:
+            return int(step) if whole else step
+    return 10 * magnitude
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 # -- pages ----------------------------------------------------------------------------------------------------
@@ -144,6 +215,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             [sla.Status.LABELS[s].split(" (")[0] for s in sla.Status.FILTERS],
             [("Open tickets", [data.sla_totals[s] for s in sla.Status.FILTERS])],
             title="SLA status of open work",
+            bar_colors=[SLA_COLORS[s] for s in sla.Status.FILTERS],
         ),
         "load": bar_chart(
             [label for _, label in data.kinds],
@@ -172,7 +244,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.QueueFilters.from_query(request.GET)
     tickets = selectors.queue(request.user, filters, now)
     all_plans = selectors.plans_with_policies()
-    page = selectors.page_of(tickets, filters.page, now, plans=all_plans)
+    page = selectors.page_of(tickets, filters.page, now, plans=all_plans, sort=filters.sort)
     manager = access.may_assign_anyone(request.user)
     presets = [(key, label) for key, (label, _) in selectors.PRESETS.items()]
     statuses = [(s, sla.Status.LABELS[s]) for s in sla.Status.FILTERS]
