@@ -145,24 +145,23 @@ def summary(ticket: Ticket) -> str:
     """What the request is about, in one line, from the row's own columns (no query)."""
     kind = ticket.kind
     if kind == Kind.ACCOUNT_CANCELLATION:
-        text = f"Cancel the whole account {ticket.account.name}"
-        return f"{text} — {ticket.get_reason_display()}" if ticket.reason else text
+        return f"Whole account — {ticket.get_reason_display()}" if ticket.reason else "Whole account"
     if kind == Kind.LICENSE_CANCELLATION:
-        if not ticket.quantity:
-            return "Cancel licenses"
-        return f"Cancel {ticket.quantity} license{'s' if ticket.quantity != 1 else ''}"
+        what = ticket.license.get_product_display() if ticket.license_id and ticket.license else "licenses"
+        return f"Cancel {ticket.quantity} × {what}" if ticket.quantity else f"Cancel {what}"
     if kind == Kind.NUMBER_CANCELLATION:
         return "Cancel phone numbers"
     if kind == Kind.ADDON_CANCELLATION:
-        return "Cancel an add-on"
+        addon = ticket.addon if ticket.addon_id else None  # its name, not str(): that reads the add-on's number
+        return f"Cancel {addon.name or addon.get_product_display()}" if addon else "Cancel an add-on"
     if kind == Kind.PORT_OUT:
         carrier = f" to {ticket.gaining_carrier}" if ticket.gaining_carrier else ""
         foc = f", FOC {ticket.foc_date:%d %b}" if ticket.foc_date else ""
         return f"Port numbers out{carrier}{foc}"
     if kind == Kind.DOWNGRADE:
-        return "Downgrade the plan"
+        return f"Downgrade to {ticket.target_plan}" if ticket.target_plan_id and ticket.target_plan else "Downgrade"
     if kind == Kind.REACTIVATION:
-        return f"Reactivate {ticket.account.name}"
+        return "Restore the cancelled account"
     return words(kind)
 
 
@@ -289,8 +288,6 @@ def timeline(ticket: Ticket, user) -> list[Event]:
             events.append(Event(row.at, "assign", row.note or "Assignment changed", row.actor_label, order=row.pk))
             continue
         title = PAST.get(row.transition, words(row.transition))
-        if row.source and row.source != row.target:
-            title = f"{title}: {State(row.target).label.lower() if row.target in State.values else row.target}"
         detail = f"via {CHANNEL_TEXTS.get(row.channel, words(row.channel))}"
         events.append(Event(row.at, "transition", title, row.actor_label, row.note, detail, order=row.pk))
     for comment in access.comments_for(user, ticket):
