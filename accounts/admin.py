@@ -1,3 +1,5 @@
+import copy
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -27,17 +29,22 @@ class EmailUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+PASSWORD_HELP_FOR_VIEWERS = (
+    "Raw passwords are not stored. The person resets their own password from the sign-in page "
+    "(“Forgotten your password?”); an administrator can set one here."
+)
+
+
 class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
     """The password's summary without the "Reset password" button: for staff who may view a user but not change
     one (agents and managers), whom the button would only lead to a 403."""
 
     template_name = "accounts/password_summary.html"
 
-
-PASSWORD_HELP_FOR_VIEWERS = (
-    "Raw passwords are not stored. The person resets their own password from the sign-in page "
-    "(“Forgotten your password?”); an administrator can set one here."
-)
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["help"] = PASSWORD_HELP_FOR_VIEWERS
+        return context
 
 
 class MembershipOfUserInline(admin.TabularInline):
@@ -74,8 +81,8 @@ class UserAdmin(DjangoUserAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         password = form.base_fields.get("password")
         if password is not None and not self.has_change_permission(request, obj):
+            password = form.base_fields["password"] = copy.deepcopy(password)  # the field is shared by every form
             password.widget = PasswordSummaryWidget()
-            password.help_text = PASSWORD_HELP_FOR_VIEWERS
         return form
 
 

@@ -1,4 +1,5 @@
 import functools
+import json
 import zoneinfo
 
 from django import forms
@@ -26,7 +27,7 @@ from billing.models import (
     Route,
     Subscription,
 )
-from billing.policy_widgets import GridField, TableField
+from billing.policy_widgets import GridField, OrderedChoicesField, TableField
 from config.admin_mixins import ValidInitialIdsMixin
 
 PORT_OUT_DENY_WARNING = (
@@ -108,22 +109,22 @@ def _friendly_fields() -> dict[str, forms.Field]:
             corner="Kind of request",
             label="Who may ask for each kind",
         ),
-        "intake_channels": forms.MultipleChoiceField(
+        "intake_channels": OrderedChoicesField(
             choices=CHANNELS,
             widget=forms.CheckboxSelectMultiple,
             required=False,
             label="Channels that take account cancellations",
         ),
-        "intake_weekdays": forms.TypedMultipleChoiceField(
+        "intake_weekdays": OrderedChoicesField(
             choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple, required=False, label="Intake days"
         ),
-        "acknowledgements": forms.MultipleChoiceField(
+        "acknowledgements": OrderedChoicesField(
             choices=list(ACKNOWLEDGEMENT_TEXTS.items()),
             widget=forms.CheckboxSelectMultiple,
             required=False,
             label="What the customer ticks before cancelling",
         ),
-        "required_info": forms.MultipleChoiceField(
+        "required_info": OrderedChoicesField(
             choices=list(REQUIRED_INFO_FIELDS.items()),
             widget=forms.CheckboxSelectMultiple,
             required=False,
@@ -219,7 +220,7 @@ class PolicyForm(forms.ModelForm):
         cleaned = super().clean()
         for name in FRIENDLY:
             key = EDIT.format(name)
-            if key not in self.fields or name in self.changed_data or key not in self.changed_data:
+            if key not in self.fields or self._json_edited(name) or key not in self.changed_data:
                 continue  # the JSON was edited (it wins), or the widget was left as it was
             if key not in cleaned:
                 continue  # the widget's own error is already on it
@@ -232,6 +233,18 @@ class PolicyForm(forms.ModelForm):
                 continue
             cleaned[name] = value
         return cleaned
+
+    def _json_edited(self, name: str) -> bool:
+        """Whether the JSON field itself was changed, judged against the stored value (not Django's hidden initial,
+        which a form posted without it would count as a change)."""
+        if name not in self.fields:
+            return False
+        if name not in self.cleaned_data:
+            return True  # refused JSON: its error stands
+        before = self.initial.get(name)
+        return json.dumps(before, sort_keys=True, default=str) != json.dumps(
+            self.cleaned_data[name], sort_keys=True, default=str
+        )
 
 
 for _name, _field in FRIENDLY.items():

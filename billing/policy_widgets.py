@@ -97,6 +97,15 @@ class GridField(forms.Field):
         return sorted(self.prepare_value(initial)) != sorted(self.prepare_value(data or []))
 
 
+class OrderedChoicesField(forms.TypedMultipleChoiceField):
+    """Checkboxes whose ticked values are saved in the order of the choices, whatever order the browser posts."""
+
+    def clean(self, value):
+        chosen = super().clean(value)
+        order = [self.coerce(key) for key, _ in self.choices]
+        return sorted(chosen, key=order.index)
+
+
 class TableWidget(forms.MultiWidget):
     """Rows × columns of small inputs (numbers or selects), one subwidget per cell, row by row."""
 

@@ -482,6 +482,17 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     def route_text(self, obj: Ticket) -> str:
         return admin_desk.route_text(obj.route)
 
+    @admin.display(description="License")
+    def license_text(self, obj: Ticket) -> str:
+        if obj.license is None:
+            return "—"
+        line = obj.license
+        return f"{line.get_product_display()}: {line.quantity} held, at least {line.minimum} must remain"
+
+    @admin.display(description="Add-on")
+    def addon_text(self, obj: Ticket) -> str:
+        return str(obj.addon) if obj.addon else "—"
+
     @admin.display(description="Exit survey reason")
     def reason_text(self, obj: Ticket) -> str:
         return obj.get_reason_display() if obj.reason else "Not given"

@@ -22,19 +22,19 @@ from .models import PORT_OUT_REJECTION_CODES, TRANSITIONS, Kind, LogChannel, Sta
 # The details each kind shows on its page (admin field or display method names, in order).
 KIND_FIELDS: dict[str, list[str]] = {
     Kind.ACCOUNT_CANCELLATION: ["reason_text", "comment", "acknowledgement_list", "check_list", "billing_note"],
-    Kind.LICENSE_CANCELLATION: ["license", "quantity", "billing_note"],
+    Kind.LICENSE_CANCELLATION: ["license_text", "quantity", "billing_note"],
     Kind.NUMBER_CANCELLATION: ["number_list", "billing_note"],
-    Kind.ADDON_CANCELLATION: ["addon", "billing_note"],
+    Kind.ADDON_CANCELLATION: ["addon_text", "billing_note"],
     Kind.PORT_OUT: ["number_list", "gaining_carrier", "authorized_name", "foc_date", "check_list", "review_text"],
     Kind.DOWNGRADE: ["target_plan", "reason_text", "comment", "billing_note"],
     Kind.REACTIVATION: ["comment"],
 }
 # Every detail a kind may show: a kind without an entry above shows those of these that hold a value.
 DETAIL_FIELDS = [
-    "license",
+    "license_text",
     "quantity",
     "number_list",
-    "addon",
+    "addon_text",
     "target_plan",
     "gaining_carrier",
     "authorized_name",
@@ -49,6 +49,8 @@ _DETAIL_VALUES = {  # the model attribute a display method reads, to tell whethe
     "reason_text": "reason",
     "acknowledgement_list": "acknowledgements",
     "check_list": "checks",
+    "license_text": "license_id",
+    "addon_text": "addon_id",
 }
 
 # What a verification check's key means (tickets.services stores {key: passed}).
