@@ -677,7 +677,9 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
             )
             form = RecordRequestForm(account=account)
         if form.account is None:
-            chooser = ChooseAccountForm(request.GET if "account" in request.GET else None)
+            # Bound to an id only: the autocomplete widget queries what it is given (text there is a ValueError).
+            chosen = as_id(request.GET.get("account", ""))
+            chooser = ChooseAccountForm({"account": chosen} if chosen else None)
         context = {
             **self.admin_site.each_context(request),
             "title": "Record a request taken by phone or email",
