@@ -225,6 +225,13 @@ class PolicyForm(forms.ModelForm):
             if key not in cleaned:
                 continue  # the widget's own error is already on it
             value = cleaned[key]
+            stored = self.initial.get(name)
+            rows = getattr(self.fields[key], "row_keys", None) or [
+                row for row, _ in getattr(self.fields[key], "rows", [])
+            ]
+            if isinstance(value, dict) and isinstance(stored, dict):
+                # Keys the widget has no row for (set under Advanced, or of a kind added later) are kept.
+                value = {**{k: v for k, v in stored.items() if k not in rows}, **value}
             try:
                 for validator in Policy._meta.get_field(name).validators:
                     validator(value)  # the model's own validators, empty values included

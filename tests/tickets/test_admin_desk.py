@@ -334,3 +334,16 @@ def test_the_desk_has_its_own_names(client, kixie):
     assert "Exitdesk agent desk: verify, complete and answer requests" in page
     client.force_login(kixie.manager)
     assert "Exitdesk for support managers" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_widget_change_keeps_keys_the_widget_has_no_row_for(client, kixie):
+    # policy as data: a route set under Advanced for a key the table does not list survives an edit of the table
+    policy = Policy.objects.get(preset="kixie")
+    Policy.objects.filter(pk=policy.pk).update(addon_routes={"fax_line": "self_service"})
+    client.force_login(kixie.manager)
+    url, data = _policy_form(client, policy)
+    data["addon_routes__edit_0"] = "account_manager"  # Call Insights, the table's first row
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    policy.refresh_from_db()
+    assert policy.addon_routes == {"fax_line": "self_service", "call_insights": "account_manager"}
