@@ -1,7 +1,9 @@
+import copy
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, ReadOnlyPasswordHashWidget, UserChangeForm
 from django.core.exceptions import ValidationError
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
@@ -25,6 +27,24 @@ class EmailUserChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+PASSWORD_HELP_FOR_VIEWERS = (
+    "Raw passwords are not stored. The person resets their own password from the sign-in page "
+    "(“Forgotten your password?”); an administrator can set one here."
+)
+
+
+class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
+    """The password's summary without the "Reset password" button: for staff who may view a user but not change
+    one (agents and managers), whom the button would only lead to a 403."""
+
+    template_name = "accounts/password_summary.html"
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["help"] = PASSWORD_HELP_FOR_VIEWERS
+        return context
 
 
 class MembershipOfUserInline(admin.TabularInline):
@@ -55,6 +75,15 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "usable_password", "password1", "password2")}),
     )
     readonly_fields = ["last_login", "date_joined"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """Only who may change the user (and so reach the admin's password page) sees "Reset password"."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        password = form.base_fields.get("password")
+        if password is not None and not self.has_change_permission(request, obj):
+            password = form.base_fields["password"] = copy.deepcopy(password)  # the field is shared by every form
+            password.widget = PasswordSummaryWidget()
+        return form
 
 
 class MembershipFormSet(forms.BaseInlineFormSet):

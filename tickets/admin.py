@@ -8,20 +8,23 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import get_script_prefix, path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account, User
 from billing.models import AddOn, License, Plan, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
+from config.ids import as_id
 from numbers.models import PhoneNumber
 
-from . import access, services, verification_links
+from . import access, admin_desk, selectors, services, sla, verification_links
 from .exceptions import Refusal
 from .forms import check_attachment, check_attachment_quota
 from .models import (
@@ -43,6 +46,13 @@ from .models import (
 from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
 from .sla import SlaStatusListFilter
 
+# The desk's own names (SPEC §6): agents and managers work in "Exitdesk", not "Django administration".
+admin.site.site_header = "Exitdesk"
+admin.site.site_title = "Exitdesk agent desk"
+admin.site.index_title = "Agent desk"
+# The app list sits on the home page; beside the ticket list it would push Priority and Created past 1,280 px.
+admin.site.enable_nav_sidebar = False
+
 
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
@@ -63,10 +73,16 @@ class TransitionLogInline(ReadOnlyInline):
 
 
 class CommentInline(admin.StackedInline):
+    """Adds a comment; the comments already made are read in the page's timeline (tickets.admin_desk)."""
+
     model = Comment
     extra = 1
-    fields = ["body", "public", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    fields = ["body", "public"]
+    verbose_name = "new comment"
+    verbose_name_plural = "Add a comment"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # comments are a record: added, never edited
@@ -109,30 +125,92 @@ class AttachmentInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a> ({} bytes)', url, obj.name, obj.size)
 
 
-class RecordRequestForm(forms.Form):
-    """A request an agent takes by phone or email on a customer's behalf (K6, K11, A2)."""
+RECEIVED_AT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
-    account = forms.ModelChoiceField(queryset=Account.objects.all())
+
+def _account_widget() -> forms.Widget:
+    """The admin's own autocomplete over accounts (AccountAdmin's search: account ID, name, member email, number)."""
+    return AutocompleteSelect(Ticket._meta.get_field("account"), admin.site)
+
+
+class ChooseAccountForm(forms.Form):
+    """Step one of recording a request: whose account (everything after is scoped to it)."""
+
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.exclude(status__in=[Account.Status.PURGING, Account.Status.PURGED]),
+        widget=_account_widget(),
+        help_text="Search by account ID, name, a member's email or a phone number.",
+    )
+
+
+class RecordRequestForm(forms.Form):
+    """A request an agent takes by phone or email on a customer's behalf (K6, K11, A2), scoped to one account: its
+    active members, its numbers, licenses and add-ons, the lower plans of its product line."""
+
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.exclude(status__in=[Account.Status.PURGING, Account.Status.PURGED]),
+        widget=forms.HiddenInput,
+    )
     requester = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_staff=False), help_text="The member of the account who asks."
+        queryset=User.objects.none(), help_text="The member of the account who asks (active members only)."
     )
     kind = forms.ChoiceField(choices=Kind.choices)
     channel = forms.ChoiceField(choices=[(Channel.PHONE, "Phone"), (Channel.EMAIL, "Email")])
+    received_at = forms.DateTimeField(
+        required=False,
+        input_formats=RECEIVED_AT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        label="Received at",
+        help_text="When the call or email came in (your time zone); empty: now. Intake hours are those of that moment.",
+    )
     full_name = forms.CharField(required=False)
     company = forms.CharField(required=False, label="Company name or account ID")
-    contact = forms.CharField(required=False)
-    reason = forms.ChoiceField(choices=[("", "—")] + list(ExitReason.choices), required=False)
+    contact = forms.CharField(required=False, label="Contact (email or phone)")
+    reason = forms.ChoiceField(choices=[("", "—")] + list(ExitReason.choices), required=False, label="Why they leave")
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    card_last4 = forms.CharField(required=False, max_length=4, label="Card last four (K7)")
-    license = forms.ModelChoiceField(queryset=License.objects.all(), required=False)
-    quantity = forms.IntegerField(required=False, min_value=1)
-    numbers = forms.ModelMultipleChoiceField(queryset=PhoneNumber.objects.all(), required=False)
-    addon = forms.ModelChoiceField(queryset=AddOn.objects.all(), required=False)
-    tier = forms.CharField(required=False, max_length=40, label="New tier or package (add-on change)")
-    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), required=False, label="Target plan")
-    gaining_carrier = forms.CharField(required=False)
-    authorized_name = forms.CharField(required=False)
+    card_last4 = forms.CharField(
+        required=False, max_length=4, label="Card's last four digits", help_text="Where the policy verifies the card."
+    )
+    license = forms.ModelChoiceField(queryset=License.objects.none(), required=False, help_text="License cancellation.")
+    quantity = forms.IntegerField(required=False, min_value=1, help_text="How many licenses to cancel.")
+    numbers = forms.ModelMultipleChoiceField(
+        queryset=PhoneNumber.objects.none(), required=False, help_text="Number cancellation or port-out."
+    )
+    addon = forms.ModelChoiceField(queryset=AddOn.objects.none(), required=False, label="Add-on")
+    tier = forms.CharField(required=False, max_length=40, label="New tier or package", help_text="Add-on change.")
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.none(), required=False, label="Target plan", help_text="Downgrade: a lower plan."
+    )
+    gaining_carrier = forms.CharField(required=False, help_text="Port-out.")
+    authorized_name = forms.CharField(required=False, help_text="Port-out: the person authorized on the account.")
     pin = forms.CharField(required=False, widget=forms.PasswordInput, label="Port-out PIN")
+
+    def __init__(self, *args, account: Account | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound:
+            chosen = as_id(self.data.get("account", ""))
+            accounts = self.fields["account"].queryset.select_related("plan")
+            account = accounts.filter(pk=chosen).first() if chosen else None
+        self.account = account
+        if account is None:
+            return
+        self.fields["account"].initial = account.pk
+        self.fields["requester"].queryset = (
+            User.objects.filter(memberships__account=account, is_active=True, is_staff=False)
+            .order_by("full_name", "email")
+            .distinct()
+        )
+        self.fields["requester"].label_from_instance = lambda user: (
+            f"{user.full_name} <{user.email}>" if user.full_name else user.email
+        )
+        self.fields["license"].queryset = License.objects.filter(account=account)
+        self.fields["numbers"].queryset = PhoneNumber.objects.filter(
+            account=account, status=PhoneNumber.Status.ACTIVE
+        ).order_by("number")
+        self.fields["addon"].queryset = AddOn.objects.filter(account=account, status=AddOn.Status.ACTIVE)
+        self.fields["plan"].queryset = Plan.objects.filter(
+            product_line=account.plan.product_line, rank__lt=account.plan.rank
+        ).order_by("rank")
 
     def request(self) -> services.Request:
         data = self.cleaned_data
@@ -173,13 +251,50 @@ class SlaFilter(admin.SimpleListFilter):
         return queryset
 
 
+def desk_plans(request: HttpRequest) -> list[Plan]:
+    """Every plan with its policy's calendar and targets, read once a request: the policy filter's choices and the
+    rows' SLA both come from it."""
+    if not hasattr(request, "_desk_plans"):
+        request._desk_plans = selectors.plans_with_policies()
+    return request._desk_plans
+
+
+class PolicyListFilter(admin.SimpleListFilter):
+    """The policies that plans use, from desk_plans: the same read as the rows' SLA, not a query of its own."""
+
+    title = "policy"
+    parameter_name = "policy"
+
+    def lookups(self, request, model_admin):
+        policies = {plan.policy.pk: plan.policy.name for plan in desk_plans(request)}
+        return sorted(policies.items(), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        policy = as_id(self.value()) if self.value() else None
+        if self.value() and policy is None:
+            return queryset.none()
+        return queryset.filter(account__plan__policy_id=policy) if policy else queryset
+
+
 class TicketChangeList(ChangeList):
     """The list shows the account and the assignee: it joins those only, not the plan and its policy (a policy is a
     dozen JSON fields decoded for every row)."""
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
-        return queryset.select_related(None).select_related("account", "assignee")
+        # The one-line summary names the license, add-on or target plan: joined here, never read per row.
+        return queryset.select_related(None).select_related("account", "assignee", "license", "addon", "target_plan")
+
+    def get_results(self, request):
+        """Each row's SLA, from the plans and their policies read once (a handful), never a query per row."""
+        super().get_results(request)
+        if not self.result_list:
+            return
+        plans = {plan.pk: plan for plan in desk_plans(request)}
+        now = timezone.now()
+        for ticket in self.result_list:
+            plan = plans.get(ticket.account.plan_id)
+            ticket.desk_sla = sla.ticket_sla(ticket, plan.policy, now) if plan is not None else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -190,13 +305,28 @@ def _account_change_url(prefix: str) -> tuple[str, str]:
     return before, after
 
 
+def _short(moment: dt.datetime) -> str:
+    """A due time in the viewer's zone, short enough for a list column: "24 Nov 14:00"."""
+    return f"{timezone.localtime(moment):%d %b %H:%M}"
+
+
 def _account_url() -> tuple[str, str]:
     return _account_change_url(get_script_prefix())
 
 
 @admin.register(Ticket)
 class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
-    list_display = ["id", "kind", "state", "account_link", "assignee", "channel", "route", "priority", "created_at"]
+    list_display = [
+        "id",
+        "request_summary",
+        "state",
+        "sla_status",
+        "sla_due",
+        "account_link",
+        "assignee_name",
+        "priority",
+        "created",
+    ]
     list_filter = [
         "state",
         "kind",
@@ -204,7 +334,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         "channel",
         RouteListFilter,  # bounded lookups (tickets.queue_admin): no DISTINCT over every ticket
         AssigneeListFilter,
-        "account__plan__policy",
+        PolicyListFilter,
         "priority",
         SlaStatusListFilter,  # manager queues: SLA in business hours (tickets.sla)
     ]
@@ -222,48 +352,11 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) over every ticket on each page is what slows big desks
     autocomplete_fields = ["assignee"]
-    inlines = [TransitionLogInline, CommentInline, AttachmentInline]
+    inlines = [CommentInline, AttachmentInline]  # the log, the comments and the emails: the page's timeline
     change_form_template = "admin/tickets/ticket/change_form.html"
-    fieldsets = [
-        (None, {"fields": ["kind", "state", "account", "requester", "channel", "route", "assignee", "priority"]}),
-        ("Requester's details (A4)", {"fields": ["full_name", "company", "contact"]}),
-        (
-            "Request",
-            {
-                "fields": [
-                    "license",
-                    "quantity",
-                    "number_list",
-                    "addon",
-                    "tier",
-                    "target_plan",
-                    "gaining_carrier",
-                    "authorized_name",
-                    "foc_date",
-                ]
-            },
-        ),
-        ("Exit survey and verification", {"fields": ["reason", "comment", "acknowledgements", "checks"]}),
-        ("Billing (K5)", {"fields": ["billing_note"]}),
-        (
-            "Workflow",
-            {
-                "fields": [
-                    "needs_manager_review",
-                    "verified_by",
-                    "approved_by",
-                    "rejection_code",
-                    "rejection_reason",
-                    "created_at",
-                    "updated_at",
-                    "first_response_at",
-                    "closed_at",
-                ]
-            },
-        ),
-    ]
-    # Everything on the page is a record of the request and its workflow; staff only assign and prioritise here.
-    readonly_fields = [f for _, options in fieldsets for f in options["fields"] if f not in {"assignee", "priority"}]
+    # The page's fields follow the ticket's kind (tickets.admin_desk.KIND_FIELDS); staff write only these two here.
+    WRITABLE = ("assignee", "priority")
+    fieldsets = [(None, {"fields": ["assignee", "priority", "channel_text", "route_text"]})]  # see get_fieldsets
 
     actions = ["claim_selected", "unassign_selected"]
 
@@ -281,9 +374,29 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return access.may_submit_for_others(request.user)
 
+    def get_fieldsets(self, request, obj=None):
+        """Only what this kind of request carries, each in words (tickets.admin_desk)."""
+        sets = [(None, {"fields": ["assignee", "priority", "channel_text", "route_text"]})]
+        if obj is None:
+            return sets
+        if obj.full_name or obj.company or obj.contact:
+            sets.append(("Who asked", {"fields": ["full_name", "company", "contact"]}))
+        details = admin_desk.detail_fields(obj)
+        if details:
+            sets.append((f"The request: {obj.get_kind_display().lower()}", {"fields": details}))
+        workflow = ["created_at", "first_response_at"]
+        workflow += [name for name in ("verified_by", "approved_by") if getattr(obj, f"{name}_id")]
+        if obj.state == State.REJECTED:
+            workflow.append("rejection_text")
+        if obj.closed_at:
+            workflow.append("closed_at")
+        sets.append(("Workflow", {"fields": workflow, "classes": ["collapse"] if obj.is_open else []}))
+        return sets
+
     def get_readonly_fields(self, request, obj=None):
         writable = access.writable_ticket_fields(request.user, obj)
-        return [*self.readonly_fields, *(name for name in ("assignee", "priority") if name not in writable)]
+        shown = {name for _, options in self.get_fieldsets(request, obj) for name in options["fields"]}
+        return sorted(name for name in shown if name not in self.WRITABLE or name not in writable)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -341,10 +454,106 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return TicketChangeList
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Tickets", **(extra_context or {})})
+
     @admin.display(description="Account", ordering="account__account_id")
     def account_link(self, obj: Ticket) -> str:
         before, after = _account_url()
-        return format_html('<a href="{}{}{}">{}</a>', before, obj.account_id, after, obj.account.account_id)
+        return format_html(
+            '<a href="{}{}{}" class="desk-account">{}</a><span class="desk-summary">{}</span>',
+            before,
+            obj.account_id,
+            after,
+            obj.account.name,
+            obj.account.account_id,
+        )
+
+    @admin.display(description="Assignee", ordering="assignee__email")
+    def assignee_name(self, obj: Ticket) -> str:
+        if obj.assignee is None:
+            return "—"
+        return obj.assignee.full_name or obj.assignee.email.split("@")[0]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Ticket) -> str:
+        return format_html('<time datetime="{}">{}</time>', obj.created_at.isoformat(), _short(obj.created_at))
+
+    @admin.display(description="Request")
+    def request_summary(self, obj: Ticket) -> str:
+        return format_html(
+            '<span class="desk-kind">{}</span><span class="desk-summary">{}</span>',
+            obj.get_kind_display(),
+            admin_desk.summary(obj),
+        )
+
+    @admin.display(description="SLA")
+    def sla_status(self, obj: Ticket) -> str:
+        status = getattr(obj, "desk_sla", None)
+        if status is None:
+            return "—"
+        return format_html('<span class="desk-sla desk-sla-{}">{}</span>', status.status, status.label)
+
+    @admin.display(description="Due")
+    def sla_due(self, obj: Ticket) -> str:
+        status = getattr(obj, "desk_sla", None)
+        if status is None or status.due is None or obj.closed_at:
+            return "—"
+        return format_html('<time datetime="{}">{}</time>', status.due.isoformat(), _short(status.due))
+
+    @admin.display(description="Channel")
+    def channel_text(self, obj: Ticket) -> str:
+        return obj.get_channel_display()
+
+    @admin.display(description="Route")
+    def route_text(self, obj: Ticket) -> str:
+        return admin_desk.route_text(obj.route)
+
+    @admin.display(description="License")
+    def license_text(self, obj: Ticket) -> str:
+        if obj.license is None:
+            return "—"
+        line = obj.license
+        return f"{line.get_product_display()}: {line.quantity} held, at least {line.minimum} must remain"
+
+    @admin.display(description="Add-on")
+    def addon_text(self, obj: Ticket) -> str:
+        return str(obj.addon) if obj.addon else "—"
+
+    @admin.display(description="Exit survey reason")
+    def reason_text(self, obj: Ticket) -> str:
+        return obj.get_reason_display() if obj.reason else "Not given"
+
+    @admin.display(description="Acknowledged")
+    def acknowledgement_list(self, obj: Ticket) -> str:
+        keys = obj.acknowledgements if isinstance(obj.acknowledgements, list) else []
+        if not keys:
+            return "Nothing acknowledged"
+        return format_html_join("", "<li>{}</li>", ((admin_desk.acknowledgement_text(k),) for k in keys))
+
+    @admin.display(description="Verification checks")
+    def check_list(self, obj: Ticket) -> str:
+        checks = obj.checks if isinstance(obj.checks, dict) else {}
+        if not checks:
+            return "No check recorded yet"
+        return format_html_join(
+            "",
+            '<li class="desk-check-{}">{}: {}</li>',
+            (
+                ("passed" if ok is True else "failed", admin_desk.check_text(key), "passed" if ok is True else "failed")
+                for key, ok in checks.items()
+            ),
+        )
+
+    @admin.display(description="Outstanding balance")
+    def review_text(self, obj: Ticket) -> str:
+        if obj.needs_manager_review:
+            return "The account owes money: a support manager reviews this port-out before it is approved."
+        return "Nothing owed that holds this port-out."
+
+    @admin.display(description="Why it was rejected")
+    def rejection_text(self, obj: Ticket) -> str:
+        return admin_desk.rejection_text(obj) or "—"
 
     @admin.display(description="Coming bill")
     def billing_note(self, obj: Ticket) -> str:
@@ -391,7 +600,15 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ticket = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if ticket is not None:
-            extra_context["available_transitions"] = services.available_transitions(ticket, request.user)
+            available = services.available_transitions(ticket, request.user)
+            extra_context["available_transitions"] = available
+            extra_context["panel"] = admin_desk.panel(ticket, request.user, available)
+            extra_context["desk_header"] = admin_desk.header(ticket)
+            extra_context["timeline"] = admin_desk.timeline(ticket, request.user)
+            extra_context["ticket"] = ticket
+            extra_context["title"] = f"Ticket #{ticket.pk}"
+            extra_context["subtitle"] = f"{ticket.get_kind_display()} — {ticket.account.name}"
+            extra_context["show_save_and_add_another"] = False
             extra_context["rejection_codes"] = PORT_OUT_REJECTION_CODES if ticket.kind == Kind.PORT_OUT else {}
             extra_context["needs_card"] = (
                 ticket.kind == Kind.ACCOUNT_CANCELLATION
@@ -447,32 +664,59 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_id))
 
     def add_view(self, request, form_url="", extra_context=None):
+        """Record a request: choose the account (step one), then the request, scoped to that account."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RecordRequestForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                ticket = services.submit_ticket(
-                    account=form.cleaned_data["account"],
-                    kind=form.cleaned_data["kind"],
-                    requester=form.cleaned_data["requester"],
-                    request=form.request(),
-                    channel=form.cleaned_data["channel"],
-                    actor=request.user,
-                )
-            except Refusal as refusal:
-                target = refusal.field if refusal.field in form.fields else None
-                form.add_error(target, f"{refusal.detail} [{refusal.code}]")
-            else:
-                self.message_user(request, f"Recorded ticket #{ticket.pk} ({ticket.get_state_display().lower()}).")
-                return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        chooser = None
+        if request.method == "POST":
+            form = RecordRequestForm(request.POST)
+            if form.account is not None and form.is_valid():
+                ticket = self._record(request, form)
+                if ticket is not None:
+                    self.message_user(request, f"Recorded ticket #{ticket.pk} ({ticket.get_state_display().lower()}).")
+                    return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
+        else:
+            chosen = as_id(request.GET.get("account", ""))
+            account = (
+                ChooseAccountForm.base_fields["account"].queryset.filter(pk=chosen).select_related("plan").first()
+                if chosen
+                else None
+            )
+            form = RecordRequestForm(account=account)
+        if form.account is None:
+            # Bound to an id only: the autocomplete widget queries what it is given (text there is a ValueError).
+            chosen = as_id(request.GET.get("account", ""))
+            chooser = ChooseAccountForm({"account": chosen} if chosen else None)
         context = {
             **self.admin_site.each_context(request),
             "title": "Record a request taken by phone or email",
             "form": form,
+            "chooser": chooser,
+            "account": form.account,
+            "media": self.media + (chooser.media if chooser else form.media),
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/tickets/ticket/record.html", context)
+
+    def _record(self, request, form: RecordRequestForm) -> Ticket | None:
+        data = form.cleaned_data
+        received_at = data.get("received_at")
+        if received_at is not None and timezone.is_naive(received_at):
+            received_at = timezone.make_aware(received_at)
+        try:
+            return services.submit_ticket(
+                account=data["account"],
+                kind=data["kind"],
+                requester=data["requester"],
+                request=form.request(),
+                channel=data["channel"],
+                actor=request.user,
+                received_at=received_at,
+            )
+        except Refusal as refusal:
+            target = refusal.field if refusal.field in form.fields else None
+            form.add_error(target, refusal.detail)
+            return None
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)

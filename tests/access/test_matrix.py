@@ -249,7 +249,7 @@ PROBES: dict[tuple[str, str], dict] = {
             _ok(response := c.api.get(f"/api/v1/tickets/{s.owners_case.pk}/"))
             and response.json()["checks"] == {"pin": True, "name": True, "numbers_on_account": True}
         ),
-        "admin": lambda s, c: "&quot;pin&quot;: true" in _admin_page(s, c, s.owners_case),
+        "admin": lambda s, c: "Port-out PIN: passed" in _admin_page(s, c, s.owners_case),  # in words (issue 17)
     },
     ("staff note", "read"): {
         "portal": lambda s, c: "staff-note-7731" in _portal_page(s, c, s.verified_case),

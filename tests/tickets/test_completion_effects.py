@@ -114,7 +114,7 @@ def test_kept_credit_goes_with_the_purge(cast, submit, in_business_hours):
 def test_the_preview_page_says_the_credit_stays(cast, signed_in_owner_preview):
     # rule U7: the impact preview tells a Kustomer owner the credit is kept, not forfeited
     page = signed_in_owner_preview(cast("kustomer"), credit="25.50")
-    assert "25.50 stays on the account until its data is deleted" in page
+    assert "your credit of $25.50 USD stays on the account until its data is deleted" in page
     assert "remaining credit is forfeited" not in page
 
 
