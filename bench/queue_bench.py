@@ -49,7 +49,7 @@ HEADLINE = {"queue page", "overview", "admin changelist", "admin: transition log
 
 
 def use_database(size: int, prefix: str = "exitdesk_bench") -> bool:
-    """Point Django's connection at this size's database, creating and migrating it; True if it is new."""
+    """Point Django's connection at this size's database, creating it if need be and migrating it; True if new."""
     import psycopg
     from django.core.management import call_command
     from django.db import connections
@@ -61,8 +61,8 @@ def use_database(size: int, prefix: str = "exitdesk_bench") -> bool:
             conn.execute(f'CREATE DATABASE "{name}"')
     connections["default"].close()
     connections["default"].settings_dict["NAME"] = name
-    if created:
-        call_command("migrate", verbosity=0, interactive=False)
+    # Always: a database kept from an earlier run gets the migrations added since (a no-op when up to date).
+    call_command("migrate", verbosity=0, interactive=False)
     return created
 
 
