@@ -9,10 +9,10 @@ from django.db import models
 from django.forms.fields import InvalidJSONInput
 from django.utils.html import format_html, format_html_join
 
-from billing import models as billing_models
 from billing.models import (
     ACKNOWLEDGEMENT_TEXTS,
     REQUIRED_INFO_FIELDS,
+    RETENTION_OFFERS,
     SLA_TARGET_NAMES,
     AddOn,
     CardOnFile,
@@ -26,7 +26,7 @@ from billing.models import (
 )
 from billing.policy_widgets import GridField, OrderedChoicesField, TableField
 from config.admin_mixins import ValidInitialIdsMixin
-from tickets.vocabulary import Channel, Kind, Role
+from tickets.vocabulary import Channel, ExitReason, Kind, Role
 
 PORT_OUT_DENY_WARNING = (
     "K10: the port-out balance rule is “deny”. In the US the losing provider may not refuse a valid "
@@ -163,20 +163,16 @@ def _friendly_fields() -> dict[str, forms.Field]:
             "default 4 h to the first response and 16 h to resolution.",
         ),
     }
-    # Offers per exit-survey reason (S2, U9) where the model has them (added on another branch): reasons as rows,
-    # offers as columns, every reason written (a reason left out leads to every offer).
-    offers = getattr(billing_models, "RETENTION_OFFERS", None)
-    if offers and any(f.name == "offers_by_reason" for f in Policy._meta.get_fields()):
-        from tickets.models import ExitReason
-
-        fields["offers_by_reason"] = GridField(
-            ExitReason.choices,
-            list(offers.items()),
-            corner="Exit-survey reason",
-            every_row=True,
-            missing_row=list(offers),
-            label="Offers each exit-survey reason leads to",
-        )
+    # Offers per exit-survey reason (S2, U9): reasons as rows, offers as columns, every reason written (a reason
+    # left out leads to every offer).
+    fields["offers_by_reason"] = GridField(
+        ExitReason.choices,
+        list(RETENTION_OFFERS.items()),
+        corner="Exit-survey reason",
+        every_row=True,
+        missing_row=list(RETENTION_OFFERS),
+        label="Offers each exit-survey reason leads to",
+    )
     return fields
 
 
@@ -277,7 +273,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         json_fields = [
             f.name for f in Policy._meta.get_fields() if isinstance(f, models.JSONField) and f.name != "closed_dates"
         ]
-        offers = [_e("offers_by_reason")] if "offers_by_reason" in FRIENDLY else []
+        offers = [_e("offers_by_reason")]
         return (
             (None, {"fields": ("preset", "name", "source")}),
             ("Who may ask for what", {"fields": (_e("request_roles"),)}),

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from tickets.vocabulary import Channel, Kind, Role
+from tickets.vocabulary import Channel, ExitReason, Kind, Role
 
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {
@@ -33,17 +33,8 @@ ACKNOWLEDGEMENT_TEXTS = {
 
 # S2, U9, K1: the offers an exit-survey answer can lead to (besides keeping the account, always possible).
 RETENTION_OFFERS = {"downgrade": "Downgrade to the lowest plan", "meeting": "Meeting with customer success"}
-# Stripe's eight cancellation_details.feedback values (tickets.models.ExitReason spells out their labels).
-EXIT_REASONS = [
-    "customer_service",
-    "low_quality",
-    "missing_features",
-    "other",
-    "switched_service",
-    "too_complex",
-    "too_expensive",
-    "unused",
-]
+# Stripe's eight cancellation_details.feedback values (SPEC §4), as the exit survey offers them.
+EXIT_REASONS = ExitReason.values
 
 REQUIRED_INFO_FIELDS = {
     "full_name": "Full name",

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from .vocabulary import Channel, Kind
+from .vocabulary import Channel, ExitReason, Kind
 
 __all__ = ["Channel", "Kind"]  # defined once in tickets.vocabulary, read from here by most of tickets
 
@@ -33,19 +33,6 @@ class LogChannel(models.TextChoices):
     API = "api", "API"
     ADMIN = "admin", "Admin"
     SYSTEM = "system", "System"
-
-
-class ExitReason(models.TextChoices):
-    """Stripe's cancellation_details.feedback values."""
-
-    CUSTOMER_SERVICE = "customer_service", "Customer service was less than expected"
-    LOW_QUALITY = "low_quality", "Quality was less than expected"
-    MISSING_FEATURES = "missing_features", "Some features are missing"
-    OTHER = "other", "Other reason"
-    SWITCHED_SERVICE = "switched_service", "I'm switching to a different service"
-    TOO_COMPLEX = "too_complex", "Ease of use was less than expected"
-    TOO_EXPENSIVE = "too_expensive", "It's too expensive"
-    UNUSED = "unused", "I don't use the service enough"
 
 
 class Priority(models.TextChoices):

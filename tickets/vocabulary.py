@@ -1,6 +1,6 @@
-"""The words every app shares, defined once: the kinds of request, the channels a request comes by, and the roles
-of an account's members. billing (the policy), accounts (memberships) and tickets read them from here; this module
-imports nothing of the project's, so any models module may import it."""
+"""The words every app shares, defined once: the kinds of request, the channels a request comes by, the roles
+of an account's members and the exit-survey reasons. billing (the policy), accounts (memberships) and tickets read
+them from here; this module imports nothing of the project's, so any models module may import it."""
 
 from django.db import models
 
@@ -32,3 +32,16 @@ class Role(models.TextChoices):
     SUPER_ADMIN = "super_admin", "Super admin"
     BILLING_ADMIN = "billing_admin", "Billing admin (access billing & account info)"
     MEMBER = "member", "Member"
+
+
+class ExitReason(models.TextChoices):
+    """Stripe's cancellation_details.feedback values."""
+
+    CUSTOMER_SERVICE = "customer_service", "Customer service was less than expected"
+    LOW_QUALITY = "low_quality", "Quality was less than expected"
+    MISSING_FEATURES = "missing_features", "Some features are missing"
+    OTHER = "other", "Other reason"
+    SWITCHED_SERVICE = "switched_service", "I'm switching to a different service"
+    TOO_COMPLEX = "too_complex", "Ease of use was less than expected"
+    TOO_EXPENSIVE = "too_expensive", "It's too expensive"
+    UNUSED = "unused", "I don't use the service enough"
