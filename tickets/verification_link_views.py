@@ -6,9 +6,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from .exceptions import Code, Refusal
-from .models import State
-from .verification_links import confirm_with_link, read_token
+from .exceptions import Refusal
+from .verification_links import check_unused, confirm_with_link, read_token
 
 TEMPLATE = "portal/owner_confirmation.html"
 
@@ -21,8 +20,9 @@ def owner_confirmation(request: HttpRequest, token: str) -> HttpResponse:
     except Refusal as refusal:
         return render(request, TEMPLATE, {"refusal": refusal}, status=400)
     context = {"ticket": ticket, "owner": owner}
-    if ticket.state != State.SUBMITTED:
-        refusal = Refusal(Code.INVALID_STATE, "This link was already used, or the request has moved on without it.")
+    try:
+        check_unused(ticket)
+    except Refusal as refusal:
         return render(request, TEMPLATE, {**context, "refusal": refusal}, status=409)
     if request.method == "POST":
         try:

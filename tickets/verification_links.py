@@ -85,6 +85,12 @@ def read_token(token: str) -> tuple[Ticket, User]:
     return LINK.read(token)
 
 
+def check_unused(ticket: Ticket) -> None:
+    """The link verifies a ticket still waiting for verification; once used (or moved on), it refuses."""
+    if ticket.state != State.SUBMITTED:
+        raise Refusal(Code.INVALID_STATE, "This link was already used, or the request has moved on without it.")
+
+
 def confirm_with_link(*, token: str) -> Ticket:
     """The owner confirms with the link: the ticket is verified with them as actor and the evidence in the log.
 
@@ -98,8 +104,7 @@ def confirm_with_link(*, token: str) -> Ticket:
             .select_related("account__plan__policy")
             .get(pk=ticket.pk)
         )
-        if locked.state != State.SUBMITTED:
-            raise Refusal(Code.INVALID_STATE, "This link was already used, or the request has moved on without it.")
+        check_unused(locked)
         if not fallback_needed(locked):
             raise Refusal(Code.VERIFICATION_FALLBACK_UNAVAILABLE, "This link no longer verifies the request.")
         locked.checks = {**locked.checks, CHECK: True}
