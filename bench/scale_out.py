@@ -16,7 +16,8 @@ demo traffic driven through them, then the invariants checked; everything is sto
 4. When the queue is drained, the invariants: no lost tickets (every 201 is a row in its expected state, the
    counts match); every log row (each ticket's log is its submission plus exactly the transitions that
    answered 200, in order); every email sent once (every EmailNotice of the run has sent_at; each API ticket
-   has one notice per log row; the mail files hold exactly one message per notice sent, by ticket).
+   has one notice per log row, and a port-out one alert per owner and billing admin; the mail files hold exactly
+   one message per notice sent, by ticket).
 Exit status 0 when every invariant holds. The run is bounded (--budget seconds).
 """
 
@@ -160,6 +161,8 @@ def mail_subjects(mail_dir: Path) -> list[str]:
 
 
 def check(api_tickets: list[dict], mail_dir: Path) -> list[tuple[str, bool, str]]:
+    from accounts.models import Membership
+    from tickets.access import PORT_OUT_ALERT_ROLES
     from tickets.models import EmailNotice, Ticket, TransitionLog
 
     checks = []
@@ -193,8 +196,24 @@ def check(api_tickets: list[dict], mail_dir: Path) -> list[tuple[str, bool, str]
 
     notices = EmailNotice.objects.all()
     unsent = notices.filter(sent_at__isnull=True).count()
-    per_ticket = collections.Counter(notices.filter(ticket_id__in=ids).values_list("ticket_id", flat=True))
-    missing = [t["id"] for t in api_tickets if per_ticket[t["id"]] != len(logs[t["id"]])]
+    # A ticket's own emails: one per log row. A port-out also alerts each owner and billing admin at once (SPEC §4).
+    per_ticket = collections.Counter(
+        notices.filter(ticket_id__in=ids).exclude(template="port_out_alert").values_list("ticket_id", flat=True)
+    )
+    alerts = collections.Counter(
+        notices.filter(ticket_id__in=ids, template="port_out_alert").values_list("ticket_id", flat=True)
+    )
+    alerted = collections.Counter(
+        Membership.objects.filter(
+            account__tickets__pk__in=ids, role__in=PORT_OUT_ALERT_ROLES, user__is_active=True
+        ).values_list("account__tickets__pk", flat=True)
+    )
+    missing = [
+        t["id"]
+        for t in api_tickets
+        if per_ticket[t["id"]] != len(logs[t["id"]])
+        or alerts[t["id"]] != (alerted[t["id"]] if t["kind"] == "port_out" else 0)
+    ]
     subjects = mail_subjects(mail_dir)
     sent_with_recipients = notices.filter(sent_at__isnull=False).exclude(recipients=[]).count()
     mailed = collections.Counter(int(m.group(1)) for s in subjects if (m := re.match(r"\[Exitdesk #(\d+)\]", s)))
@@ -209,7 +228,8 @@ def check(api_tickets: list[dict], mail_dir: Path) -> list[tuple[str, bool, str]
             "every email sent once",
             unsent == 0 and not missing and not twice and len(subjects) == sent_with_recipients,
             f"{notices.count()} notices, {unsent} unsent; {len(subjects)} messages in the mail files for "
-            f"{sent_with_recipients} notices sent; API tickets with a notice per log row: {len(ids) - len(missing)}"
+            f"{sent_with_recipients} notices sent; API tickets with a notice per log row (and a port-out's alerts): "
+            f"{len(ids) - len(missing)}"
             f"/{len(ids)}; tickets mailed more often than noticed: {len(twice)}",
         )
     )
