@@ -346,7 +346,13 @@ class AttachmentForm(forms.Form):
 
 
 class PortOutLockForm(forms.Form):
-    """SPEC §4: the owner re-enters their password to switch the port-out lock on or off."""
+    """SPEC §4: the owner re-enters their password to switch the port-out lock on or off (none is asked to switch
+    it on while the account's verification is locked: tickets.services.set_port_out_lock)."""
+
+    def __init__(self, *args, password_asked: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not password_asked:
+            del self.fields["password"]
 
     password = forms.CharField(
         label="Your password", strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "off"})

@@ -213,7 +213,9 @@ def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
     recipients = account_emails(account, ("owner",)) if account else []
     if not recipients:
         return "no recipients"
-    context = {"account": account, "site_url": settings.SITE_URL}
+    context = {"account": account, "site_url": settings.SITE_URL, "lock_url": ""}
+    if not account.port_out_locked and account.plan.policy.port_out_lock_offered:
+        context["lock_url"] = settings.SITE_URL + reverse("portal:port_out_lock", args=[account.account_id])
     return send_once(
         key=f"verification_locked:{account_id}:{attempt_id}",
         template="verification_locked",

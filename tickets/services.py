@@ -464,7 +464,10 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
        outlives a policy change without trapping the owner's numbers).
     2. A wrong password counts toward the verification lockout, like a wrong PIN: guessing it here locks the
        account's port-outs rather than opening them.
-    3. The change is logged as an AccountEvent; switching off is emailed to the owner and billing admins.
+    3. While the account's verification is locked (someone is guessing), switching the lock on asks no password:
+       it only protects the numbers, and the owner the lockout email warned must be able to do it at once, while a
+       password checked then would be an oracle the lockout no longer limits. Switching off still needs both.
+    4. The change is logged as an AccountEvent; switching off is emailed to the owner and billing admins.
     """
     try:
         with transaction.atomic():
@@ -473,9 +476,10 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
                 raise Refusal(Code.ROLE_NOT_ALLOWED, "Only the account's owner may switch the port-out lock.")
             if locked and not account.plan.policy.port_out_lock_offered:
                 raise Refusal(Code.PORT_OUT_LOCK_NOT_OFFERED, "This plan does not offer a port-out lock.")
-            check_not_locked(account)
-            if not user.check_password(password or ""):
-                raise failed_verification(account, user, "password", "That is not your password.", "password")
+            if not (locked and verification_locked(account)):
+                check_not_locked(account)
+                if not user.check_password(password or ""):
+                    raise failed_verification(account, user, "password", "That is not your password.", "password")
             if account.port_out_locked == locked:
                 return account
             account.port_out_locked = locked

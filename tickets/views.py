@@ -37,6 +37,7 @@ from .services import (
     set_port_out_lock,
     submit_ticket,
     transition_ticket,
+    verification_locked,
     withdraw_with_link,
 )
 from .withdraw_links import read_token
@@ -174,13 +175,19 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
         sentence = "Only the account's owner can switch the port-out lock."
         return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
     offered = account.plan.policy.port_out_lock_offered
-    form = PortOutLockForm(request.POST or None, initial={"locked": "off" if account.port_out_locked else "on"})
+    # Under a verification lockout the owner switches the lock on without a password (set_port_out_lock, 3.).
+    urgent = not account.port_out_locked and verification_locked(account)
+    form = PortOutLockForm(
+        request.POST or None,
+        initial={"locked": "off" if account.port_out_locked else "on"},
+        password_asked=not urgent,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             set_port_out_lock(
                 account=account,
                 user=request.user,
-                password=form.cleaned_data["password"],
+                password=form.cleaned_data.get("password", ""),
                 locked=form.cleaned_data["locked"],
             )
         except Refusal as refusal:
@@ -191,7 +198,10 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
             return redirect("portal:port_out_lock", account_id=account.account_id)
     status = 400 if form.errors else 200
     return render_page(
-        request, "portal/port_out_lock.html", _context(membership, form=form, offered=offered), status=status
+        request,
+        "portal/port_out_lock.html",
+        _context(membership, form=form, offered=offered, urgent=urgent),
+        status=status,
     )
 
 

@@ -106,3 +106,36 @@ def test_the_policy_says_whether_the_lock_is_offered(cast, client):
     assert refused.status_code == 400 and "does not offer" in refused.content.decode()
     people.account.refresh_from_db()
     assert people.account.port_out_locked is False
+
+
+def test_under_a_verification_lockout_the_owner_switches_the_lock_on_at_once(
+    cast, client, client_for, tasks_in_process, django_capture_on_commit_callbacks
+):
+    # issue 15: the lockout email warns the owner that someone may be after their numbers; switching the lock on
+    # then must not be refused as `verification_locked` (nor ask a password whose check the lockout no longer limits).
+    people = cast("kixie")
+    number = provisioning.add_number(account=people.account, number="+14155550193")
+    guesser = client_for(people.billing_admin)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for pin in ("0000", "0001", "0002", "0003", "0004"):
+            made = guesser.post("/api/v1/tickets/", {**_port_out(people, number), "pin": pin}, format="json")
+            assert made.status_code == 201
+            guesser.post(f"/api/v1/tickets/{made.json()['id']}/transitions/", {"name": "withdraw"}, format="json")
+    [warning] = [m for m in mail.outbox if "Verification locked" in m.subject]
+    lock_url = _lock_url(people.account)
+    assert warning.to == [people.owner.email] and lock_url in warning.body
+    client.force_login(people.owner)
+    page = client.get(lock_url).content.decode()
+    assert "no password is asked" in page and 'name="password"' not in page
+    assert client.post(lock_url, {"locked": "on"}).status_code == 302
+    people.account.refresh_from_db()
+    assert people.account.port_out_locked is True
+    assert AccountEvent.objects.filter(account=people.account, kind="port_out_lock_on", actor=people.owner).exists()
+    # Switching it off still needs the password, and is still refused while verification is locked.
+    page = client.get(lock_url).content.decode()
+    assert 'name="password"' in page
+    refused = client.post(lock_url, {"password": PASSWORD, "locked": "off"})
+    assert refused.status_code == 400 and "Verification is locked" in refused.content.decode()
+    people.account.refresh_from_db()
+    assert people.account.port_out_locked is True
