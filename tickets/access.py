@@ -378,6 +378,21 @@ def api_allows(user, perms_by_method: dict[str, str], method: str) -> bool:
 
 # -- who is told ------------------------------------------------------------------------------------------------
 
+# The account's members an email about the account goes to, by event: SPEC §4 (every port-out request, and the
+# port-out lock switched off, to the owner and billing admins), the verification lockout to the owner.
+ACCOUNT_NOTICE_ROLES: dict[str, tuple[str, ...]] = {
+    "port_out_alert": PORT_OUT_ALERT_ROLES,
+    "port_out_lock_off": PORT_OUT_ALERT_ROLES,
+    "verification_locked": (Membership.Role.OWNER,),
+}
+
+
+def account_notice_members(account: Account, event: str) -> list[Membership]:
+    """The active members told of this event on the account (ACCOUNT_NOTICE_ROLES), owner first, each once."""
+    order = {role: n for n, role in enumerate(Membership.Role.values)}
+    members = account.memberships.filter(role__in=ACCOUNT_NOTICE_ROLES[event], user__is_active=True)
+    return sorted(members.select_related("user"), key=lambda m: (order[m.role], m.user.email))
+
 
 def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     """Who an email about the ticket goes to: the requester while they are still a member of the account, the

@@ -16,11 +16,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, AccountEvent, Membership, User
+from accounts.models import Account, AccountEvent, User
 from tickets.inbound.addresses import reply_address, threading_headers
 
 from . import sla
-from .access import PORT_OUT_ALERT_ROLES, notice_recipients
+from .access import account_notice_members, notice_recipients
 from .models import EmailNotice, RetentionOutcome, State, Ticket
 from .signed_links import OWNER_CONFIRMATION, OWNER_CONFIRMATION_HOURS
 from .withdraw_links import make_token, max_age
@@ -195,12 +195,10 @@ def send_sla_warning(self, ticket_id: int, key: str) -> str:
     )
 
 
-def account_emails(account, roles: tuple[str, ...]) -> list[str]:
-    """The active members of `account` holding one of `roles`, owner first."""
-    order = {role: n for n, role in enumerate(Membership.Role.values)}
-    members = account.memberships.filter(role__in=roles, user__is_active=True).select_related("user")
+def account_emails(account, event: str) -> list[str]:
+    """The addresses of the members tickets.access tells of this event on the account, owner first."""
     emails: list[str] = []
-    for membership in sorted(members, key=lambda m: (order[m.role], m.user.email)):
+    for membership in account_notice_members(account, event):
         if membership.user.email and membership.user.email not in emails:
             emails.append(membership.user.email)
     return emails
@@ -210,7 +208,7 @@ def account_emails(account, roles: tuple[str, ...]) -> list[str]:
 def send_verification_locked(self, account_id: int, attempt_id: int) -> str:
     """Tell the owner that five failed verifications in an hour locked the account's port-outs and verifications."""
     account = Account.objects.filter(pk=account_id).first()
-    recipients = account_emails(account, ("owner",)) if account else []
+    recipients = account_emails(account, "verification_locked") if account else []
     if not recipients:
         return "no recipients"
     context = {"account": account, "site_url": settings.SITE_URL, "lock_url": ""}
@@ -239,11 +237,8 @@ def send_port_out_alert(self, ticket_id: int) -> str:
         return "skipped"
     submit_row = ticket.log.filter(transition="submit").select_related("actor").first()
     submitted_by = submit_row.actor if submit_row else None
-    members = ticket.account.memberships.filter(role__in=PORT_OUT_ALERT_ROLES, user__is_active=True).select_related(
-        "user"
-    )
     outcomes = []
-    for membership in sorted(members, key=lambda m: (m.role != "owner", m.user.email)):
+    for membership in account_notice_members(ticket.account, "port_out_alert"):
         context = {
             "ticket": ticket,
             "recipient": membership.user,
@@ -270,7 +265,7 @@ def send_port_out_alert(self, ticket_id: int) -> str:
 def send_port_out_lock_off(self, event_id: int) -> str:
     """SPEC §4: the port-out lock was switched off; the owner and billing admins hear of it, once."""
     event = AccountEvent.objects.select_related("account", "actor").filter(pk=event_id).first()
-    recipients = account_emails(event.account, ("owner", "billing_admin")) if event else []
+    recipients = account_emails(event.account, "port_out_lock_off") if event else []
     if not recipients:
         return "no recipients"
     context = {"event": event, "account": event.account, "site_url": settings.SITE_URL}

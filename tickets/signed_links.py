@@ -11,13 +11,14 @@ makes its link single-use by what using it does (the ticket leaves the state the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from django.core import signing
 
 from accounts.models import Membership, User
 
+from . import access
 from .exceptions import Code, Refusal
 from .models import Kind, Ticket
 
@@ -26,7 +27,7 @@ from .models import Kind, Ticket
 class TicketLink:
     salt: str
     kind: str  # the ticket kind the link acts on
-    roles: Iterable[str]  # who the link may be sent to, read again when it is used
+    roles: Collection[str]  # who the link may be sent to, read again when it is used
     hours: Callable[[], int]  # read when used, so a changed setting applies to links already sent
     expired_detail: str
     prefetch: tuple[str, ...] = ()
@@ -51,7 +52,7 @@ class TicketLink:
         user = User.objects.filter(pk=user_id, is_active=True).first()
         if ticket is None or user is None:
             raise Refusal(Code.LINK_INVALID, "This link is not valid.")
-        if not Membership.objects.filter(account_id=ticket.account_id, user=user, role__in=list(self.roles)).exists():
+        if access.role_in(user, ticket.account_id) not in self.roles:  # a role of the active account, read again
             raise Refusal(Code.LINK_INVALID, "This link is not valid.")
         return ticket, user
 

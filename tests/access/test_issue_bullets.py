@@ -15,7 +15,8 @@ from billing.models import CardOnFile
 from tests.factories import PIN, StaffFactory
 from tickets import services
 from tickets.models import Comment, Ticket, TransitionLog
-from tickets.notifications import recipients_for
+from tickets.notifications import recipients_for, send_port_out_alert
+from tickets.withdraw_links import make_token
 
 
 @pytest.fixture(autouse=True)
@@ -266,3 +267,19 @@ def test_a_provider_may_show_the_agents_first_name_never_their_email(owners_port
     assert [c["author"] for c in owner.get(f"/api/v1/tickets/{ticket.pk}/comments/").json()["results"]] == ["Priya"]
     page = web(people.owner).get(reverse("portal:ticket", args=[ticket.pk])).content.decode()
     assert "by Priya via admin" in page and priya.email not in page
+
+
+def test_who_hears_of_an_accounts_events_is_the_access_modules_answer(owners_port_out, tasks_in_process):
+    # issue 12: the email recipients ask tickets.access (SPEC §4: the owner and billing admins hear of a port-out)
+    people, ticket = owners_port_out
+    mail.outbox.clear()
+    send_port_out_alert.apply(args=[ticket.pk])
+    assert sorted(address for message in mail.outbox for address in message.to) == sorted(
+        [people.owner.email, people.billing_admin.email]
+    )
+    people.account.status = Account.Status.CANCELLED  # the links those emails carry die with the account (K8)
+    people.account.save(update_fields=["status"])
+    response = web(people.owner).get(reverse("port_out_withdraw", args=[make_token(ticket, people.owner)]))
+    assert response.status_code in (400, 403, 404, 410) and "not valid" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.state != "withdrawn"

@@ -44,12 +44,12 @@ OWN_LABEL = {
 }
 
 
-def visible_text(response) -> str:
+def page_text(response) -> str:
     """What a person reads: the page without its tags, scripts, styles and attribute values."""
-    return visible_text_of(response.content.decode())
+    return page_text_of(response.content.decode())
 
 
-def visible_text_of(page: str) -> str:
+def page_text_of(page: str) -> str:
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
     page = re.sub(r"<select\b.*?</select>", " ", page, flags=re.S)  # option lists are choices, not the record
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
@@ -104,7 +104,7 @@ def test_each_kind_shows_only_its_own_fields_in_words(client, kixie):
     for kind, ticket in _ticket_of_each_kind(kixie).items():
         response = client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
         assert response.status_code == 200, kind
-        text = visible_text(response)
+        text = page_text(response)
         for other_kind, label in OWN_LABEL.items():
             assert (label in text) == (other_kind == kind), (kind, label)
         for raw in RAW:
@@ -114,7 +114,7 @@ def test_each_kind_shows_only_its_own_fields_in_words(client, kixie):
     cancellation = client.get(
         reverse("admin:tickets_ticket_change", args=[Ticket.objects.get(kind=Kind.ACCOUNT_CANCELLATION).pk])
     )
-    text = visible_text(cancellation)
+    text = page_text(cancellation)
     assert "It's too expensive" in text  # the exit-survey reason in words
     assert "Phone numbers that have not been ported out will be released" in text  # the acknowledgement's sentence
     assert "Last four digits of the card on file: passed" in text  # the check's outcome, not {"card_last4": true}
@@ -126,14 +126,14 @@ def test_an_agent_on_a_verified_ticket_is_told_a_manager_approves(client, kixie,
     assert ticket.state == State.VERIFIED
     client.force_login(kixie.agent)
     page = client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).content.decode()
-    text = visible_text(client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])))
+    text = page_text(client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])))
     assert 'value="approve"' not in page
     assert "Waiting for approval by support managers." in text
     assert "Verified; waiting for a manager's approval." in text  # the header's next step
     assert "Only the requester or the account's owner may withdraw this request" in text
     assert "<summary>Reject this request…</summary>" in page  # reject is folded away, not the only big button
     client.force_login(kixie.manager)
-    text = visible_text(client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])))
+    text = page_text(client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])))
     assert "Waiting for approval by" not in text
 
 
@@ -147,7 +147,7 @@ def test_the_history_reads_as_one_timeline(client, kixie, submit, django_capture
     client.force_login(kixie.agent)
     page = client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).content.decode()
     start = page.index('<ol class="desk-timeline"')
-    history = visible_text_of(page[start : page.index("</ol>", start)])
+    history = page_text_of(page[start : page.index("</ol>", start)])
     order = ["Submitted", "Verified", "Email sent: request received", "Internal note", "Called the owner back."]
     positions = [history.index(entry) for entry in order]
     assert positions == sorted(positions)
@@ -305,7 +305,7 @@ def test_the_policy_json_stays_under_a_collapsed_advanced_section(client, kixie)
     assert text.index('name="request_roles"') > advanced  # the raw JSON only after the Advanced heading
     assert 'name="request_roles__edit"' in text[:advanced] and 'type="time"' in text[:advanced]
     client.force_login(kixie.agent)  # view only: the widgets read as text
-    text = visible_text(client.get(reverse("admin:billing_policy_change", args=[kixie.policy.pk])))
+    text = page_text(client.get(reverse("admin:billing_policy_change", args=[kixie.policy.pk])))
     assert "Who may ask for each kind" in text and "Account cancellation: Owner" in text
 
 
