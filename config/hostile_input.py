@@ -71,7 +71,9 @@ class RequestSizeMiddleware:
                 response = JsonResponse({"code": "too_large", "detail": detail}, status=413)
             else:
                 response = HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
-            response["Connection"] = "close"  # the unread body is not ours to drain
+            # No `Connection: close`: a WSGI application may not set a hop-by-hop header (PEP 3333); Django's own
+            # server (`make run`) failed the response with a 500 over it, and gunicorn drops it. The server decides
+            # what becomes of the unread body; the application reads none of it.
             return response
         return self.get_response(request)
 

@@ -124,3 +124,28 @@ def test_rate_strings_parse(rate):
 def test_verification_bearing_api_requests_are_throttled_by_default(settings):
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates["verification"] and rates["auth_token"]
+
+
+@pytest.mark.django_db
+def test_the_lockout_list_cleans_up_expired_attempts_from_its_action(client):
+    # issue 14's crawler: django-axes' own list action was a 500 (it read an attribute only a sign-in sets).
+    import datetime as dt
+
+    from axes.models import AccessAttempt
+    from django.utils import timezone
+
+    from tests.factories import ManagerFactory
+
+    stale = AccessAttempt.objects.create(
+        username="someone@example.test", ip_address="203.0.113.9", user_agent="curl", failures_since_start=3
+    )
+    AccessAttempt.objects.filter(pk=stale.pk).update(attempt_time=timezone.now() - dt.timedelta(days=2))
+    fresh = AccessAttempt.objects.create(
+        username="other@example.test", ip_address="203.0.113.10", user_agent="curl", failures_since_start=1
+    )
+    client.force_login(ManagerFactory(is_superuser=True))
+    url = reverse("admin:axes_accessattempt_changelist")
+    response = client.post(url, {"action": "cleanup_expired_attempts", "_selected_action": str(fresh.pk)}, follow=True)
+    assert response.status_code == 200
+    assert "Cleaned up 1 expired access attempts." in response.content.decode()
+    assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [fresh.pk]

@@ -1,6 +1,9 @@
 """Upload limits: per case (count and total size), per person per hour, and bodies above the limit refused from
 their Content-Length before they are read; every free-text field bounded."""
 
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import FakePayload
@@ -76,6 +79,48 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(avoxi_port_ou
     api = client.generic("POST", "/api/v1/tickets/", b"", content_type="application/json", CONTENT_LENGTH="99999999")
     assert api.status_code == 413 and api.json()["code"] == "too_large"
     assert not Attachment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_server_answers_413_to_a_large_body_before_any_of_it_is_sent(avoxi_port_out, client, live_server):
+    # issue 14: served as `make run` serves it (Django's WSGI server, as live_server), the 413 was a 500: the
+    # response set `Connection: close`, a hop-by-hop header a WSGI application may not set (PEP 3333).
+    people, ticket = avoxi_port_out
+    client.force_login(people.billing_admin)
+    name = settings_cookie_name()
+    cookie = f"{name}={client.cookies[name].value}"
+    host, port = urlsplit(live_server.url).hostname, urlsplit(live_server.url).port
+    head = (
+        f"POST {reverse('portal:attachment_upload', args=[ticket.pk])} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Cookie: {cookie}\r\nContent-Type: multipart/form-data; boundary=xyz\r\n"
+        f"Content-Length: {60 * 1024 * 1024}\r\n\r\n"
+    )
+    with socket.create_connection((host, port), timeout=5) as conn:
+        conn.sendall(head.encode())  # headers only: the answer must come without the body
+        answer = read_response(conn)
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "larger than 6 MB" in answer
+    assert not Attachment.objects.exists()
+
+
+def read_response(conn: socket.socket) -> str:
+    """What the server sends until it falls silent for a second (the connection stays open: the body never comes)."""
+    data = b""
+    conn.settimeout(1)
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            return data.decode("latin-1")
+        if not chunk:
+            return data.decode("latin-1")
+        data += chunk
+
+
+def settings_cookie_name() -> str:
+    from django.conf import settings
+
+    return settings.SESSION_COOKIE_NAME
 
 
 def test_the_exit_survey_comment_is_bounded(cast):
