@@ -23,9 +23,10 @@ def _anymail(name: str) -> str:
     return (getattr(settings, "ANYMAIL", {}) or {}).get(name) or ""
 
 
-# Provider → (anymail's view, the settings its security needs). Any other anymail provider is one line here; SendGrid
-# is left out because anymail 15 dropped its support, Amazon SES because its SNS signature check fetches a
-# certificate from AWS.
+# Provider → (anymail's view, the settings its security needs). Any other anymail provider is one line here. Left
+# out: SendGrid, whose inbound view anymail 15 still ships but no longer supports (it warns on every request) and
+# which checks no signature, only basic auth; Amazon SES, whose inbound view checks no SNS signature either and needs
+# boto3 (not installed) to confirm its SNS subscription and to read messages kept in S3.
 PROVIDERS = {
     "postmark": (PostmarkInboundWebhookView, ["WEBHOOK_SECRET"]),
     "mailgun": (MailgunInboundWebhookView, ["WEBHOOK_SECRET", "MAILGUN_WEBHOOK_SIGNING_KEY"]),
