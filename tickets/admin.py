@@ -443,7 +443,8 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{done} ticket{'s' if done != 1 else ''} assigned.")
+            tickets = f"{done} ticket{'s' if done != 1 else ''}"
+            self.message_user(request, f"{tickets} assigned to you." if assignee else f"{tickets} unassigned.")
         if refused:
             self.message_user(
                 request,

@@ -191,6 +191,23 @@ def test_every_assignment_is_logged_and_shown_in_the_history(owners_port_out):
     assert "assign" not in {h["transition"] for h in customer_history}  # who works a case is the desk's business
 
 
+def test_the_bulk_actions_say_what_they_did(owners_port_out):
+    # issue 12: the manager's bulk "Unassign" answered "1 ticket assigned."
+    people, ticket = owners_port_out
+    changelist = reverse("admin:tickets_ticket_changelist")
+    manager = web(people.manager)
+    claimed = manager.post(
+        changelist, {"action": "claim_selected", "_selected_action": [ticket.pk], "index": "0"}, follow=True
+    )
+    assert "1 ticket assigned to you." in claimed.content.decode()
+    unassigned = manager.post(
+        changelist, {"action": "unassign_selected", "_selected_action": [ticket.pk], "index": "0"}, follow=True
+    )
+    assert "1 ticket unassigned." in unassigned.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+
+
 def test_a_customer_cannot_set_the_priority(cast):
     people = cast("kixie")
     number = provisioning.add_number(account=people.account, number="+14155550163")
