@@ -137,16 +137,21 @@ def _changelist_params(model_admin, request) -> list[str]:
     return sorted(names)
 
 
-def _admin_pages(client, rf_user) -> list[tuple[str, list[str], bool]]:
+def _viewable_admins(rf_user):
+    """(model, its admin, a request by this user) for each admin list this user may open."""
     from django.test import RequestFactory
 
-    pages = []
     for model, model_admin in admin.site._registry.items():
-        opts = model._meta
         request = RequestFactory().get("/")
         request.user = rf_user
-        if not model_admin.has_view_or_change_permission(request):
-            continue
+        if model_admin.has_view_or_change_permission(request):
+            yield model, model_admin, request
+
+
+def _admin_pages(client, rf_user) -> list[tuple[str, list[str], bool]]:
+    pages = []
+    for model, model_admin, request in _viewable_admins(rf_user):
+        opts = model._meta
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         pages.append((changelist, _changelist_params(model_admin, request), True))
         if model_admin.has_add_permission(request):
@@ -162,15 +167,9 @@ def _admin_pages(client, rf_user) -> list[tuple[str, list[str], bool]]:
 def _admin_posts(rf_user) -> list[tuple[str, list[dict]]]:
     """(url, bodies) for each admin page that takes a post: every list action this user may run on each list (on
     hostile ids and on a real one), every change form (every field hostile), the ticket desk's transitions."""
-    from django.test import RequestFactory
-
     posts = []
-    for model, model_admin in admin.site._registry.items():
+    for model, model_admin, request in _viewable_admins(rf_user):
         opts = model._meta
-        request = RequestFactory().get("/")
-        request.user = rf_user
-        if not model_admin.has_view_or_change_permission(request):
-            continue
         first = model._default_manager.order_by("pk").first()
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         bodies = []
