@@ -457,6 +457,12 @@ def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True)
     return comment
 
 
+def port_out_lock_needs_password(account: Account, *, locked: bool) -> bool:
+    """Whether switching the port-out lock to `locked` asks the owner's password (set_port_out_lock, 3.): always,
+    but for switching it on while the account's verification is locked."""
+    return not locked or not verification_locked(account)
+
+
 def set_port_out_lock(*, account: Account, user: User, password: str, locked: bool) -> Account:
     """The owner switches the port-out lock on or off, re-entering their password (SPEC §4, fraud protection).
 
@@ -476,8 +482,9 @@ def set_port_out_lock(*, account: Account, user: User, password: str, locked: bo
                 raise Refusal(Code.ROLE_NOT_ALLOWED, "Only the account's owner may switch the port-out lock.")
             if locked and not account.plan.policy.port_out_lock_offered:
                 raise Refusal(Code.PORT_OUT_LOCK_NOT_OFFERED, "This plan does not offer a port-out lock.")
-            if not (locked and verification_locked(account)):
-                check_not_locked(account)
+            if not locked:
+                check_not_locked(account)  # switching on needs no wait; switching off waits for the lockout's end
+            if port_out_lock_needs_password(account, locked=locked):
                 if not user.check_password(password or ""):
                     raise failed_verification(account, user, "password", "That is not your password.", "password")
             if account.port_out_locked == locked:

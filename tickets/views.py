@@ -34,10 +34,10 @@ from .services import (
     Request,
     add_comment,
     available_transitions,
+    port_out_lock_needs_password,
     set_port_out_lock,
     submit_ticket,
     transition_ticket,
-    verification_locked,
     withdraw_with_link,
 )
 from .withdraw_links import read_token
@@ -176,7 +176,7 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
         return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
     offered = account.plan.policy.port_out_lock_offered
     # Under a verification lockout the owner switches the lock on without a password (set_port_out_lock, 3.).
-    urgent = not account.port_out_locked and verification_locked(account)
+    urgent = not account.port_out_locked and not port_out_lock_needs_password(account, locked=True)
     form = PortOutLockForm(
         request.POST or None,
         initial={"locked": "off" if account.port_out_locked else "on"},
