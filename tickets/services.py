@@ -349,6 +349,14 @@ def transition_ticket(
         raise
 
 
+def check_may_ask(*, ticket: Ticket, name: str, actor: User) -> None:
+    """Who may ask for a transition at all, before the policy's guards and before any of the request's fields are
+    read: nobody without the role can probe a verification (a card's last four), learn why the policy would refuse,
+    or learn which evidence a transition they may not run would take (role_not_allowed, 403)."""
+    if not access.may_ask(actor, name, ticket):
+        raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))
+
+
 def run_authorized(*, ticket: int, name: str, actor: User, channel: str, note: str = "") -> Ticket:
     """Run a transition for someone whose right to it the caller established (a signed link): the state and the
     policy's guards still apply, under the same row lock as transition_ticket."""
@@ -371,10 +379,8 @@ def _run(
             Code.INVALID_STATE,
             f"A {ticket.get_state_display().lower()} ticket cannot be {_past(name)}.",
         )
-    # Who may ask at all comes before the policy's guards, so nobody without the role can probe a verification
-    # (a card's last four) or learn why the policy would refuse; the finer, per-ticket checks come after.
-    if not by_system and not access.may_ask(actor, name, ticket):
-        raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))
+    if not by_system:
+        check_may_ask(ticket=ticket, name=name, actor=actor)
     _guard(ticket, name, actor, evidence, by_system=by_system)
     if not by_system and not has_transition_perm(method, actor):
         raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))

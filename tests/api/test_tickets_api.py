@@ -129,6 +129,26 @@ def test_an_foc_date_in_the_past_is_a_400(cast, client_for):
     assert "foc_date" in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "verify", "note": "", "reason": "", "code": "f", "foc_date": "0001-05-04"},  # the fuzz's draw
+        {"name": "approve", "foc_date": "not a date", "card_last4": "x" * 50},
+        {"name": "complete", "foc_date": None},
+    ],
+)
+def test_a_transition_the_customer_may_not_run_is_403_whatever_its_body(cast, client_for, body):
+    # The caller's role is decided before any field is read: the owner learns nothing of a staff transition's fields.
+    people = cast("kixie")
+    number = provisioning.add_number(account=people.account, number="+14155550125")
+    ticket = _port_out(people, number)
+    response = client_for(people.owner).post(f"/api/v1/tickets/{ticket.pk}/transitions/", body, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_not_allowed"
+    ticket.refresh_from_db()
+    assert ticket.state == "submitted"
+
+
 # -- creating tickets ------------------------------------------------------------------------------------------
 
 

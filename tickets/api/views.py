@@ -330,6 +330,8 @@ class TicketTransitions(APIView):
         description=business_rules(
             "400 `reason_required`: `reject` carries a `reason`.",
             "400 `rejection_code_not_allowed`: a port-out's rejection `code` from the allow-list.",
+            "400 `invalid_request` on `foc_date`: an `approve`'s FOC date is today or later (a number cannot move on "
+            "a day that has passed).",
             "409 `invalid_state`: the transition runs from the ticket's state.",
             "409 `same_verifier`: four eyes, where the policy asks (the approver is not the verifier).",
             "409 `verification_failed`: the card digits or other evidence the policy checks.",
@@ -356,6 +358,9 @@ class TicketTransitions(APIView):
         if isinstance(name, str) and name not in TRANSITIONS:
             # The workflow's own refusal, so the API answers as the admin does.
             raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown transition {name!r}; one of {', '.join(TRANSITIONS)}.")
+        if isinstance(name, str):
+            # The caller's role first: someone who may not run it learns nothing of the fields it would read.
+            services.check_may_ask(ticket=ticket, name=name, actor=request.user)
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         if form.validated_data["name"] == "verify" and form.validated_data.get("confirmation_link"):
