@@ -2,9 +2,13 @@
 
 What goes: users who belong to no other account (never staff) and every membership, numbers, licenses,
 add-ons, invoices, the credit ledger, the card on file, the subscription, verification attempts, ticket
-comments and attachments (their files too). What stays: the account row (status purged, its name replaced by
+comments and attachments (their files too); the email threaded into the account's cases and every email from
+the leaving users (matched by member or by address) threaded to no other account's case; their sessions, API
+tokens and sign-in lockout rows (django-axes). What stays: the account row (status purged, its name replaced by
 its id), its tickets and their transition logs with the personal data redacted, and a `Tombstone` with the
-true count of each kind of row deleted. Nothing outside this database is touched (S9).
+true count of each kind of row deleted. Nothing outside this database is touched (S9). Afterwards mail to the
+account's cases stores nothing (tickets/inbound/services.py; counted on the tombstone as `mail_refused_after_purge`),
+and a second purge of the account looks again and says what it found: nothing, normally.
 
 Safety, in the order the code meets it:
 
