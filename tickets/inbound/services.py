@@ -119,8 +119,8 @@ def _purged_ticket(parsed: ParsedMail) -> Ticket | None:
     ticket_id, _ = addresses.ticket_for(parsed.recipients, parsed.references)
     if ticket_id is None:
         return None
-    live = [Account.Status.ACTIVE, Account.Status.CANCELLED]
-    return Ticket.objects.filter(pk=ticket_id).exclude(account__status__in=live).only("pk", "account_id").first()
+    gone = [Account.Status.PURGING, Account.Status.PURGED]
+    return Ticket.objects.filter(pk=ticket_id, account__status__in=gone).only("pk", "account_id").first()
 
 
 def _refuse_after_purge(ticket: Ticket, parsed: ParsedMail) -> InboundMessage:
