@@ -2,9 +2,13 @@
 
 What goes: users who belong to no other account (never staff) and every membership, numbers, licenses,
 add-ons, invoices, the credit ledger, the card on file, the subscription, verification attempts, ticket
-comments and attachments (their files too). What stays: the account row (status purged, its name replaced by
+comments and attachments (their files too); the email threaded into the account's cases and every email from
+the leaving users (matched by member or by address) threaded to no other account's case; their sessions, API
+tokens and sign-in lockout rows (django-axes). What stays: the account row (status purged, its name replaced by
 its id), its tickets and their transition logs with the personal data redacted, and a `Tombstone` with the
-true count of each kind of row deleted. Nothing outside this database is touched (S9).
+true count of each kind of row deleted. Nothing outside this database is touched (S9). Afterwards mail to the
+account's cases stores nothing (tickets/inbound/services.py; counted on the tombstone as `mail_refused_after_purge`),
+and a second purge of the account looks again and says what it found: nothing, normally.
 
 Safety, in the order the code meets it:
 
@@ -31,11 +35,15 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import import_module
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.db import models, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
@@ -97,8 +105,25 @@ def deletable_users(account_id: int) -> QuerySet:
 @dataclass(frozen=True)
 class Step:
     kind: str  # the tombstone's key
-    rows: Callable[[int], QuerySet]  # what is left to do for an account
-    run: Callable[[int, list[int]], dict[str, int]]  # do one batch, return counts by kind
+    rows: Callable[[int], QuerySet] | None  # what is left to do for an account (None: found by `find` alone)
+    run: Callable[[int, list], dict[str, int]]  # do one batch, return counts by kind
+    # What is left, in batches of keys, where SQL cannot select it (a session's user is inside its signed data).
+    find: Callable[[int, int], Iterator[list]] | None = None
+
+    def batches(self, account_id: int, size: int) -> Iterator[list]:
+        if self.find is not None:
+            return self.find(account_id, size)
+        return _pk_batches(self.rows(account_id), size)
+
+    def count(self, account_id: int) -> int:
+        if self.find is not None:
+            return sum(len(keys) for keys in self.find(account_id, batch_size()))
+        return self.rows(account_id).count()
+
+    def left(self, account_id: int) -> bool:
+        if self.find is not None:
+            return next(iter(self.find(account_id, batch_size())), None) is not None
+        return self.rows(account_id).exists()
 
 
 def _delete(model: type[models.Model], kind: str):
@@ -148,14 +173,86 @@ REDACTED_TEXT = "(redacted)"
 
 
 def _inbound_messages(account_id: int) -> QuerySet:
-    """Emails kept whole (raw message, sender, text): those threaded into the account's cases and those its deleted
-    members sent (a request still in triage); a message from someone who stays elsewhere stays with that account."""
-    return InboundMessage.objects.filter(Q(ticket__account_id=account_id) | Q(member__in=deletable_users(account_id)))
+    """Emails kept whole (raw message, sender, text), U6, S6: every one threaded into the account's cases, and every
+    one its leaving members sent that is threaded to no other account's case, matched by the member or by the
+    address (a triage item, an auto-reply or a forged reply that came with no member, the owner being already
+    inactive). A person who stays in another account keeps their mail but for what is threaded here."""
+    leaving = deletable_users(account_id)
+    theirs = Q(member__in=leaving) | Q(from_email__in=leaving.values("email"))
+    return InboundMessage.objects.filter(
+        Q(ticket__account_id=account_id) | (theirs & (Q(ticket__isnull=True) | Q(ticket__account_id=account_id)))
+    )
 
 
 def _delete_inbound_messages(account_id: int, pks: list[int]) -> dict[str, int]:
     _, by_model = _inbound_messages(account_id).filter(pk__in=pks).delete()
     return {"inbound_messages": by_model.get(InboundMessage._meta.label, 0)}
+
+
+def _deleting(rows: Callable[[int], QuerySet], kind: str):
+    """A batch action deleting the rows `rows` selects within one batch's key range (re-selected in the batch's
+    transaction, so a batch never touches what is not this account's)."""
+
+    def run(account_id: int, pks: list) -> dict[str, int]:
+        matched = rows(account_id)
+        _, by_model = matched.filter(pk__gte=pks[0], pk__lte=pks[-1]).delete()
+        return {kind: by_model.get(matched.model._meta.label, 0)}
+
+    return run
+
+
+def _tokens(account_id: int) -> QuerySet:
+    """The API tokens of the members who go (revoked at the cancellation already; any left go here)."""
+    return Token.objects.filter(user__in=deletable_users(account_id))
+
+
+def _lockout(model: type[models.Model]) -> Callable[[int], QuerySet]:
+    """django-axes rows naming a leaving member's address (its username is the email, lowercased like ours)."""
+    return lambda account_id: model.objects.filter(username__in=deletable_users(account_id).values("email"))
+
+
+def _session_store():
+    """The configured session engine's store class, where it keeps sessions in a table (db, cached_db)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store if hasattr(store, "get_model_class") else None
+
+
+def _find_sessions(account_id: int, size: int) -> Iterator[list[str]]:
+    """Keys of the sessions signed in as a leaving member, in batches. Django keeps the user inside the signed
+    session data, not in a column: every session row is read once, in key order, `size` at a time, and decoded
+    (memory stays flat whatever the table's size)."""
+    store = _session_store()
+    users = {str(pk) for pk in deletable_users(account_id).values_list("pk", flat=True)}
+    if store is None or not users:
+        return
+    model, decoder = store.get_model_class(), store()
+    found: list[str] = []
+    last = ""
+    while True:
+        rows = list(
+            model.objects.filter(session_key__gt=last)
+            .order_by("session_key")
+            .values_list("session_key", "session_data")[:size]
+        )
+        if not rows:
+            break
+        found += [key for key, data in rows if str(decoder.decode(data).get(SESSION_KEY)) in users]
+        last = rows[-1][0]
+        if len(found) >= size:
+            yield found[:size]
+            found = found[size:]
+    if found:
+        yield found
+
+
+def _delete_sessions(account_id: int, keys: list[str]) -> dict[str, int]:
+    store = _session_store()
+    deleted, _ = store.get_model_class().objects.filter(session_key__in=keys).delete()
+    if hasattr(store, "cache_key_prefix"):  # cached_db: the cached copy goes too
+        from django.core.cache import caches
+
+        caches[settings.SESSION_CACHE_ALIAS].delete_many([store.cache_key_prefix + key for key in keys])
+    return {"sessions": deleted}
 
 
 def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
@@ -201,8 +298,13 @@ STEPS: list[Step] = [
     Step("tickets_redacted", lambda a: Ticket.objects.filter(account_id=a, redacted_at__isnull=True), _redact_tickets),
     Step("attachments", lambda a: Attachment.objects.filter(ticket__account_id=a), _delete_attachments),
     Step("comments", lambda a: Comment.objects.filter(ticket__account_id=a), _delete(Comment, "comments")),
-    # Before users: a deleted member's messages are found through the member.
+    # Before users: a deleted member's messages, sessions, tokens and lockout rows are found through the member.
     Step("inbound_messages", _inbound_messages, _delete_inbound_messages),
+    Step("sessions", None, _delete_sessions, find=_find_sessions),
+    Step("api_tokens", _tokens, _deleting(_tokens, "api_tokens")),
+    Step("lockout_attempts", _lockout(AccessAttempt), _deleting(_lockout(AccessAttempt), "lockout_attempts")),
+    Step("lockout_failures", _lockout(AccessFailureLog), _deleting(_lockout(AccessFailureLog), "lockout_failures")),
+    Step("sign_in_logs", _lockout(AccessLog), _deleting(_lockout(AccessLog), "sign_in_logs")),
     Step("addons", lambda a: AddOn.objects.filter(account_id=a), _delete(AddOn, "addons")),
     Step(
         "numbers",
@@ -232,7 +334,7 @@ STEPS: list[Step] = [
 
 def preview(account: Account) -> dict[str, int]:
     """How many rows of each kind a purge of this account would delete or redact now (the dry run)."""
-    counts = {step.kind: step.rows(account.pk).count() for step in STEPS}
+    counts = {step.kind: step.count(account.pk) for step in STEPS}
     counts["log_entries_redacted"] = (
         TransitionLog.objects.filter(ticket__account_id=account.pk, ticket__redacted_at__isnull=True)
         .exclude(actor_label="system")
@@ -248,11 +350,12 @@ def preview(account: Account) -> dict[str, int]:
     return counts
 
 
-def _pk_batches(rows: QuerySet, size: int) -> Iterator[list[int]]:
+def _pk_batches(rows: QuerySet, size: int) -> Iterator[list]:
     """Primary keys in ascending batches (keyset, so each row is read once whatever the size)."""
-    last = 0
+    last = None
     while True:
-        pks = list(rows.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size])
+        after = rows if last is None else rows.filter(pk__gt=last)
+        pks = list(after.order_by("pk").values_list("pk", flat=True)[:size])
         if not pks:
             return
         yield pks
@@ -301,12 +404,14 @@ def _renew(account_id: int, token: str) -> None:
         raise PurgeStopped
 
 
-def _batch(account_id: int, token: str, step: Step, pks: list[int]) -> None:
+def _batch(account_id: int, renew: Callable[[], None], step: Step, pks: list) -> dict[str, int]:
     """One batch in one transaction: the account (renewing the claim) first, then the step's rows, then the
     tombstone."""
     with transaction.atomic():
-        _renew(account_id, token)
-        _add_counts(account_id, step.run(account_id, pks))
+        renew()
+        counts = step.run(account_id, pks)
+        _add_counts(account_id, counts)
+    return counts
 
 
 def _add_counts(account_id: int, counts: dict[str, int]) -> None:
@@ -315,6 +420,17 @@ def _add_counts(account_id: int, counts: dict[str, int]) -> None:
         if n:
             tombstone.counts[kind] = tombstone.counts.get(kind, 0) + n
     tombstone.save(update_fields=["counts"])
+
+
+MAIL_REFUSED = "mail_refused_after_purge"
+
+
+def count_refused_mail(account_id: int) -> None:
+    """Mail to a purged account's case stores nothing (U6, S6; tickets/inbound/services.py): it is only counted
+    here, on the tombstone the admin shows (there is none yet in the instant between a claim and its re-check)."""
+    with transaction.atomic():
+        if Tombstone.objects.filter(account_id=account_id).exists():
+            _add_counts(account_id, {MAIL_REFUSED: 1})
 
 
 def _why_not(account: Account | None, now: dt.datetime) -> tuple[str, str]:
@@ -355,6 +471,8 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
     token = claim(account_id, now)
     if token is None:
         outcome, detail = _why_not(Account.objects.filter(pk=account_id).first(), now)
+        if outcome == "already_purged":
+            return _purge_again(account_id, detail, progress)
         return PurgeResult(account_id, outcome, detail=detail)
 
     held: list[bool] = []
@@ -398,13 +516,17 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
 
     size = batch_size()
     try:
+
+        def renew() -> None:
+            _renew(account_id, token)
+
         for _ in range(2):
             for step in STEPS:
-                for pks in _pk_batches(step.rows(account_id), size):
-                    retrying(lambda step=step, pks=pks: _batch(account_id, token, step, pks))
+                for pks in step.batches(account_id, size):
+                    retrying(lambda step=step, pks=pks: _batch(account_id, renew, step, pks))
                     if progress:
                         progress(step.kind, len(pks))
-            if not any(step.rows(account_id).exists() for step in STEPS):
+            if not any(step.left(account_id) for step in STEPS):
                 break
         with transaction.atomic():  # one UPDATE of the account after the renewal's: nothing to deadlock with
             _renew(account_id, token)
@@ -428,6 +550,41 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
         return PurgeResult(account_id, "stopped" if outcome == "claimed_elsewhere" else outcome, detail=detail)
     tombstone = Tombstone.objects.get(account_id=account_id)
     return PurgeResult(account_id, "purged", counts=dict(tombstone.counts))
+
+
+NOTHING_LEFT = "nothing left to delete"
+
+
+def _still_purged(account_id: int) -> None:
+    """A second purge's batch: the purged account's row, locked first as every batch does (config/locking.py)."""
+    locked = Account.objects.select_for_update(of=("self",), no_key=True).filter(
+        pk=account_id, status=Account.Status.PURGED
+    )
+    if not list(locked.values_list("pk", flat=True)):
+        raise PurgeStopped
+
+
+def _purge_again(account_id: int, purged_on: str, progress: Progress | None) -> PurgeResult:
+    """A purge of a purged account looks again: it should find nothing (the data went, mail to it stores nothing)
+    and says so; whatever it finds all the same is deleted in batches and added to the tombstone."""
+    found: dict[str, int] = {}
+    try:
+        for step in STEPS:
+            for pks in step.batches(account_id, batch_size()):
+                counts = retrying(
+                    lambda step=step, pks=pks: _batch(account_id, lambda: _still_purged(account_id), step, pks)
+                )
+                for kind, n in counts.items():
+                    if n:
+                        found[kind] = found.get(kind, 0) + n
+                if progress:
+                    progress(step.kind, len(pks))
+    except PurgeStopped:
+        return PurgeResult(account_id, "stopped", found, f"{purged_on} The account changed while it was looked at.")
+    if not found:
+        return PurgeResult(account_id, "already_purged", detail=f"{purged_on} Found {NOTHING_LEFT}.")
+    listed = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in found.items())
+    return PurgeResult(account_id, "already_purged", found, f"{purged_on} Found and deleted what was left: {listed}.")
 
 
 # -- the sweep ------------------------------------------------------------------------------------------------

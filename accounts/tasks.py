@@ -7,8 +7,10 @@ from . import purge
 
 @shared_task(acks_late=True)
 def purge_account(account_id: int) -> str:
-    """Purge one account if it is due (retention 0 queues this on completion; the daily sweep fans out to it)."""
-    return purge.purge_account(account_id).outcome
+    """Purge one account if it is due (retention 0 queues this on completion; the daily sweep fans out to it).
+    The result is the outcome, then what it found: "already_purged: Purged on …. Found nothing left to delete."."""
+    result = purge.purge_account(account_id)
+    return f"{result.outcome}: {result.detail}" if result.detail else result.outcome
 
 
 @shared_task

@@ -8,6 +8,7 @@ the same submission service as the portal, the admin and the API.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
+from accounts.purge import count_refused_mail
 from tickets import access
 from tickets import services as tickets
 from tickets.exceptions import Code, Refusal
@@ -37,6 +39,7 @@ LOOP_WINDOW = dt.timedelta(hours=1)
 ACK_WINDOW = dt.timedelta(hours=1)
 
 Status = InboundMessage.Status
+logger = logging.getLogger(__name__)
 
 
 def own_addresses() -> set[str]:
@@ -77,6 +80,9 @@ def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> Inbou
     existing = InboundMessage.objects.filter(message_id=parsed.message_id).first()
     if existing is not None:
         return existing
+    gone = _purged_ticket(parsed)
+    if gone is not None:
+        return _refuse_after_purge(gone, parsed)
     now = timezone.now()
     message = InboundMessage(
         message_id=parsed.message_id,
@@ -106,6 +112,27 @@ def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> Inbou
         return InboundMessage.objects.get(message_id=parsed.message_id)
     _after(message)
     return message
+
+
+def _purged_ticket(parsed: ParsedMail) -> Ticket | None:
+    """The case a message is addressed or threaded to, when its account is purged or being purged."""
+    ticket_id, _ = addresses.ticket_for(parsed.recipients, parsed.references)
+    if ticket_id is None:
+        return None
+    gone = [Account.Status.PURGING, Account.Status.PURGED]
+    return Ticket.objects.filter(pk=ticket_id, account__status__in=gone).only("pk", "account_id").first()
+
+
+def _refuse_after_purge(ticket: Ticket, parsed: ParsedMail) -> InboundMessage:
+    """U6, S6: purged means gone: mail to a purged account's case stores nothing (no message, comment or file),
+    whatever it is (a reply, an auto-reply); it is logged (without the sender) and counted on the tombstone."""
+    count_refused_mail(ticket.account_id)
+    logger.info("Mail to case #%s of a purged account: nothing stored.", ticket.pk)
+    return InboundMessage(
+        message_id=parsed.message_id,
+        status=Status.IGNORED,
+        note="Refused: the account of the case it answers was purged; nothing was stored.",
+    )
 
 
 def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> None:
