@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from accounts import services as provisioning
 from accounts.models import Account
 from tests.factories import PASSWORD
 from tests.former_members import cancel, text
@@ -152,3 +153,15 @@ def test_nobody_else_reaches_the_former_member_page(cast, client):
     client.force_login(people.owner)  # an active customer with no cancelled account
     assert client.get(reverse("former_member")).url == reverse("login")
     assert sign_in(client, people.owner).url == reverse("portal:home")
+
+
+def test_a_former_member_who_keeps_another_account_finds_the_page_from_the_portal(cast, client):
+    # rule K8, U5: the person keeps their other account's login; the cancelled one is reached from the portal's home
+    people = cast("kustomer")
+    provisioning.add_member(account=people.other_account, email=people.owner.email, full_name="", role="member")
+    account = cancel(people)
+    assert sign_in(client, people.owner).url == reverse("portal:home")
+    home = client.get(reverse("portal:home"))
+    assert home.status_code == 200 and reverse("former_member") in home.content.decode()
+    page = text(client.get(reverse("former_member")))
+    assert f"{account.name} ({account.account_id})" in page and "Ask to reactivate" in page
