@@ -53,6 +53,8 @@ ACCOUNT_PARTS: dict[str, tuple[str, str, str, bool]] = {
 CUSTOMER_HIDDEN_TICKET_FIELDS = frozenset({"checks"})
 STAFF_WRITTEN_TICKET_FIELDS = frozenset({"priority", "assignee", "state"})
 STAFF_NAME_FOR_CUSTOMERS = "Support"
+# SPEC §4 "Account lifecycle": the accounts whose members are *former members* (cancelled, not purged).
+FORMER_ACCOUNT_STATUSES = (Account.Status.CANCELLED,)
 # Log rows customers do not read: assignments, and K7's confirmation link sent (the owner reads the email).
 STAFF_ONLY_LOG_ROWS = frozenset({"assign", "confirmation_link"})
 
@@ -103,6 +105,51 @@ def accounts_for(user) -> QuerySet[Account]:
     if not is_customer(user):
         return Account.objects.none()
     return Account.objects.filter(status=Account.Status.ACTIVE, pk__in=_memberships(user).values("account_id"))
+
+
+def former_memberships(user) -> QuerySet[Membership]:
+    """SPEC §4 "Account lifecycle": the person's memberships of cancelled, not yet purged, accounts, the ones they
+    may ask to have back (K9, U7) or read the rule of (S11). Staff are never former members. What a former member
+    sees of such an account is this membership, its dates and its rule: no case, page or API of it."""
+    if user is None or not getattr(user, "pk", None) or user.is_staff:
+        return Membership.objects.none()
+    return (
+        Membership.objects.filter(user=user, account__status__in=FORMER_ACCOUNT_STATUSES)
+        .select_related("account__plan__policy")
+        .order_by("-account__cancelled_at", "account__name")
+    )
+
+
+def is_former_member(user) -> bool:
+    return former_memberships(user).exists()
+
+
+def former_member_by_email(email: str):
+    """The former member (a customer of a cancelled, not purged, account) with this address, or None: the email
+    channel's sender and the password reset's addressee once their access was removed."""
+    from accounts.models import User
+
+    if not email:
+        return None
+    former = Membership.objects.filter(account__status__in=FORMER_ACCOUNT_STATUSES).values("user_id")
+    return User.objects.filter(email__iexact=email.strip(), is_staff=False, pk__in=former).first()
+
+
+def former_requesters(account: Account):
+    """Who may be recorded as asking for this cancelled account's reactivation: its former members (their access
+    was removed, K8, U5); nobody for an account that is not cancelled."""
+    from accounts.models import User
+
+    if account.status not in FORMER_ACCOUNT_STATUSES:
+        return User.objects.none()
+    return User.objects.filter(memberships__account=account, is_staff=False).distinct()
+
+
+def only_former(memberships) -> bool:
+    """Of a person's memberships (read with their accounts): they belong to no active account and to a cancelled,
+    not purged, one at least: a *known former customer* (the triage queue's label)."""
+    statuses = {m.account.status for m in memberships}
+    return Account.Status.ACTIVE not in statuses and bool(statuses & set(FORMER_ACCOUNT_STATUSES))
 
 
 def memberships_for(user) -> QuerySet[Membership]:

@@ -44,6 +44,7 @@ from .models import (
     TransitionLog,
 )
 from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
+from .rules.table import blockers
 from .sla import SlaStatusListFilter
 
 # The desk's own names (SPEC §6): agents and managers work in "Exitdesk", not "Django administration".
@@ -136,8 +137,9 @@ def _account_widget() -> forms.Widget:
 class ChooseAccountForm(forms.Form):
     """Step one of recording a request: whose account (everything after is scoped to it)."""
 
+    # Every account: a purged one is refused by its own rule (reactivation_closed), not by an empty search.
     account = forms.ModelChoiceField(
-        queryset=Account.objects.exclude(status__in=[Account.Status.PURGING, Account.Status.PURGED]),
+        queryset=Account.objects.all(),
         widget=_account_widget(),
         help_text="Search by account ID, name, a member's email or a phone number.",
     )
@@ -145,14 +147,15 @@ class ChooseAccountForm(forms.Form):
 
 class RecordRequestForm(forms.Form):
     """A request an agent takes by phone or email on a customer's behalf (K6, K11, A2), scoped to one account: its
-    active members, its numbers, licenses and add-ons, the lower plans of its product line."""
+    active members, its numbers, licenses and add-ons, the lower plans of its product line. A cancelled account's
+    former members ask for its reactivation only (SPEC §4, "Account lifecycle"); an account nobody may ask for
+    (purged) answers its rule, as the service would (SPEC §4: the account's rules before the requester)."""
 
-    account = forms.ModelChoiceField(
-        queryset=Account.objects.exclude(status__in=[Account.Status.PURGING, Account.Status.PURGED]),
-        widget=forms.HiddenInput,
-    )
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), widget=forms.HiddenInput)
     requester = forms.ModelChoiceField(
-        queryset=User.objects.none(), help_text="The member of the account who asks (active members only)."
+        queryset=User.objects.none(),
+        required=False,
+        help_text="The member of the account who asks (active members; a cancelled account's former members).",
     )
     kind = forms.ChoiceField(choices=Kind.choices)
     channel = forms.ChoiceField(choices=[(Channel.PHONE, "Phone"), (Channel.EMAIL, "Email")])
@@ -187,6 +190,7 @@ class RecordRequestForm(forms.Form):
 
     def __init__(self, *args, account: Account | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.account_refusals: list[str] = []
         if self.is_bound:
             chosen = as_id(self.data.get("account", ""))
             accounts = self.fields["account"].queryset.select_related("plan")
@@ -195,11 +199,17 @@ class RecordRequestForm(forms.Form):
         if account is None:
             return
         self.fields["account"].initial = account.pk
-        self.fields["requester"].queryset = (
-            User.objects.filter(memberships__account=account, is_active=True, is_staff=False)
-            .order_by("full_name", "email")
-            .distinct()
-        )
+        if account.status == Account.Status.ACTIVE:
+            requesters = User.objects.filter(memberships__account=account, is_active=True, is_staff=False).distinct()
+        else:
+            requesters = access.former_requesters(account)
+            # Former members ask for one thing: the account back.
+            self.fields["kind"].choices = [(Kind.REACTIVATION, Kind.REACTIVATION.label)]
+            self.fields["kind"].initial = Kind.REACTIVATION
+            self.fields["requester"].help_text = "A former member of the cancelled account asking to have it back."
+            # Shown before the form: what the account's own rules say of its reactivation now.
+            self.account_refusals = [refusal.detail for refusal in blockers(account, Kind.REACTIVATION)]
+        self.fields["requester"].queryset = requesters.order_by("full_name", "email")
         self.fields["requester"].label_from_instance = lambda user: (
             f"{user.full_name} <{user.email}>" if user.full_name else user.email
         )
@@ -211,6 +221,17 @@ class RecordRequestForm(forms.Form):
         self.fields["plan"].queryset = Plan.objects.filter(
             product_line=account.plan.product_line, rank__lt=account.plan.rank
         ).order_by("rank")
+
+    def clean(self):
+        data = super().clean()
+        account, kind = data.get("account"), data.get("kind")
+        if account is not None and kind and data.get("requester") is None and "requester" not in self.errors:
+            # Nobody to name: the account's own rule, if one refuses, says why (as the API does).
+            refused = blockers(account, kind)
+            if refused:
+                raise forms.ValidationError(refused[0].detail, code=str(refused[0].code))
+            self.add_error("requester", "Choose the member who asks.")
+        return data
 
     def request(self) -> services.Request:
         data = self.cleaned_data

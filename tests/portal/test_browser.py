@@ -153,8 +153,9 @@ def test_every_demo_login_is_offered_what_its_role_may_and_nothing_else(presets,
         page.get_by_role("button", name="Sign in").click()
         who = f"{membership.user.email} on {account.name}"
         if not membership.user.is_active:  # K8, U5: a cancelled account's people cannot sign in
-            # K9, U7: with the right password they are told the account was cancelled and how to ask again
-            expect(page.get_by_role("heading", name=re.compile(" was cancelled"))).to_be_visible()
+            # K9, U7: with the right password they reach the former member's page: the account, its dates, the way back
+            expect(page.get_by_role("heading", name=re.compile("Your cancelled account"))).to_be_visible()
+            expect(page.get_by_role("heading", name=re.compile(re.escape(account.account_id)))).to_be_visible()
             continue
         page.goto(f"{live_server.url}/a/{account.account_id}/")
         expect(page.get_by_role("heading", name="Cases")).to_be_visible()

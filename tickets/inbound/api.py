@@ -74,7 +74,8 @@ class InboundConvert(APIView):
         summary="Turn a message waiting in triage into a ticket (staff)",
         description=business_rules(
             "409 `already_handled`: a message still in triage.",
-            "409 `unverified_sender`: a sender who is a known customer.",
+            "409 `unverified_sender`: a sender who is a known customer, or a known former customer (a member of a "
+            "cancelled account: their email converts to a `reactivation` only; another kind is `account_not_active`).",
             *(f"{Refusal(code, '').http_status} `{code}`: {rule}" for code, rule in SUBMISSION_RULES.items()),
             intro=(
                 "The ticket comes by channel `email`, with the sender as requester (a member of `account`) and the "

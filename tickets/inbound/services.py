@@ -52,14 +52,16 @@ def own_addresses() -> set[str]:
 
 
 def member_for(email: str) -> User | None:
-    """The customer with this address, when there is one in an account."""
+    """The customer with this address, when there is one in an account: an active member, or else a former member
+    of a cancelled, not purged, account (tickets.access), whose email converts to a reactivation."""
     if not email:
         return None
-    return (
+    member = (
         User.objects.filter(email__iexact=email, is_active=True, is_staff=False, memberships__isnull=False)
         .distinct()
         .first()
     )
+    return member or access.former_member_by_email(email)
 
 
 def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> InboundMessage:

@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Membership
+from tickets import access
 from tickets.exceptions import Refusal
+from tickets.models import Kind
 from tickets.queues import _nav, staff_view
 
 from . import services
@@ -33,11 +35,15 @@ def triage(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     items = []
     for message in page:
-        accounts = [m.account for m in message.member.memberships.all()] if message.member else []
-        initial = {"kind": (message.mailbox.kind if message.mailbox else "") or "account_cancellation"}
+        sender_memberships = list(message.member.memberships.all()) if message.member else []
+        accounts = [m.account for m in sender_memberships]
+        # A known former customer's email becomes a reactivation (SPEC §4, "Account lifecycle").
+        former = access.only_former(sender_memberships)
+        kind = Kind.REACTIVATION if former else (message.mailbox.kind if message.mailbox else "")
+        initial = {"kind": kind or Kind.ACCOUNT_CANCELLATION}
         form = ConvertForm(initial=initial, accounts=services.accounts_of(message), prefix=f"m{message.pk}")
         form.fields["account"].choices = [(a.pk, f"{a.name} ({a.account_id}, {a.plan.name})") for a in accounts]
-        items.append({"message": message, "accounts": accounts, "form": form})
+        items.append({"message": message, "accounts": accounts, "form": form, "former": former})
     return render(request, "inbound/triage.html", {**_nav(request, "triage"), "page": page, "items": items})
 
 

@@ -23,6 +23,11 @@ PORT_OUTS_PENDING = (
 
 
 def account_active(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:
+    if account.status == Account.Status.CANCELLED:
+        raise Refusal(
+            Code.ACCOUNT_NOT_ACTIVE,
+            "This account was cancelled: the only request it takes is its reactivation, where its policy allows one.",
+        )
     if account.status != Account.Status.ACTIVE:
         raise Refusal(Code.ACCOUNT_NOT_ACTIVE, "This account is not active.")
 
@@ -61,8 +66,18 @@ def not_in_last_days_of_term(account: Account, policy: Policy, kind: str, when: 
 
 
 def reactivation_closed_sentence(policy: Policy, account: Account) -> str:
+    """The rule that closes a reactivation, in its own words: S11 where the policy never reactivates, U7 once the
+    retention period is over (the data is deleted, or being deleted: only a new account)."""
     if policy.reactivation == Policy.Reactivation.NEVER:
-        return "A cancelled account cannot be reactivated; a returning customer starts a new account."
-    if account.status != Account.Status.CANCELLED:
-        return "Only a cancelled account can be reactivated."
-    return "The reactivation window has closed; the account's data is deleted and a new account is needed."
+        return (
+            "A cancelled account cannot be reactivated: a returning customer starts a new account, and may use the "
+            "same email address."
+        )
+    if account.status == Account.Status.ACTIVE:
+        return "This account is active: there is nothing to reactivate."
+    if policy.purge_scheduled:
+        return (
+            f"An account can be restarted only within the {policy.retention_days} days after its cancellation, while "
+            "its data is kept; after them, and once its data is deleted, only a new account is possible."
+        )
+    return "This account's data was deleted: it can no longer be restarted, and only a new account is possible."
