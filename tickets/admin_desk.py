@@ -261,6 +261,12 @@ def _blocked_sentence(ticket: Ticket, user, name: str) -> str:
         return "Only the requester or the account's owner may withdraw this request (from the portal or by email)."
     perm = access.TRANSITION_PERMISSIONS[name]
     if name == "approve":
+        on_route = access.may_approve_on_route(user, ticket)
+        if not on_route:  # U3, A11: routed to the account manager, who is someone else
+            return (
+                f"This request goes through the account manager ({ticket.account.account_manager}): "
+                f"waiting for their approval or a support manager's."
+            )
         if access.may_ask(user, name, ticket):  # the permission is there: the ticket's own conditions hold it back
             if ticket.needs_manager_review and not access.is_manager(user):
                 return "Waiting for a support manager's approval: the account owes money on a port-out."
