@@ -78,6 +78,7 @@ EMAIL_TEXTS = {
     "ticket_completed": "Email sent: request completed",
     "sla_warning": "Email sent to staff: SLA at risk",
     "port_out_alert": "Email sent: port-out alert to the owner and billing admins",
+    "port_out_account_manager": "Email sent to staff: port-out alert to the account manager",
     "port_out_lock_off": "Email sent: port-out lock switched off",
     "inbound_acknowledgement": "Email sent: acknowledgement of an email",
     "inbound_reply": "Email sent: reply",
