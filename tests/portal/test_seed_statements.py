@@ -57,3 +57,30 @@ def test_the_support_address_comes_from_the_policy(cast, signed_in):
     base = reverse("portal:request", args=[people.account.account_id, "addon_cancellation"])
     assert "mailto:jetpack-desk@example.test" in client.get(f"{base}?addon={jetpack.pk}").content.decode()
     assert "mailto:jetpack-desk@example.test" not in client.get(f"{base}?addon={insights.pk}").content.decode()
+
+
+def test_a_downgraded_kixie_owner_is_offered_the_way_back_up(cast, signed_in):
+    # rules K1, K2: "You may downgrade your Kixie agents to the lowest plan ... until you decide to start
+    # fully-utilizing the service again"
+    from billing.models import Plan
+    from tickets.models import Ticket
+    from tickets.services import Request, submit_ticket, transition_ticket
+
+    integrated, power_dialer = Plan.objects.get(name="Integrated"), Plan.objects.get(name="Power Dialer")
+    people = cast("kixie", plan=power_dialer)
+    down = submit_ticket(
+        account=people.account, kind="downgrade", requester=people.owner, request=Request(plan=integrated)
+    )
+    for name, actor in (("verify", people.agent), ("approve", people.manager), ("complete", people.agent)):
+        transition_ticket(ticket=down, name=name, actor=actor)
+    client = signed_in(people.owner)
+    dashboard = client.get(reverse("portal:dashboard", args=[people.account.account_id])).content.decode()
+    assert "Move back up to Power Dialer" in dashboard
+    form_url = reverse("portal:request", args=[people.account.account_id, "downgrade"])
+    page = client.get(form_url).content.decode()
+    assert "Change the plan" in page and "You downgraded from Power Dialer" in page
+    assert "Power Dialer: $95.00 USD per seat a month" in page
+    response = client.post(form_url, {"plan": power_dialer.pk, "full_name": "Sam", "contact": "sam@example.test"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    up = Ticket.objects.exclude(pk=down.pk).get(kind="downgrade")
+    assert up.target_plan == power_dialer and up.requester == people.owner
