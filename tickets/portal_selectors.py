@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import Account, Membership, User
-from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
+from billing.models import AddOn, CreditEntry, License, Policy, Route
 from numbers.models import PhoneNumber
 
 from . import access
 from .exceptions import Code
 from .models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
-from .rules.objects import plans_back_up, plans_to_move_to, port_outs_pending
+from .rules.objects import lower_plans, plans_back_up, plans_to_move_to, port_outs_pending
 from .rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
@@ -140,10 +140,6 @@ def case_summary(ticket: Ticket) -> str:
 
 
 # -- what a role may ask for -----------------------------------------------------------------------------------
-
-
-def lower_plans(account: Account) -> QuerySet[Plan]:
-    return Plan.objects.filter(product_line=account.plan.product_line, rank__lt=account.plan.rank).order_by("rank")
 
 
 def kind_link_label(account: Account, kind: str) -> str:

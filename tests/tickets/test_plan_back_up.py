@@ -82,3 +82,29 @@ def test_moving_back_up_is_self_service_where_the_policy_routes_it_so(cast, subm
     assert ticket.state == State.COMPLETED
     desk.account.refresh_from_db()
     assert desk.account.plan == power_dialer
+
+
+def test_an_agent_records_the_move_back_up_taken_by_email(client, cast, submit, plans):
+    # rules K1, K2 with Kixie's route: "Email and we can help you do this", so the agent records it in the admin
+    from django.urls import reverse
+
+    integrated, power_dialer = plans
+    desk = _downgraded(cast, submit, plans)
+    client.force_login(desk.agent)
+    url = reverse("admin:tickets_ticket_add")
+    form = client.get(url, {"account": desk.account.pk}).context["form"]
+    assert list(form.fields["plan"].queryset) == [power_dialer]
+    client.post(
+        url,
+        {
+            "account": desk.account.pk,
+            "requester": desk.owner.pk,
+            "kind": "downgrade",
+            "channel": "email",
+            "plan": power_dialer.pk,
+            "full_name": "Owner",
+            "contact": desk.owner.email,
+        },
+    )
+    recorded = desk.account.tickets.filter(kind="downgrade", target_plan=power_dialer).get()
+    assert recorded.channel == "email" and recorded.state == State.SUBMITTED

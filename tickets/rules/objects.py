@@ -125,8 +125,13 @@ def plans_back_up(account: Account):
     ).order_by("rank")
 
 
+def lower_plans(account: Account):
+    """K2: the plans of the account's product line below its own."""
+    return Plan.objects.filter(product_line=account.plan.product_line, rank__lt=account.plan.rank).order_by("rank")
+
+
 def plans_to_move_to(account: Account):
-    """The plans a request of the downgrade kind may move the account to: a lower plan of its product line (K2), or
-    back up to the plan a downgrade left (plans_back_up). The portal's form and the submission check both ask."""
-    lower = Q(product_line=account.plan.product_line, rank__lt=account.plan.rank)
-    return Plan.objects.filter(lower | Q(pk__in=plans_back_up(account).values("pk"))).order_by("rank")
+    """The plans a request of the downgrade kind may move the account to: a lower plan (K2), or back up to the plan
+    a downgrade left (plans_back_up). The submission check, the portal's form and the admin's Record a request ask."""
+    chosen = Q(pk__in=lower_plans(account).values("pk")) | Q(pk__in=plans_back_up(account).values("pk"))
+    return Plan.objects.filter(chosen).order_by("rank")

@@ -5,6 +5,7 @@ per kind, in the order they run."""
 from __future__ import annotations
 
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy
+from config.ids import as_id
 
 from ..exceptions import Code, Refusal
 from ..models import Channel, ExitReason, Kind
@@ -233,7 +234,7 @@ def plan_offered(s: Submission) -> None:
     """K2: a lower plan of the same product line; K1, K2: or back up to the plan a downgrade left, where the policy
     says so (objects.plans_to_move_to)."""
     plan = s.request.plan
-    plan_pk = plan.pk if isinstance(plan, Plan) else plan
+    plan_pk = plan.pk if isinstance(plan, Plan) else as_id(plan) if plan is not None else None
     chosen = plans_to_move_to(s.account).filter(pk=plan_pk).first() if plan_pk is not None else None
     if chosen is None:
         back_up = plans_back_up(s.account).last()
