@@ -307,6 +307,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                         "purge_scheduled",
                         "retention_days",
                         "reactivation",
+                        "external_data_untouched",
                     )
                 },
             ),
@@ -318,6 +319,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                         "port_out_deadline_hours",
                         "require_port_outs_complete",
                         "port_out_lock_offered",
+                        "port_out_alerts_account_manager",
                     ),
                     "description": "Warning: “deny” may be unlawful in the US. " + PORT_OUT_DENY_WARNING,
                 },
@@ -335,6 +337,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                         "holds_offered",
                         "holds_refused_with_alternatives",
                         "downgrade_proration",
+                        "downgrade_reversible",
                         "billing_cutoff_days",
                         "currency",
                     )

@@ -322,6 +322,24 @@ class Policy(models.Model):
         default=False,
         help_text="K1: customers find a “pause my account” page: holds refused, alternatives offered.",
     )
+    # K1, K2 "until you decide to start fully-utilizing the service again": a downgraded account may move back up.
+    downgrade_reversible = models.BooleanField(
+        default=False,
+        help_text="K1, K2: a customer whose plan was downgraded may ask to move back up to the plan they left (the "
+        "downgrade's roles and route: self-service where its route is).",
+    )
+    # S9: what cancelling never touches, named in the impact preview (empty: nothing is said).
+    external_data_untouched = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="S9: data the customer keeps elsewhere that cancelling never deletes or changes, as customers read "
+        "it, e.g. “your CRM workspace (contacts, call and text logs)”; shown in the impact preview.",
+    )
+    # K11: "email or your Account Manager to notify us of the port-out so we can approve it".
+    port_out_alerts_account_manager = models.BooleanField(
+        default=False,
+        help_text="K11: every port-out request is also emailed to the account's account manager, where it has one.",
+    )
     # K6, K9, U7: where customers are sent when they must email or phone (shown wherever they are told to).
     support_email = models.EmailField(blank=True)
     support_phone = models.CharField(max_length=30, blank=True, help_text="As customers dial it, e.g. +1 888 555 0100.")
@@ -507,6 +525,11 @@ class Subscription(models.Model):
     next_billing_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # K1, K2: the highest plan a downgrade left, which the account may move back up to (Policy.downgrade_reversible);
+    # cleared once it is back there.
+    downgraded_from = models.ForeignKey(
+        "billing.Plan", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"Subscription of {self.account}"

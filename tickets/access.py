@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Account, Membership
+from billing.models import Route
 
 if TYPE_CHECKING:
     from .models import Comment, Ticket, TransitionLog
@@ -285,9 +286,9 @@ def writable_ticket_fields(user, ticket: Ticket | None = None) -> frozenset[str]
 
 
 def may_ask(user, name: str, ticket: Ticket) -> bool:
-    """Whether the person may ask for this transition at all: the staff permission, or (withdraw) the requester or
-    the account's owner who still sees the case. Asked before the policy's guards, so nobody without the role can
-    probe a verification or learn why the policy would refuse."""
+    """Whether the person may ask for this transition at all: the staff permission, (approve) the account manager of
+    a ticket routed to them, or (withdraw) the requester or the account's owner who still sees the case. Asked before
+    the policy's guards, so nobody without the role can probe a verification or learn why the policy would refuse."""
     if name == "withdraw":
         if not is_customer(user):
             return False
@@ -295,8 +296,30 @@ def may_ask(user, name: str, ticket: Ticket) -> bool:
         if role is None:
             return False
         return ticket.requester_id == user.pk or role == Membership.Role.OWNER
+    if name == "approve" and is_routes_account_manager(user, ticket):
+        return True
     perm = TRANSITION_PERMISSIONS.get(name)
     return perm is not None and staff_may(user, perm)
+
+
+def is_routes_account_manager(user, ticket: Ticket) -> bool:
+    """U3, A11: the person is the account manager of a ticket routed to the account manager (a member of staff,
+    who may be an agent without the approve permission: the route makes them its approver)."""
+    return (
+        ticket.route == Route.ACCOUNT_MANAGER
+        and is_staff(user)
+        and ticket.account.account_manager_id is not None
+        and ticket.account.account_manager_id == user.pk
+    )
+
+
+def may_approve_on_route(user, ticket: Ticket) -> bool:
+    """U3, A11: who approves on the ticket's route. A ticket routed to the account's manager is approved by that
+    account manager or a support manager; any other ticket (or an account with no manager) by whoever may ask.
+    may_run (the buttons, available_transitions) and the approve guard (tickets.rules.guards) both ask this."""
+    if ticket.route != Route.ACCOUNT_MANAGER or ticket.account.account_manager_id is None:
+        return True
+    return is_routes_account_manager(user, ticket) or is_manager(user)
 
 
 def _role_read_with(ticket: Ticket, user) -> str | None:
@@ -323,6 +346,8 @@ def may_run(user, name: str, ticket: Ticket) -> bool:
         return False
     if name == "approve":
         if ticket.needs_manager_review and not is_manager(user):
+            return False
+        if not may_approve_on_route(user, ticket):
             return False
         policy = ticket.account.plan.policy
         return policy.verifier_may_approve or ticket.verified_by_id != user.pk

@@ -44,6 +44,7 @@ from .models import (
     TransitionLog,
 )
 from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
+from .rules.objects import plans_to_move_to
 from .rules.table import blockers
 from .sla import SlaStatusListFilter
 
@@ -182,7 +183,10 @@ class RecordRequestForm(forms.Form):
     addon = forms.ModelChoiceField(queryset=AddOn.objects.none(), required=False, label="Add-on")
     tier = forms.CharField(required=False, max_length=40, label="New tier or package", help_text="Add-on change.")
     plan = forms.ModelChoiceField(
-        queryset=Plan.objects.none(), required=False, label="Target plan", help_text="Downgrade: a lower plan."
+        queryset=Plan.objects.none(),
+        required=False,
+        label="Target plan",
+        help_text="Downgrade: a lower plan, or back up to the plan a downgrade left.",
     )
     gaining_carrier = forms.CharField(required=False, help_text="Port-out.")
     authorized_name = forms.CharField(required=False, help_text="Port-out: the person authorized on the account.")
@@ -218,9 +222,7 @@ class RecordRequestForm(forms.Form):
             account=account, status=PhoneNumber.Status.ACTIVE
         ).order_by("number")
         self.fields["addon"].queryset = AddOn.objects.filter(account=account, status=AddOn.Status.ACTIVE)
-        self.fields["plan"].queryset = Plan.objects.filter(
-            product_line=account.plan.product_line, rank__lt=account.plan.rank
-        ).order_by("rank")
+        self.fields["plan"].queryset = plans_to_move_to(account)  # K2, and K1's way back up where the policy says
 
     def clean(self):
         data = super().clean()

@@ -78,6 +78,7 @@ EMAIL_TEXTS = {
     "ticket_completed": "Email sent: request completed",
     "sla_warning": "Email sent to staff: SLA at risk",
     "port_out_alert": "Email sent: port-out alert to the owner and billing admins",
+    "port_out_account_manager": "Email sent to staff: port-out alert to the account manager",
     "port_out_lock_off": "Email sent: port-out lock switched off",
     "inbound_acknowledgement": "Email sent: acknowledgement of an email",
     "inbound_reply": "Email sent: reply",
@@ -261,6 +262,12 @@ def _blocked_sentence(ticket: Ticket, user, name: str) -> str:
         return "Only the requester or the account's owner may withdraw this request (from the portal or by email)."
     perm = access.TRANSITION_PERMISSIONS[name]
     if name == "approve":
+        on_route = access.may_approve_on_route(user, ticket)
+        if not on_route:  # U3, A11: routed to the account manager, who is someone else
+            return (
+                f"This request goes through the account manager ({ticket.account.account_manager}): "
+                f"waiting for their approval or a support manager's."
+            )
         if access.may_ask(user, name, ticket):  # the permission is there: the ticket's own conditions hold it back
             if ticket.needs_manager_review and not access.is_manager(user):
                 return "Waiting for a support manager's approval: the account owes money on a port-out."

@@ -235,11 +235,23 @@ def port_out(ticket: Ticket) -> None:
 
 def downgrade(ticket: Ticket) -> None:
     """K2: the lower plan applies at once; what the rest of the cycle is worth is the policy's proration rule;
-    the next bill uses the lower price."""
-    policy = ticket.account.plan.policy
+    the next bill uses the lower price. K1, K2: the subscription remembers the highest plan a downgrade left, which
+    the account may move back up to (tickets.rules.objects.plans_back_up), and forgets it once back there."""
+    policy, left, target = ticket.account.plan.policy, ticket.account.plan, ticket.target_plan
     PRORATION[policy.downgrade_proration](ticket)
-    Account.objects.filter(pk=ticket.account_id).update(plan=ticket.target_plan)
-    ticket.account.plan = ticket.target_plan
+    Account.objects.filter(pk=ticket.account_id).update(plan=target)
+    ticket.account.plan = target
+    subscription = Subscription.objects.filter(account_id=ticket.account_id).select_related("downgraded_from").first()
+    if subscription is None:
+        return
+    remembered = subscription.downgraded_from
+    if target.rank < left.rank:
+        if remembered is None or remembered.product_line != left.product_line or remembered.rank < left.rank:
+            remembered = left
+    elif remembered is not None and target.rank >= remembered.rank:
+        remembered = None
+    if remembered != subscription.downgraded_from:
+        Subscription.objects.filter(pk=subscription.pk).update(downgraded_from=remembered)
 
 
 # K2: what a downgrade credits for the rest of the billing cycle, per `Policy.downgrade_proration`.

@@ -12,7 +12,8 @@ from numbers.models import PhoneNumber
 
 from .exceptions import Refusal
 from .models import Attachment, ExitReason, Kind
-from .portal_selectors import lower_plans, national_number
+from .portal_selectors import national_number
+from .rules.objects import plans_to_move_to
 from .services import CANCELLATION_KINDS, COMMENT_MAX, Request
 from .templatetags.portal_format import money
 
@@ -170,7 +171,7 @@ class DowngradeForm(RequiredInfoForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["plan"].queryset = lower_plans(self.account)
+        self.fields["plan"].queryset = plans_to_move_to(self.account)
         self.fields["plan"].label_from_instance = (
             lambda plan: f"{plan.name}: {money(plan.price_per_seat, self.policy.currency)} per seat a month"
         )

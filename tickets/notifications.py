@@ -231,7 +231,10 @@ def send_port_out_alert(self, ticket_id: int) -> str:
     """SPEC §4: a port-out request goes at once to the account's owner and billing admins, whoever submitted it,
     each with their own signed link to withdraw it; sent once per recipient however often the task runs."""
     ticket = (
-        Ticket.objects.select_related("account", "requester").prefetch_related("numbers").filter(pk=ticket_id).first()
+        Ticket.objects.select_related("account__plan__policy", "account__account_manager", "requester")
+        .prefetch_related("numbers")
+        .filter(pk=ticket_id)
+        .first()
     )
     if ticket is None:
         return "skipped"
@@ -258,7 +261,35 @@ def send_port_out_alert(self, ticket_id: int) -> str:
                 ticket=ticket,
             )
         )
+    manager = port_out_account_manager(ticket)
+    if manager is not None:
+        context = {
+            "ticket": ticket,
+            "recipient": manager,
+            "numbers": [n.number for n in ticket.numbers.all()],
+            "requester": ticket.requester.get_full_name() if ticket.requester else "someone",
+            "site_url": settings.SITE_URL,
+        }
+        outcomes.append(
+            send_once(
+                key=f"port_out_account_manager:{ticket.pk}:{manager.pk}",
+                template="port_out_account_manager",
+                recipients=[manager.email],
+                context=context,
+                ticket=ticket,
+            )
+        )
     return ", ".join(outcomes) or "no recipients"
+
+
+def port_out_account_manager(ticket: Ticket) -> User | None:
+    """K11: the account manager told of a port-out, where the plan's policy says so and the account has one who can
+    still read the desk's email (an active member of staff)."""
+    account = ticket.account
+    if not account.plan.policy.port_out_alerts_account_manager or account.account_manager_id is None:
+        return None
+    manager = account.account_manager
+    return manager if manager.is_active and manager.is_staff and manager.email else None
 
 
 @shared_task(name="tickets.tasks.send_port_out_lock_off", **EMAIL_RETRIES)

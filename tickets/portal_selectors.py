@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import Account, Membership, User
-from billing.models import AddOn, CreditEntry, License, Plan, Policy, Route
+from billing.models import AddOn, CreditEntry, License, Policy, Route
 from numbers.models import PhoneNumber
 
 from . import access
 from .exceptions import Code
 from .models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
-from .rules.objects import port_outs_pending
+from .rules.objects import lower_plans, plans_back_up, plans_to_move_to, port_outs_pending
 from .rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
@@ -142,8 +142,13 @@ def case_summary(ticket: Ticket) -> str:
 # -- what a role may ask for -----------------------------------------------------------------------------------
 
 
-def lower_plans(account: Account) -> QuerySet[Plan]:
-    return Plan.objects.filter(product_line=account.plan.product_line, rank__lt=account.plan.rank).order_by("rank")
+def kind_link_label(account: Account, kind: str) -> str:
+    """The words of the link to a kind's form: a plan change that can go back up says so (K1, K2)."""
+    if kind == Kind.DOWNGRADE:
+        back_up = plans_back_up(account).last()
+        if back_up is not None:
+            return "Change the plan" if lower_plans(account).exists() else f"Move back up to {back_up.name}"
+    return Kind(kind).label
 
 
 def kind_applies(account: Account, kind: str) -> bool:
@@ -160,7 +165,7 @@ def kind_applies(account: Account, kind: str) -> bool:
     if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
         return account.addons.filter(status=AddOn.Status.ACTIVE).exists()
     if kind == Kind.DOWNGRADE:
-        return lower_plans(account).exists()
+        return plans_to_move_to(account).exists()
     return True
 
 

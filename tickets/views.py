@@ -110,7 +110,9 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
                 for t in selectors.dashboard_cases(request.user, account, closed=closed)
             ],
             closed=closed,
-            kinds=[(kind, Kind(kind).label) for kind in kinds if kind != Kind.ACCOUNT_CANCELLATION],
+            kinds=[
+                (kind, selectors.kind_link_label(account, kind)) for kind in kinds if kind != Kind.ACCOUNT_CANCELLATION
+            ],
             may_cancel_account=Kind.ACCOUNT_CANCELLATION in kinds,
             may_pause=policy.shows_hold_alternatives
             and account.status == Account.Status.ACTIVE
@@ -265,6 +267,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
             unavailable=unavailable,
             outstanding_balance=account.invoices.outstanding().exists(),
             lowest=selectors.lower_plans(account).first(),
+            back_up=list(selectors.plans_back_up(account)) if kind == Kind.DOWNGRADE else [],
         ),
     )
 

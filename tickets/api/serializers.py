@@ -144,7 +144,7 @@ class PortOutSerializer(TicketCreateSerializer):
 
 
 class DowngradeSerializer(TicketCreateSerializer):
-    plan = IdField(help_text="Id of the lower plan.")
+    plan = IdField(help_text="Id of a lower plan, or of the plan a downgrade left (where the policy allows).")
 
     def kind_fields(self, data):
         return {"plan": data["plan"]}

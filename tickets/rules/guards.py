@@ -4,7 +4,7 @@ tickets.access's call (checked by the service before these)."""
 
 from __future__ import annotations
 
-from billing.models import License, Policy, Route
+from billing.models import License, Policy
 
 from .. import access
 from ..exceptions import Code, Refusal
@@ -74,15 +74,13 @@ def manager_reviews_balance(m: Move) -> None:
 
 
 def account_manager_approves(m: Move) -> None:
-    """U3, A11: a request routed to the account manager is approved by them (or a support manager)."""
-    account = m.account
-    if m.ticket.route == Route.ACCOUNT_MANAGER and not m.by_system and account.account_manager_id:
-        actor = m.actor
-        if actor is None or (actor.pk != account.account_manager_id and not access.is_manager(actor)):
-            raise Refusal(
-                Code.REQUIRES_ACCOUNT_MANAGER,
-                f"This request goes through the account manager ({account.account_manager}).",
-            )
+    """U3, A11: a request routed to the account manager is approved by them (or a support manager): the one rule,
+    tickets.access.may_approve_on_route, which the buttons ask too."""
+    if not m.by_system and not access.may_approve_on_route(m.actor, m.ticket):
+        raise Refusal(
+            Code.REQUIRES_ACCOUNT_MANAGER,
+            f"This request goes through the account manager ({m.account.account_manager}).",
+        )
 
 
 def verifier_may_approve(m: Move) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.db.models import Case, OuterRef, Q, Subquery, Sum, When
 
 from accounts.models import Account
-from billing.models import License, Policy
+from billing.models import License, Plan, Policy
 from config.ids import as_id
 
 from ..exceptions import Code, Refusal
@@ -111,3 +111,27 @@ def port_outs_pending(account: Account, *, exclude: int | None = None) -> bool:
 
 def outstanding_balance(account: Account) -> bool:
     return account.invoices.outstanding().exists()
+
+
+def plans_back_up(account: Account):
+    """K1, K2 ("until you decide to start fully-utilizing the service again"): where the policy makes a downgrade
+    reversible, the plans above the current one, up to the plan a downgrade left (Subscription.downgraded_from)."""
+    subscription = getattr(account, "subscription", None)
+    left = subscription.downgraded_from if subscription is not None else None
+    if not account.plan.policy.downgrade_reversible or left is None or left.product_line != account.plan.product_line:
+        return Plan.objects.none()
+    return Plan.objects.filter(
+        product_line=account.plan.product_line, rank__gt=account.plan.rank, rank__lte=left.rank
+    ).order_by("rank")
+
+
+def lower_plans(account: Account):
+    """K2: the plans of the account's product line below its own."""
+    return Plan.objects.filter(product_line=account.plan.product_line, rank__lt=account.plan.rank).order_by("rank")
+
+
+def plans_to_move_to(account: Account):
+    """The plans a request of the downgrade kind may move the account to: a lower plan (K2), or back up to the plan
+    a downgrade left (plans_back_up). The submission check, the portal's form and the admin's Record a request ask."""
+    chosen = Q(pk__in=lower_plans(account).values("pk")) | Q(pk__in=plans_back_up(account).values("pk"))
+    return Plan.objects.filter(chosen).order_by("rank")

@@ -5,12 +5,21 @@ per kind, in the order they run."""
 from __future__ import annotations
 
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy
+from config.ids import as_id
 
 from ..exceptions import Code, Refusal
 from ..models import Channel, ExitReason, Kind
 from . import verification
 from .context import Submission
-from .objects import check_license_minimum, check_one_open_request, instance, numbers_on_account, outstanding_balance
+from .objects import (
+    check_license_minimum,
+    check_one_open_request,
+    instance,
+    numbers_on_account,
+    outstanding_balance,
+    plans_back_up,
+    plans_to_move_to,
+)
 
 _REQUIRED_INFO_ATTR = {"full_name": "full_name", "company_or_account_id": "company", "contact": "contact"}
 
@@ -221,10 +230,14 @@ def balance_review(s: Submission) -> None:
 # -- downgrade ----------------------------------------------------------------------------------------------------
 
 
-def lower_plan(s: Submission) -> None:
-    """K2: a lower plan of the same product line."""
-    plan, current = s.request.plan, s.account.plan
-    plan = Plan.objects.filter(pk=plan.pk if isinstance(plan, Plan) else plan).first() if plan else None
-    if plan is None or plan.product_line != current.product_line or plan.rank >= current.rank:
-        raise Refusal(Code.INVALID_PLAN, "Choose a lower plan of the same product line.", field="plan")
-    s.ticket.target_plan = plan
+def plan_offered(s: Submission) -> None:
+    """K2: a lower plan of the same product line; K1, K2: or back up to the plan a downgrade left, where the policy
+    says so (objects.plans_to_move_to)."""
+    plan = s.request.plan
+    plan_pk = plan.pk if isinstance(plan, Plan) else as_id(plan) if plan is not None else None
+    chosen = plans_to_move_to(s.account).filter(pk=plan_pk).first() if plan_pk is not None else None
+    if chosen is None:
+        back_up = plans_back_up(s.account).last()
+        also = f", or back up to {back_up.name}" if back_up else ""
+        raise Refusal(Code.INVALID_PLAN, f"Choose a lower plan of the same product line{also}.", field="plan")
+    s.ticket.target_plan = chosen

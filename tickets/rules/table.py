@@ -132,7 +132,7 @@ RULES: dict[str, KindRules] = {
     ),
     Kind.DOWNGRADE: KindRules(
         account=(acct.account_active, acct.one_open_request_per_account),
-        submit=(sub.lower_plan,),
+        submit=(sub.plan_offered,),
         guards=guards(),
         complete=effects.COMPLETERS[Kind.DOWNGRADE],
     ),
