@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -31,7 +32,18 @@ class MailboxForm(forms.ModelForm):
 @admin.register(Mailbox)
 class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = MailboxForm
-    list_display = ["name", "enabled", "host", "port", "use_tls", "username", "folder", "last_fetched_at", "failures"]
+    list_display = [
+        "name",
+        "enabled",
+        "host",
+        "port",
+        "use_tls",
+        "username",
+        "folder",
+        "last_fetched_at",
+        "failures",
+        "quarantined",
+    ]
     list_filter = ["enabled"]
     readonly_fields = [
         "uidvalidity",
@@ -48,11 +60,22 @@ class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ("Reading", {"fields": readonly_fields}),
     ]
 
+    def get_queryset(self, request):
+        quarantined = Count("messages", filter=Q(messages__status=InboundMessage.Status.QUARANTINED))
+        return super().get_queryset(request).annotate(quarantined_count=quarantined)
+
+    @admin.display(description="quarantined", ordering="quarantined_count")
+    def quarantined(self, mailbox: Mailbox) -> int:
+        """Messages of this mailbox that could not be stored (Email in → Inbound messages, status "Quarantined")."""
+        return mailbox.quarantined_count
+
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["received_at", "from_email", "subject", "status", "verified_sender", "ticket_link"]
+    # Facets always on: each status shows its count (the quarantined messages among them).
     list_filter = ["status", "source", "mailbox"]
+    show_facets = admin.ShowFacets.ALWAYS
     search_fields = ["from_email", "subject", "message_id"]
     list_select_related = ["ticket"]
     date_hierarchy = "received_at"

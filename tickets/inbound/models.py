@@ -60,6 +60,9 @@ class InboundMessage(models.Model):
         CONVERTED = "converted", "Turned into a ticket"
         COMMENT = "comment", "Added to its ticket as a comment"
         IGNORED = "ignored", "Ignored"
+        # A message that could not be stored (a NUL character, a parser or database error): its raw copy (the first
+        # QUARANTINE_BYTES) and the error are kept for staff, and the mailbox reads on past it.
+        QUARANTINED = "quarantine", "Quarantined: could not be stored"
 
     class Source(models.TextChoices):
         IMAP = "imap", "IMAP mailbox"
