@@ -70,11 +70,29 @@ class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         return mailbox.quarantined_count
 
 
+class AcknowledgementFilter(admin.SimpleListFilter):
+    """Whether new mail was acknowledged, or skipped past the desk-wide INBOUND_ACK_RATE (counted with facets)."""
+
+    title = "acknowledgement"
+    parameter_name = "acknowledgement"
+    CHOICES = {
+        "sent": ("Sent", Q(acknowledged_at__isnull=False)),
+        "skipped": ("Skipped: the desk's hourly limit was reached", Q(acknowledgement_skipped_at__isnull=False)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _) in self.CHOICES.items()]
+
+    def queryset(self, request, queryset):
+        chosen = self.CHOICES.get(self.value() or "")
+        return queryset.filter(chosen[1]) if chosen else queryset
+
+
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["received_at", "from_email", "subject", "status", "verified_sender", "ticket_link"]
-    # Facets always on: each status shows its count (the quarantined messages among them).
-    list_filter = ["status", "source", "mailbox"]
+    # Facets always on: each status (quarantined included) and each acknowledgement outcome shows its count.
+    list_filter = ["status", "source", "mailbox", AcknowledgementFilter]
     show_facets = admin.ShowFacets.ALWAYS
     search_fields = ["from_email", "subject", "message_id"]
     list_select_related = ["ticket"]
@@ -96,6 +114,8 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "ticket",
         "handled_by",
         "handled_at",
+        "acknowledged_at",
+        "acknowledgement_skipped_at",
     ]
     readonly_fields = fields
     actions = ["dismiss"]

@@ -97,6 +97,11 @@ class InboundMessage(models.Model):
     )
     handled_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_skipped_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its acknowledgement was skipped: the desk had sent INBOUND_ACK_RATE within the hour.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -104,6 +109,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["status", "-received_at"], name="inbound_status_received_idx"),
             # The loop guard and the acknowledgement's once-an-hour count a sender's recent messages.
             models.Index(fields=["from_email", "fetched_at"], name="inbound_sender_fetched_idx"),
+            # The desk-wide acknowledgement limit counts the last hour's acknowledgements (INBOUND_ACK_RATE).
+            models.Index(fields=["acknowledged_at"], name="inbound_acknowledged_idx"),
         ]
 
     def __str__(self) -> str:

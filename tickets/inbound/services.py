@@ -37,7 +37,7 @@ MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 # A sender who writes this often within an hour is a loop (an auto-responder that sets none of the headers).
 LOOP_LIMIT = 20
 LOOP_WINDOW = dt.timedelta(hours=1)
-# One acknowledgement per sender in this window, however many messages they send.
+# One acknowledgement per sender in this window, however many messages they send; INBOUND_ACK_RATE in it desk-wide.
 ACK_WINDOW = dt.timedelta(hours=1)
 # A message that cannot be stored is kept for staff up to this size (the rest of a larger one is dropped).
 QUARANTINE_BYTES = 1024 * 1024
@@ -72,7 +72,8 @@ def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> Inbou
     2. Decide: our own mail come back, a machine's mail (auto-reply, bounce, list) or a loop is ignored;
        mail to a ticket's reply address (or answering one of its emails) is a reply; anything else is new.
     3. In one transaction: store it, and for a reply add the comment and its attachments.
-    4. After the commit: acknowledge new mail (once per sender an hour), tell a reply's ticket's assignee.
+    4. After the commit: acknowledge new mail (once per sender an hour, INBOUND_ACK_RATE an hour desk-wide), tell a
+       reply's ticket's assignee.
     A message that cannot be stored (a NUL character in a header, a parser or database error) is quarantined instead:
     the error never reaches the caller, so one message never stops the mailbox or the webhook behind it.
     """
@@ -256,17 +257,32 @@ def _after(message: InboundMessage) -> None:
 
     pk = message.pk
     if message.status == Status.TRIAGE:
-        recent = InboundMessage.objects.filter(
-            from_email=message.from_email, acknowledged_at__gte=message.fetched_at - ACK_WINDOW
-        ).exists()
-        if not recent:
-            claimed = InboundMessage.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
-                acknowledged_at=timezone.now()
-            )
-            if claimed:
-                transaction.on_commit(lambda: tasks.send_acknowledgement.delay(pk))
+        _acknowledge(message)
     elif message.status == Status.COMMENT:
         transaction.on_commit(lambda: tasks.tell_assignee.delay(pk))
+
+
+def _acknowledge(message: InboundMessage) -> None:
+    """Acknowledge new mail: once per sender an hour, and at most INBOUND_ACK_RATE an hour desk-wide.
+
+    A flood of new senders (spoofed, most of them) must not turn the desk into a source of backscatter: past the
+    desk-wide limit the acknowledgement is skipped, marked on the message and counted where staff look (the admin's
+    "acknowledgement" filter).
+    """
+    from . import tasks
+
+    pk, since = message.pk, message.fetched_at - ACK_WINDOW
+    if InboundMessage.objects.filter(from_email=message.from_email, acknowledged_at__gte=since).exists():
+        return
+    if InboundMessage.objects.filter(acknowledged_at__gte=since).count() >= settings.INBOUND_ACK_RATE:
+        InboundMessage.objects.filter(pk=pk).update(acknowledgement_skipped_at=timezone.now())
+        logger.warning(
+            "Acknowledgement skipped: %s already sent this hour (INBOUND_ACK_RATE).", settings.INBOUND_ACK_RATE
+        )
+        return
+    claimed = InboundMessage.objects.filter(pk=pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    if claimed:
+        transaction.on_commit(lambda: tasks.send_acknowledgement.delay(pk))
 
 
 # -- triage ------------------------------------------------------------------------------------------------
