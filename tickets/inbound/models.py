@@ -119,3 +119,18 @@ class InboundMessage(models.Model):
     @property
     def verified(self) -> bool:
         return self.member_id is not None
+
+
+class WebhookToken(models.Model):
+    """A signed webhook post's one-time token (Mailgun's), kept for as long as its timestamp is accepted: a post
+    replayed with a token already seen is refused."""
+
+    provider = models.CharField(max_length=30)
+    token = models.CharField(max_length=100)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "token"], name="inbound_webhook_token_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.token}"
