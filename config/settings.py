@@ -217,6 +217,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exitdesk <desk@exitd
 # Email in (tickets/inbound/): replies to a ticket's email go to this address plus-addressed with the ticket and a
 # signature (desk+t42.<hmac>@...); the mailbox behind it must deliver plus-addressed mail (most do).
 INBOUND_REPLY_ADDRESS = env.str("INBOUND_REPLY_ADDRESS", default="")
+# Acknowledgements of new mail sent in any hour, desk-wide (0: none); past it they are skipped and counted.
+INBOUND_ACK_RATE = _read("INBOUND_ACK_RATE", env.int, 60)
+if INBOUND_ACK_RATE < 0:
+    raise ImproperlyConfigured("INBOUND_ACK_RATE must be a whole number, 0 or more (acknowledgements an hour).")
 # One intake mailbox from the environment, besides those set in the admin:
 # imap://user:password@host:port/FOLDER (imaps:// for TLS; user and password URL-encoded).
 INTAKE_IMAP = None

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -31,7 +32,18 @@ class MailboxForm(forms.ModelForm):
 @admin.register(Mailbox)
 class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     form = MailboxForm
-    list_display = ["name", "enabled", "host", "port", "use_tls", "username", "folder", "last_fetched_at", "failures"]
+    list_display = [
+        "name",
+        "enabled",
+        "host",
+        "port",
+        "use_tls",
+        "username",
+        "folder",
+        "last_fetched_at",
+        "failures",
+        "quarantined",
+    ]
     list_filter = ["enabled"]
     readonly_fields = [
         "uidvalidity",
@@ -48,11 +60,40 @@ class MailboxAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         ("Reading", {"fields": readonly_fields}),
     ]
 
+    def get_queryset(self, request):
+        quarantined = Count("messages", filter=Q(messages__status=InboundMessage.Status.QUARANTINED))
+        return super().get_queryset(request).annotate(quarantined_count=quarantined)
+
+    @admin.display(description="quarantined", ordering="quarantined_count")
+    def quarantined(self, mailbox: Mailbox) -> int:
+        """Messages of this mailbox that could not be stored (Email in → Inbound messages, status "Quarantined")."""
+        return mailbox.quarantined_count
+
+
+class AcknowledgementFilter(admin.SimpleListFilter):
+    """Whether new mail was acknowledged, or skipped past the desk-wide INBOUND_ACK_RATE (counted with facets)."""
+
+    title = "acknowledgement"
+    parameter_name = "acknowledgement"
+    CHOICES = {
+        "sent": ("Sent", Q(acknowledged_at__isnull=False)),
+        "skipped": ("Skipped: the desk's hourly limit was reached", Q(acknowledgement_skipped_at__isnull=False)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _) in self.CHOICES.items()]
+
+    def queryset(self, request, queryset):
+        chosen = self.CHOICES.get(self.value() or "")
+        return queryset.filter(chosen[1]) if chosen else queryset
+
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["received_at", "from_email", "subject", "status", "verified_sender", "ticket_link"]
-    list_filter = ["status", "source", "mailbox"]
+    # Facets always on: each status (quarantined included) and each acknowledgement outcome shows its count.
+    list_filter = ["status", "source", "mailbox", AcknowledgementFilter]
+    show_facets = admin.ShowFacets.ALWAYS
     search_fields = ["from_email", "subject", "message_id"]
     list_select_related = ["ticket"]
     date_hierarchy = "received_at"
@@ -73,6 +114,8 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "ticket",
         "handled_by",
         "handled_at",
+        "acknowledged_at",
+        "acknowledgement_skipped_at",
     ]
     readonly_fields = fields
     actions = ["dismiss"]

@@ -27,8 +27,17 @@ class InboundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SenderField(serializers.EmailField):
+    """The sender's address, null when the message had none (a format-email string is never empty)."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
 # `from` is a Python keyword, so it cannot be declared as a class attribute.
-InboundSerializer._declared_fields["from"] = serializers.EmailField(source="from_email", read_only=True)
+InboundSerializer._declared_fields["from"] = SenderField(
+    source="from_email", read_only=True, allow_null=True, help_text="The sender's address; null when it had none."
+)
 
 
 class InboundFilter(StrictFilterSet):

@@ -49,6 +49,7 @@ class _PlainBox(MailBoxUnencrypted):
 class FetchResult:
     mailbox: str
     stored: int = 0
+    quarantined: int = 0  # of those stored, the ones that could not be stored as they are (inbound.services.quarantine)
     error: str = ""
 
 
@@ -93,7 +94,8 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
     1. Log in and read the folder's UIDVALIDITY: when it changed, every UID is new again (the Message-ID store
        keeps what was already stored from being stored twice).
     2. List the UIDs above the last one stored, and fetch them in batches without marking them seen.
-    3. Store each message through the pipeline, then flag the batch \\Seen and remember its last UID.
+    3. Store each message through the pipeline (one that cannot be stored is quarantined, never blocking the ones
+       after it), then flag the batch \\Seen and remember its last UID.
     The mailbox is claimed first with a conditional update, so two rounds never read it at once.
     A failure records the error and backs off; what was stored before it stays stored.
     """
@@ -121,8 +123,10 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
             for start in range(0, len(uids), BATCH):
                 batch = [str(u) for u in uids[start : start + BATCH]]
                 for fetched in box.fetch(uid_list=batch, mark_seen=False, bulk=True):
-                    receive(fetched.raw, source=InboundMessage.Source.IMAP, mailbox=mailbox)
+                    # A message that cannot be stored comes back quarantined: the UID still moves past it.
+                    message = receive(fetched.raw, source=InboundMessage.Source.IMAP, mailbox=mailbox)
                     result.stored += 1
+                    result.quarantined += message.status == InboundMessage.Status.QUARANTINED
                 box.flag(batch, MailMessageFlags.SEEN, True)
                 mailbox.last_uid = int(batch[-1])
                 Mailbox.objects.filter(pk=mailbox.pk).update(last_uid=mailbox.last_uid)

@@ -60,6 +60,9 @@ class InboundMessage(models.Model):
         CONVERTED = "converted", "Turned into a ticket"
         COMMENT = "comment", "Added to its ticket as a comment"
         IGNORED = "ignored", "Ignored"
+        # A message that could not be stored (a NUL character, a parser or database error): its raw copy (the first
+        # QUARANTINE_BYTES) and the error are kept for staff, and the mailbox reads on past it.
+        QUARANTINED = "quarantine", "Quarantined: could not be stored"
 
     class Source(models.TextChoices):
         IMAP = "imap", "IMAP mailbox"
@@ -94,6 +97,11 @@ class InboundMessage(models.Model):
     )
     handled_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_skipped_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its acknowledgement was skipped: the desk had sent INBOUND_ACK_RATE within the hour.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -101,6 +109,8 @@ class InboundMessage(models.Model):
             models.Index(fields=["status", "-received_at"], name="inbound_status_received_idx"),
             # The loop guard and the acknowledgement's once-an-hour count a sender's recent messages.
             models.Index(fields=["from_email", "fetched_at"], name="inbound_sender_fetched_idx"),
+            # The desk-wide acknowledgement limit counts the last hour's acknowledgements (INBOUND_ACK_RATE).
+            models.Index(fields=["acknowledged_at"], name="inbound_acknowledged_idx"),
         ]
 
     def __str__(self) -> str:
@@ -109,3 +119,18 @@ class InboundMessage(models.Model):
     @property
     def verified(self) -> bool:
         return self.member_id is not None
+
+
+class WebhookToken(models.Model):
+    """A signed webhook post's one-time token (Mailgun's), kept for as long as its timestamp is accepted: a post
+    replayed with a token already seen is refused."""
+
+    provider = models.CharField(max_length=30)
+    token = models.CharField(max_length=100)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "token"], name="inbound_webhook_token_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.token}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.header
+import email.parser
 import email.policy
 import hashlib
 import re
@@ -19,9 +21,14 @@ from django.utils.html import strip_tags
 from mailparser_reply import EmailReplyParser
 
 MESSAGE_ID_MAX = 255
+NUL = "\x00"
 # Local parts that only machines write from: bounces and delivery reports.
 MAILER_DAEMONS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "noreply-dmarc-support"}
 LOOP_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+
+
+class PoisonMessage(ValueError):
+    """A message that must not be stored as it is (a NUL character in a header): it is quarantined instead."""
 
 
 @dataclass
@@ -99,7 +106,9 @@ def _body(message: EmailMessage) -> str:
         content = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else ""
     if part.get_content_type() == "text/html":
         content = strip_tags(re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", content))
-    return content.replace("\r\n", "\n").strip()
+    # A stray NUL in a body (a broken client's encoding) is shown as a replacement character rather than losing the
+    # message: no text column of PostgreSQL can hold it.
+    return content.replace("\r\n", "\n").replace(NUL, "\ufffd").strip()
 
 
 def _attachments(message: EmailMessage) -> list[ParsedAttachment]:
@@ -110,7 +119,7 @@ def _attachments(message: EmailMessage) -> list[ParsedAttachment]:
         return []
     for part in parts:
         try:
-            name = part.get_filename() or ""
+            name = (part.get_filename() or "").replace(NUL, "")
             content = part.get_payload(decode=True) or b""
         except (ValueError, LookupError, AttributeError):
             continue
@@ -160,8 +169,25 @@ def strip_quoted(body: str) -> str:
     return "\n".join(lines).strip() or body.strip()
 
 
+def _refuse_nul(**headers: str | list[str]) -> None:
+    """No mail client writes a NUL character in a header (RFC 5322 forbids it): such a message is hostile or broken."""
+    for name, value in headers.items():
+        if any(NUL in item for item in ([value] if isinstance(value, str) else value)):
+            raise PoisonMessage(f"A NUL character in its {name.replace('_', '-')} header.")
+
+
 def parse(raw: bytes) -> ParsedMail:
+    """Read one message; raises PoisonMessage (or whatever the parser raises) for one that cannot be stored."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
+    _refuse_nul(
+        From=_header(message, "From"),
+        Subject=_header(message, "Subject"),
+        Message_ID=_header(message, "Message-ID"),
+        In_Reply_To=_header(message, "In-Reply-To"),
+        References=_header(message, "References"),
+        To=[*_all_headers(message, "To"), *_all_headers(message, "Cc")],
+        Delivered_To=[*_all_headers(message, "Delivered-To"), *_all_headers(message, "X-Original-To")],
+    )
     from_name, from_email = parseaddr(_header(message, "From"))
     from_email = from_email.strip().lower() if "@" in from_email else ""
     recipients = [
@@ -189,3 +215,22 @@ def parse(raw: bytes) -> ParsedMail:
         attachments=_attachments(message),
         automatic=automatic_reason(message, from_email),
     )
+
+
+def quarantine_headers(raw: bytes) -> tuple[str, str, str]:
+    """The sender's address, name and the subject of a message that could not be stored, as far as they can be read
+    (its headers only, NUL characters shown as replacement characters); never raises."""
+    try:
+        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        from_name, from_email = parseaddr(_decoded(head.get("From", "")))
+        subject = " ".join(_decoded(head.get("Subject", "")).split())
+    except Exception:  # noqa: BLE001 - a copy without its sender is still kept
+        return "", "", ""
+    from_email = from_email.strip().lower()
+    if "@" not in from_email or NUL in from_email or any(c.isspace() for c in from_email):
+        from_email = ""
+    return from_email[:254], from_name.replace(NUL, "\ufffd").strip()[:200], subject.replace(NUL, "\ufffd")[:500]
+
+
+def _decoded(value) -> str:
+    return str(email.header.make_header(email.header.decode_header(str(value))))

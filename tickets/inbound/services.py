@@ -8,6 +8,7 @@ the same submission service as the portal, the admin and the API.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from pathlib import Path
 
@@ -28,15 +29,19 @@ from tickets.rules.verification import record_failed_attempt
 
 from . import addresses
 from .models import InboundMessage, Mailbox
-from .parsing import ParsedAttachment, ParsedMail, parse
+from .parsing import ParsedAttachment, ParsedMail, parse, quarantine_headers
+
+logger = logging.getLogger(__name__)
 
 # Larger messages are kept as their headers only and ignored: no real cancellation request needs 25 MB.
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 # A sender who writes this often within an hour is a loop (an auto-responder that sets none of the headers).
 LOOP_LIMIT = 20
 LOOP_WINDOW = dt.timedelta(hours=1)
-# One acknowledgement per sender in this window, however many messages they send.
+# One acknowledgement per sender in this window, however many messages they send; INBOUND_ACK_RATE in it desk-wide.
 ACK_WINDOW = dt.timedelta(hours=1)
+# A message that cannot be stored is kept for staff up to this size (the rest of a larger one is dropped).
+QUARANTINE_BYTES = 1024 * 1024
 
 Status = InboundMessage.Status
 logger = logging.getLogger(__name__)
@@ -71,8 +76,20 @@ def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> Inbou
     2. Decide: our own mail come back, a machine's mail (auto-reply, bounce, list) or a loop is ignored;
        mail to a ticket's reply address (or answering one of its emails) is a reply; anything else is new.
     3. In one transaction: store it, and for a reply add the comment and its attachments.
-    4. After the commit: acknowledge new mail (once per sender an hour), tell a reply's ticket's assignee.
+    4. After the commit: acknowledge new mail (once per sender an hour, INBOUND_ACK_RATE an hour desk-wide), tell a
+       reply's ticket's assignee.
+    A message that cannot be stored (a NUL character in a header, a parser or database error) is quarantined instead:
+    the error never reaches the caller, so one message never stops the mailbox or the webhook behind it.
     """
+    try:
+        # Its own savepoint: a failure rolls back this message alone, never what was stored before it.
+        with transaction.atomic():
+            return _store(raw, source=source, mailbox=mailbox)
+    except Exception as error:  # noqa: BLE001 - whatever fails is kept for staff, with its error
+        return quarantine(raw, source=source, mailbox=mailbox, error=error)
+
+
+def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessage:
     too_large = len(raw) > MAX_MESSAGE_BYTES
     if too_large:
         head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
@@ -135,6 +152,40 @@ def _refuse_after_purge(ticket: Ticket, parsed: ParsedMail) -> InboundMessage:
         status=Status.IGNORED,
         note="Refused: the account of the case it answers was purged; nothing was stored.",
     )
+
+
+def quarantine(raw: bytes, *, source: str, mailbox: Mailbox | None, error: Exception) -> InboundMessage:
+    """Keep a message that could not be stored: its first QUARANTINE_BYTES and the error, for staff to read.
+
+    It is named by its bytes (a Message-ID of its own), so the same message quarantined twice is kept once and its
+    real Message-ID stays free: fetched again once whatever failed is fixed, it is stored as any other.
+    """
+    reason = f"{type(error).__name__}: {error}".replace("\x00", "\\x00")[:2000]
+    kept = raw[:QUARANTINE_BYTES]
+    note = f"Quarantined, it could not be stored: {reason}"
+    if len(kept) < len(raw):
+        note += f" Only its first {len(kept):,} of {len(raw):,} bytes were kept."
+    from_email, from_name, subject = quarantine_headers(kept)
+    now = timezone.now()
+    with transaction.atomic():
+        message, _ = InboundMessage.objects.get_or_create(
+            message_id=f"<quarantine.{hashlib.sha256(raw).hexdigest()}@exitdesk.invalid>",
+            defaults={
+                "source": source,
+                "mailbox": mailbox,
+                "raw": kept,
+                "from_email": from_email,
+                "from_name": from_name,
+                "subject": subject,
+                "received_at": now,
+                "fetched_at": now,
+                "status": Status.QUARANTINED,
+                "note": note,
+            },
+        )
+    # Logged without the sender (no personal data in the logs): staff read it in the admin.
+    logger.warning("Inbound message %s quarantined: %s", message.pk, reason)
+    return message
 
 
 def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> None:
@@ -234,17 +285,32 @@ def _after(message: InboundMessage) -> None:
 
     pk = message.pk
     if message.status == Status.TRIAGE:
-        recent = InboundMessage.objects.filter(
-            from_email=message.from_email, acknowledged_at__gte=message.fetched_at - ACK_WINDOW
-        ).exists()
-        if not recent:
-            claimed = InboundMessage.objects.filter(pk=pk, acknowledged_at__isnull=True).update(
-                acknowledged_at=timezone.now()
-            )
-            if claimed:
-                transaction.on_commit(lambda: tasks.send_acknowledgement.delay(pk))
+        _acknowledge(message)
     elif message.status == Status.COMMENT:
         transaction.on_commit(lambda: tasks.tell_assignee.delay(pk))
+
+
+def _acknowledge(message: InboundMessage) -> None:
+    """Acknowledge new mail: once per sender an hour, and at most INBOUND_ACK_RATE an hour desk-wide.
+
+    A flood of new senders (spoofed, most of them) must not turn the desk into a source of backscatter: past the
+    desk-wide limit the acknowledgement is skipped, marked on the message and counted where staff look (the admin's
+    "acknowledgement" filter).
+    """
+    from . import tasks
+
+    pk, since = message.pk, message.fetched_at - ACK_WINDOW
+    if InboundMessage.objects.filter(from_email=message.from_email, acknowledged_at__gte=since).exists():
+        return
+    if InboundMessage.objects.filter(acknowledged_at__gte=since).count() >= settings.INBOUND_ACK_RATE:
+        InboundMessage.objects.filter(pk=pk).update(acknowledgement_skipped_at=timezone.now())
+        logger.warning(
+            "Acknowledgement skipped: %s already sent this hour (INBOUND_ACK_RATE).", settings.INBOUND_ACK_RATE
+        )
+        return
+    claimed = InboundMessage.objects.filter(pk=pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    if claimed:
+        transaction.on_commit(lambda: tasks.send_acknowledgement.delay(pk))
 
 
 # -- triage ------------------------------------------------------------------------------------------------

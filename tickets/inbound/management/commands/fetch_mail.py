@@ -14,4 +14,5 @@ class Command(BaseCommand):
             if result.error:
                 self.stderr.write(f"{result.mailbox}: failed: {result.error}")
             else:
-                self.stdout.write(f"{result.mailbox}: {result.stored} new message(s)")
+                quarantined = f", {result.quarantined} quarantined" if result.quarantined else ""
+                self.stdout.write(f"{result.mailbox}: {result.stored} new message(s){quarantined}")
