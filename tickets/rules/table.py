@@ -47,15 +47,18 @@ class KindRules:
     self_service_ready: Callable = _always
 
 
-def guards(*, verify=(), approve=(), complete=(), reject=()) -> dict[str, tuple[Callable, ...]]:
+def guards(
+    *, verify=(), approve=(), complete=(), reject=(), account=(g.account_still_active,)
+) -> dict[str, tuple[Callable, ...]]:
     """A kind's guards; every kind also refuses a rejection without a reason, and an approval by someone other
-    than the account manager on their route, or by the verifier where the policy forbids it."""
+    than the account manager on their route, or by the verifier where the policy forbids it. `account` runs first
+    on every transition: a ticket of an account that is not active takes none (all kinds but a reactivation)."""
     return {
-        "verify": tuple(verify),
-        "approve": (*approve, g.account_manager_approves, g.verifier_may_approve),
-        "complete": tuple(complete),
-        "reject": (g.reason_given, *reject),
-        "withdraw": (),
+        "verify": (*account, *verify),
+        "approve": (*account, *approve, g.account_manager_approves, g.verifier_may_approve),
+        "complete": (*account, *complete),
+        "reject": (*account, g.reason_given, *reject),
+        "withdraw": tuple(account),
     }
 
 
@@ -139,7 +142,8 @@ RULES: dict[str, KindRules] = {
     Kind.REACTIVATION: KindRules(
         account=(acct.reactivation_window_open, acct.one_open_request_per_account),
         submit=(),
-        guards=guards(complete=[g.reactivation_asked_in_time]),
+        # A reactivation's tickets belong to a cancelled account: the window decides, not the account's status.
+        guards=guards(complete=[g.reactivation_asked_in_time], account=()),
         complete=effects.COMPLETERS[Kind.REACTIVATION],
     ),
 }
