@@ -3,8 +3,8 @@
 What goes: users who belong to no other account (never staff) and every membership, numbers, licenses,
 add-ons, invoices, the credit ledger, the card on file, the subscription, verification attempts, ticket
 comments and attachments (their files too). What stays: the account row (status purged, its name replaced by
-its id), its tickets and their transition logs with the personal data redacted, and a `Tombstone` with the
-true count of each kind of row deleted. Nothing outside this database is touched (S9).
+its id), its tickets and their transition logs with the personal data redacted, the account's own moves (its
+lifecycle events), and a `Tombstone` with the true count of each kind of row deleted. Nothing outside this database is touched (S9).
 
 Safety, in the order the code meets it:
 
@@ -38,7 +38,7 @@ from django.db import models, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from accounts.lifecycle import move_account
+from accounts.lifecycle import EVENTS, move_account
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
 from config.locking import retrying
@@ -57,6 +57,7 @@ from tickets.models import (
 )
 
 Progress = Callable[[str, int], None]
+LIFECYCLE_EVENTS = set(EVENTS.values())
 
 
 class PurgeStopped(Exception):
@@ -224,7 +225,9 @@ STEPS: list[Step] = [
     ),
     Step(
         "account_events",
-        lambda a: AccountEvent.objects.filter(account_id=a),
+        # The account's own moves stay, as its tickets' transition logs do: when it was cancelled, reactivated,
+        # purged (their actors go with the users; their notes name no one).
+        lambda a: AccountEvent.objects.filter(account_id=a).exclude(kind__in=LIFECYCLE_EVENTS),
         _delete(AccountEvent, "account_events"),
     ),
     # Users before memberships: a user's membership here is how we know the user is ours to delete.
