@@ -68,7 +68,9 @@ def move_account(
         raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown account move {name!r}; one of {', '.join(EVENTS)}.")
     method = getattr(account, name)
     if not can_proceed(method):
-        raise Refusal(Code.INVALID_STATE, f"A {account.get_status_display().lower()} account cannot be {_PAST[name]}.")
+        status = account.get_status_display().lower()
+        article = "An" if status[0] in "aeiou" else "A"
+        raise Refusal(Code.INVALID_STATE, f"{article} {status} account cannot be {_PAST[name]}.")
     method(**kwargs)
     move = next(m for m in moves() if m.name == name)
     account.save(update_fields=["status", *move.fields])

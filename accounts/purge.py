@@ -4,7 +4,8 @@ What goes: users who belong to no other account (never staff) and every membersh
 add-ons, invoices, the credit ledger, the card on file, the subscription, verification attempts, ticket
 comments and attachments (their files too). What stays: the account row (status purged, its name replaced by
 its id), its tickets and their transition logs with the personal data redacted, the account's own moves (its
-lifecycle events), and a `Tombstone` with the true count of each kind of row deleted. Nothing outside this database is touched (S9).
+lifecycle events), and a `Tombstone` with the true count of each kind of row deleted. Nothing outside this
+database is touched (S9).
 
 Safety, in the order the code meets it:
 
