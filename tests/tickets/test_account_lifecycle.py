@@ -7,15 +7,16 @@ them after that."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
 
 from accounts.models import Account
 from billing.models import Plan
 from numbers.models import PhoneNumber
-from tests.factories import PIN, move_account
+from tests.factories import PIN, TicketFactory, move_account
 from tickets.exceptions import Refusal
-from tickets.jobs import approve_overdue_port_outs
+from tickets.jobs import approve_overdue_port_outs, warn_sla_at_risk
 from tickets.models import Kind, LogChannel, State
 from tickets.services import transition_ticket
 
@@ -187,3 +188,18 @@ def test_the_admin_refuses_a_closed_accounts_case_with_the_cancellation_date(
     assert "[account_not_active]" in page and "cancelled on 23 November 2026" in page
     desk.port_out.refresh_from_db()
     assert desk.port_out.state == State.SUBMITTED
+
+
+def test_no_sla_warning_urges_staff_to_work_a_closed_accounts_case(cast):
+    # rule K8: a case its cancelled account no longer lets move is not "at risk"; an active account's still is
+    desk, active = cast("kixie"), cast("kixie")
+    monday_9am = dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC)  # 09:00 Pacific, inside Kixie's hours (K6)
+    left_open, running = (
+        TicketFactory(account=d.account, kind=Kind.PORT_OUT, requester=d.owner, assignee=d.agent, created_at=monday_9am)
+        for d in (desk, active)
+    )
+    move_account(desk.account, "cancel")
+    with time_machine.travel(monday_9am + dt.timedelta(minutes=95), tick=False):
+        assert warn_sla_at_risk() == [running.pk]
+    left_open.refresh_from_db()
+    assert left_open.sla_warned_at is None

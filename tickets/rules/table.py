@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import Q, QuerySet
+
 from accounts.models import Account
 
 from .. import effects
@@ -150,6 +152,18 @@ RULES: dict[str, KindRules] = {
 
 assert set(RULES) == set(Kind.values)  # noqa: S101 - every kind has its rules
 assert all(set(rules.guards) == set(TRANSITIONS) for rules in RULES.values())  # noqa: S101
+
+
+# The kinds whose tickets stop with their account (account_still_active heads their guards): every kind but a
+# reactivation. The jobs read it to leave a closed account's leftover cases alone instead of trying each.
+STOP_WITH_THE_ACCOUNT = frozenset(
+    kind for kind, rules in RULES.items() if g.account_still_active in rules.guards["verify"]
+)
+
+
+def movable(tickets: QuerySet) -> QuerySet:
+    """`tickets` without those account_still_active would refuse every transition (their account is not active)."""
+    return tickets.exclude(Q(kind__in=STOP_WITH_THE_ACCOUNT) & ~Q(account__status=Account.Status.ACTIVE))
 
 
 def blockers(account: Account, kind: str = Kind.ACCOUNT_CANCELLATION) -> list[Refusal]:
