@@ -172,7 +172,8 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "plan", "status", "account_manager", "purge_after", "legal_hold", "legal_hold_reason"]
+        # Not the status: only its machine moves it (accounts.lifecycle), through the tickets that complete.
+        fields = ["name", "plan", "account_manager", "purge_after", "legal_hold", "legal_hold_reason"]
 
     def save(self, commit: bool = True) -> Account:
         if self.cleaned_data.get("new_port_out_pin"):
@@ -181,14 +182,15 @@ class AccountForm(forms.ModelForm):
 
 
 class AccountEventInline(admin.TabularInline):
-    """Security events (verification lockouts, the owner's port-out lock), read-only: they are a log."""
+    """The account's moves (cancelled, reactivated, purged) and security events (verification lockouts, the owner's
+    port-out lock), read-only: they are a log."""
 
     model = AccountEvent
     extra = 0
-    fields = ["at", "kind", "actor", "note"]
+    fields = ["at", "kind", "actor", "channel", "note"]
     readonly_fields = fields
     can_delete = False
-    verbose_name_plural = "security events"
+    verbose_name_plural = "account events"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -207,6 +209,7 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     autocomplete_fields = ["plan", "account_manager"]
     readonly_fields = [
         "account_id",
+        "status",
         "has_port_out_pin",
         "port_out_locked",
         "created_at",
@@ -243,7 +246,7 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         if not access.is_manager(request.user):  # a legal hold is a support manager's decision (issue 7)
             fields += ["legal_hold", "legal_hold_reason"]
         if obj is not None and obj.status in (Account.Status.PURGING, Account.Status.PURGED):
-            fields += ["status", "purge_after"]  # the purge owns these now (accounts/purge.py)
+            fields += ["purge_after"]  # the purge owns it now (accounts/purge.py)
         return fields
 
 

@@ -7,8 +7,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, transition
 
-from tickets.vocabulary import Role
+from tickets.vocabulary import LogChannel, Role
 
 
 class UserManager(BaseUserManager):
@@ -78,7 +79,8 @@ def new_account_id() -> str:
 
 
 class Account(models.Model):
-    """A provider's customer. Status moves active → cancelled → purging → purged (or back to active on reactivation)."""
+    """A provider's customer. Its status is a protected django-fsm machine (SPEC §4, "Account lifecycle"): only the
+    transitions below change it, each run by accounts.lifecycle.move_account, which logs an AccountEvent."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -89,7 +91,7 @@ class Account(models.Model):
     account_id = models.CharField("account ID", max_length=20, unique=True, default=new_account_id, editable=False)
     name = models.CharField(max_length=200)
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, related_name="accounts")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    status = FSMField(max_length=12, choices=Status.choices, default=Status.ACTIVE, protected=True, db_index=True)
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -128,6 +130,98 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        # The protected FSMField refuses any assignment once loaded; a reload is not a transition.
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
+    def clean_fields(self, exclude=None) -> None:
+        # Cleaning assigns each field its cleaned value, which the protected status refuses; its transitions are
+        # what keeps it valid.
+        super().clean_fields(exclude={*(exclude or ()), "status"})
+
+    # -- the account's machine: each transition changes the instance only; accounts.lifecycle saves and logs it.
+    # `custom` says who runs it and what it settles (the README's "Account lifecycle" table is printed from it) and
+    # which fields it writes besides the status (the service saves those).
+
+    @transition(
+        field=status,
+        source=Status.ACTIVE,
+        target=Status.CANCELLED,
+        custom={
+            "by": "the system, completing an account cancellation (staff, or the customer on a self-service route)",
+            "settles": "every other open case closed by the system and listed in the confirmation email; access "
+            "removed (K8, U5); numbers released (K8, S8); subscription ended; credit as the policy says (S7); "
+            "purge scheduled after the retention days (U6)",
+            "fields": ("cancelled_at", "purge_after", "reactivated_at"),
+        },
+    )
+    def cancel(self, *, at, purge_after) -> None:
+        self.cancelled_at = at
+        self.purge_after = purge_after
+        self.reactivated_at = None
+
+    @transition(
+        field=status,
+        source=Status.CANCELLED,
+        target=Status.ACTIVE,
+        custom={
+            "by": "the system, completing a reactivation asked within the policy's window (K9, U7; never S11)",
+            "settles": "the scheduled purge cancelled; members' access and the subscription restored",
+            "fields": ("purge_after", "reactivated_at"),
+        },
+    )
+    def reactivate(self, *, at) -> None:
+        self.purge_after = None
+        self.reactivated_at = at
+
+    @transition(
+        field=status,
+        source=[Status.CANCELLED, Status.PURGING],
+        target=Status.PURGING,
+        custom={
+            "by": "the purge job, past the purge date, with no legal hold and no reactivation asked in time "
+            "(or taking over a dead worker's claim)",
+            "settles": "a reactivation completed from now on is refused (`reactivation_closed`)",
+            "fields": ("purge_claim", "purge_heartbeat_at"),
+        },
+    )
+    def start_purge(self, *, claim: str, at) -> None:
+        self.purge_claim = claim
+        self.purge_heartbeat_at = at
+
+    @transition(
+        field=status,
+        source=Status.PURGING,
+        target=Status.CANCELLED,
+        custom={
+            "by": "the purge job, finding a reactivation asked within the retention period (U7)",
+            "settles": "the purge waits until the reactivation is decided",
+            "fields": ("purge_claim", "purge_heartbeat_at"),
+        },
+    )
+    def hold_purge(self) -> None:
+        self.purge_claim = ""
+        self.purge_heartbeat_at = None
+
+    @transition(
+        field=status,
+        source=Status.PURGING,
+        target=Status.PURGED,
+        custom={
+            "by": "the purge job, once every batch is deleted (U6, S6)",
+            "settles": "the account's data deleted, its tickets and logs redacted, a tombstone kept",
+            "fields": ("purged_at", "purge_claim", "purge_heartbeat_at", "name", "port_out_pin"),
+        },
+    )
+    def purge(self, *, at) -> None:
+        self.purged_at = at
+        self.purge_claim = ""
+        self.purge_heartbeat_at = None
+        self.name = self.account_id
+        self.port_out_pin = ""
 
     def set_port_out_pin(self, pin: str | None) -> None:
         self.port_out_pin = make_password(pin) if pin else ""
@@ -177,10 +271,15 @@ class Membership(models.Model):
 
 
 class AccountEvent(models.Model):
-    """A security event on an account that no ticket carries: the verification lockout, the port-out lock, a data
-    export."""
+    """What happened to an account that no ticket carries: each move of its status (accounts.lifecycle), the
+    verification lockout, the port-out lock, a data export."""
 
     class Kind(models.TextChoices):
+        CANCELLED = "cancelled", "Account cancelled"
+        REACTIVATED = "reactivated", "Account reactivated"
+        PURGE_STARTED = "purge_started", "Purge started"
+        PURGE_HELD = "purge_held", "Purge held for a reactivation request"
+        PURGED = "purged", "Account purged"
         VERIFICATION_LOCKED = "verification_locked", "Verification locked after repeated failures"
         PORT_OUT_LOCK_ON = "port_out_lock_on", "Port-out lock switched on"
         PORT_OUT_LOCK_OFF = "port_out_lock_off", "Port-out lock switched off"
@@ -191,6 +290,7 @@ class AccountEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    channel = models.CharField(max_length=10, choices=LogChannel.choices, blank=True)
     at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=300, blank=True)
 

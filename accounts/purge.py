@@ -5,15 +5,17 @@ add-ons, invoices, the credit ledger, the card on file, the subscription, verifi
 comments and attachments (their files too); the email threaded into the account's cases and every email from
 the leaving users (matched by member or by address) threaded to no other account's case; their sessions, API
 tokens and sign-in lockout rows (django-axes). What stays: the account row (status purged, its name replaced by
-its id), its tickets and their transition logs with the personal data redacted, and a `Tombstone` with the
-true count of each kind of row deleted. Nothing outside this database is touched (S9). Afterwards mail to the
-account's cases stores nothing (tickets/inbound/services.py; counted on the tombstone as `mail_refused_after_purge`),
-and a second purge of the account looks again and says what it found: nothing, normally.
+its id), its tickets and their transition logs with the personal data redacted, the account's own moves (its
+lifecycle events), and a `Tombstone` with the true count of each kind of row deleted. Nothing outside this
+database is touched (S9). Afterwards mail to the account's cases stores nothing (tickets/inbound/services.py;
+counted on the tombstone as `mail_refused_after_purge`), and a second purge of the account looks again and says
+what it found: nothing, normally.
 
 Safety, in the order the code meets it:
 
-1. Claim: a conditional UPDATE moves the account from cancelled (past `purge_after`, no legal hold) to
-   purging with a random token, so of two workers exactly one gets it. A purging account whose heartbeat is
+1. Claim: the account is locked where it is claimable (cancelled, past `purge_after`, no legal hold) and moved to
+   purging with a random token (the machine's `start_purge`, accounts.lifecycle), so of two workers exactly one
+   gets it. A purging account whose heartbeat is
    older than `settings.PURGE_CLAIM_TIMEOUT` belongs to a dead worker and is claimed again the same way.
 2. Re-check under `select_for_update`: still ours, still past its date, no legal hold. A reactivation that
    committed first left the account active, so the claim matched nothing; one that comes after the claim
@@ -41,10 +43,11 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.db import models, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts.lifecycle import EVENTS, move_account
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Subscription
 from config.locking import retrying
@@ -56,12 +59,14 @@ from tickets.models import (
     Comment,
     EmailNotice,
     Kind,
+    LogChannel,
     Ticket,
     TransitionLog,
     VerificationAttempt,
 )
 
 Progress = Callable[[str, int], None]
+LIFECYCLE_EVENTS = set(EVENTS.values())
 
 
 class PurgeStopped(Exception):
@@ -323,7 +328,9 @@ STEPS: list[Step] = [
     ),
     Step(
         "account_events",
-        lambda a: AccountEvent.objects.filter(account_id=a),
+        # The account's own moves stay, as its tickets' transition logs do: when it was cancelled, reactivated,
+        # purged (their actors go with the users; their notes name no one).
+        lambda a: AccountEvent.objects.filter(account_id=a).exclude(kind__in=LIFECYCLE_EVENTS),
         _delete(AccountEvent, "account_events"),
     ),
     # Users before memberships: a user's membership here is how we know the user is ours to delete.
@@ -387,12 +394,22 @@ def _claimable(now: dt.datetime) -> Q:
 
 
 def claim(account_id: int, now: dt.datetime) -> str | None:
-    """Take the account for this run with one conditional UPDATE; None when it is not ours to take."""
+    """Take the account for this run: lock it where it is claimable (the conditions are those of the row the lock
+    returns, as a conditional UPDATE's would be) and run the machine's `start_purge`; None when it is not ours."""
     token = secrets.token_hex(16)
-    claimed = Account.objects.filter(Q(pk=account_id) & _claimable(now)).update(
-        status=Account.Status.PURGING, purge_claim=token, purge_heartbeat_at=timezone.now()
-    )
-    return token if claimed else None
+    with transaction.atomic():
+        account = (
+            Account.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("plan__policy")
+            .filter(Q(pk=account_id) & _claimable(now))
+            .first()
+        )
+        if account is None:
+            return None
+        move_account(
+            account=account, name="start_purge", actor=None, channel=LogChannel.SYSTEM, claim=token, at=timezone.now()
+        )
+    return token
 
 
 def _renew(account_id: int, token: str) -> None:
@@ -493,8 +510,8 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
                 return False
             if _held_by_reactivation(account_id):
                 # A request that committed while the claim ran (the claim's snapshot missed it): give it back.
-                Account.objects.filter(pk=account_id, purge_claim=token).update(
-                    status=Account.Status.CANCELLED, purge_claim="", purge_heartbeat_at=None
+                move_account(
+                    account=account, name="hold_purge", actor=None, channel=LogChannel.SYSTEM, note=REACTIVATION_PENDING
                 )
                 held.append(True)
                 return False
@@ -531,14 +548,8 @@ def purge_account(account_id: int, *, now: dt.datetime | None = None, progress: 
         with transaction.atomic():  # one UPDATE of the account after the renewal's: nothing to deadlock with
             _renew(account_id, token)
             finished = timezone.now()
-            Account.objects.filter(pk=account_id).update(
-                status=Account.Status.PURGED,
-                purged_at=finished,
-                purge_claim="",
-                purge_heartbeat_at=None,
-                name=F("account_id"),
-                port_out_pin="",
-            )
+            account = Account.objects.select_related("plan__policy").get(pk=account_id)
+            move_account(account=account, name="purge", actor=None, channel=LogChannel.SYSTEM, at=finished)
             Tombstone.objects.filter(account_id=account_id).update(finished_at=finished)
     except PurgeStopped:
         # Lost the claim (a newer run took it over) or a legal hold was set: the committed batches stand.

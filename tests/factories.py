@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import STAFF_GROUP_AGENTS, STAFF_GROUP_MANAGERS, Account, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan, Policy, Subscription
 from numbers.models import PhoneNumber
@@ -102,11 +103,31 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.MEMBER
 
 
+def move_account(account: Account, *names: str, actor: User | None = None) -> Account:
+    """Run the account's machine through `names` (accounts.lifecycle: the one way its status moves), e.g.
+    `move_account(account, "cancel")` for a cancelled account without a cancellation ticket."""
+    now = timezone.now()
+    arguments = {
+        "cancel": {"at": now, "purge_after": now + dt.timedelta(days=account.plan.policy.retention_days)},
+        "reactivate": {"at": now},
+        "start_purge": {"claim": "test", "at": now},
+        "hold_purge": {},
+        "purge": {"at": now},
+    }
+    for name in names:
+        lifecycle.move_account(account=account, name=name, actor=actor, channel="system", **arguments[name])
+    return account
+
+
+def purged_account() -> Account:
+    return move_account(AccountFactory(), "cancel", "start_purge", "purge")
+
+
 class TombstoneFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tombstone
 
-    account = factory.SubFactory(AccountFactory, status=Account.Status.PURGED)
+    account = factory.LazyFunction(purged_account)
     account_code = factory.SelfAttribute("account.account_id")
     plan_name = factory.SelfAttribute("account.plan.name")
     counts = factory.LazyFunction(lambda: {"numbers": 0})

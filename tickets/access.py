@@ -470,9 +470,16 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     """Who an email about the ticket goes to: the requester while they are still a member of the account, the
     contact address given on the request, and for a completed account cancellation the owner too (U10: the
     cancellation has just removed their access, the confirmation still reaches them). Never staff: their words
-    reach customers through public comments."""
+    reach customers through public comments. Once the account is not active, nobody hears about its other cases:
+    its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
+    "Account lifecycle")."""
     from .models import Kind
 
+    if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
+        Kind.ACCOUNT_CANCELLATION,
+        Kind.REACTIVATION,
+    ):
+        return []
     emails: list[str] = []
     members = dict(ticket.account.memberships.values_list("user_id", "user__email"))
     if ticket.requester_id in members and members[ticket.requester_id]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.invitations import invite
+from accounts.lifecycle import move_account
 from accounts.models import Account, User
 from accounts.purge import deletable_users
 from accounts.tasks import purge_account
@@ -67,12 +68,22 @@ def cancel_account(ticket: Ticket) -> None:
         .get(pk=ticket.account_id)
     )
     policy = account.plan.policy
-    account.status = Account.Status.CANCELLED
-    account.cancelled_at = now
-    # U6; 0 = at completion (S6); no purge at all where the account and its history stay (K9).
-    account.purge_after = now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None
-    account.reactivated_at = None
-    account.save(update_fields=["status", "cancelled_at", "purge_after", "reactivated_at"])
+    completed = ticket.log.filter(transition="complete").latest("pk")
+    move_account(
+        account=account,
+        name="cancel",
+        actor=completed.actor,
+        channel=completed.channel,
+        note=f"Account cancellation #{ticket.pk} completed.",
+        at=now,
+        # U6; 0 = at completion (S6); no purge at all where the account and its history stay (K9).
+        purge_after=now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None,
+    )
+    # SPEC §4, "Account lifecycle": the other open cases close now, before the numbers they name are released and
+    # before the confirmation that lists them is rendered. (services imports this module: imported here.)
+    from .services import settle_account
+
+    settle_account(account, cancellation=ticket)
     _remove_access(account)  # K8, U5
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8
     REFUNDS[policy.refunds](account, ticket)  # K4, S7
@@ -166,10 +177,15 @@ def reactivate_account(ticket: Ticket) -> None:
     )
     if account.status != Account.Status.CANCELLED:  # a purge that claimed the account first wins
         raise Refusal(Code.REACTIVATION_CLOSED, "The account's data is being deleted; it can no longer be reactivated.")
-    account.status = Account.Status.ACTIVE
-    account.purge_after = None
-    account.reactivated_at = now
-    account.save(update_fields=["status", "purge_after", "reactivated_at"])
+    completed = ticket.log.filter(transition="complete").latest("pk")
+    move_account(
+        account=account,
+        name="reactivate",
+        actor=completed.actor,
+        channel=completed.channel,
+        note=f"Reactivation #{ticket.pk} completed.",
+        at=now,
+    )
     member_ids = account.memberships.values_list("user_id", flat=True)
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
     Subscription.objects.filter(account=account).update(status=Subscription.Status.ACTIVE, ended_at=None)

@@ -18,6 +18,7 @@ from . import sla
 from .exceptions import Refusal
 from .models import OPEN_STATES, Kind, LogChannel, State, Ticket
 from .notifications import send_sla_warning
+from .rules.table import movable
 from .rules.verification import locked_accounts, port_out_authorized
 from .services import transition_ticket
 
@@ -35,10 +36,12 @@ def overdue_port_outs(now: dt.datetime | None = None) -> list[int]:
     for scope in sla.policy_scopes():
         policy = scope.policy
         cutoff = sla.subtract_business_hours(policy, now, policy.port_out_deadline_hours)
-        port_outs = Ticket.objects.filter(
-            kind=Kind.PORT_OUT,
-            needs_manager_review=False,  # K10: those wait for a manager, never the clock
-            account__plan_id__in=scope.plan_ids,
+        port_outs = movable(  # a cancelled account's port-out is never approved (SPEC §4, "Account lifecycle")
+            Ticket.objects.filter(
+                kind=Kind.PORT_OUT,
+                needs_manager_review=False,  # K10: those wait for a manager, never the clock
+                account__plan_id__in=scope.plan_ids,
+            )
         )
         verified = (
             port_outs.filter(state=State.VERIFIED)
@@ -89,13 +92,15 @@ def sla_warning_candidates(now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     scopes = sla.policy_scopes()
     return list(
-        Ticket.objects.filter(
-            sla.used_share_q(scopes, sla.AT_RISK_SHARE, now),
-            state__in=OPEN_STATES,
-            waiting_on_customer_since__isnull=True,
-            assignee__isnull=False,
-            assignee__is_active=True,
-            sla_warned_at__isnull=True,
+        movable(  # nobody is urged to work a case its closed account no longer lets move
+            Ticket.objects.filter(
+                sla.used_share_q(scopes, sla.AT_RISK_SHARE, now),
+                state__in=OPEN_STATES,
+                waiting_on_customer_since__isnull=True,
+                assignee__isnull=False,
+                assignee__is_active=True,
+                sla_warned_at__isnull=True,
+            )
         )
         .order_by("pk")
         .values_list("pk", flat=True)

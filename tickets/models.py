@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from .vocabulary import Channel, ExitReason, Kind
+from .vocabulary import Channel, ExitReason, Kind, LogChannel
 
-__all__ = ["Channel", "Kind"]  # defined once in tickets.vocabulary, read from here by most of tickets
+__all__ = ["Channel", "Kind", "LogChannel"]  # defined once in tickets.vocabulary, read from here by most of tickets
 
 
 class State(models.TextChoices):
@@ -22,17 +22,6 @@ class State(models.TextChoices):
 
 OPEN_STATES = [State.SUBMITTED, State.VERIFIED, State.APPROVED]
 CLOSED_STATES = [State.COMPLETED, State.REJECTED, State.WITHDRAWN]
-
-
-class LogChannel(models.TextChoices):
-    """Where a transition came from: a customer channel, the agents' admin, or the system's own jobs."""
-
-    WEB = "web", "Web portal"
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    SYSTEM = "system", "System"
 
 
 class Priority(models.TextChoices):
@@ -51,6 +40,11 @@ PORT_OUT_REJECTION_CODES = {
     "customer_request": "The customer asked to stop the port-out.",
     "outstanding_balance": "Payments are outstanding (only where the policy's balance rule is deny).",
 }
+
+
+# The rejection code of a case the system closed because its account's cancellation completed (services.settle_account):
+# not a carrier's refusal of a port-out, so not in the allow-list above.
+SETTLED_CODE = "account_cancelled"
 
 
 def _permitted(name: str):

@@ -21,7 +21,7 @@ from tickets.inbound.addresses import reply_address, threading_headers
 
 from . import sla
 from .access import account_notice_members, notice_recipients
-from .models import EmailNotice, RetentionOutcome, State, Ticket
+from .models import SETTLED_CODE, EmailNotice, Kind, RetentionOutcome, State, Ticket
 from .signed_links import OWNER_CONFIRMATION, OWNER_CONFIRMATION_HOURS
 from .withdraw_links import make_token, max_age
 
@@ -105,12 +105,28 @@ def render_email(template: str, context: dict) -> tuple[str, str]:
 
 
 def _ticket_context(ticket: Ticket, event: str) -> dict:
-    return {
+    context = {
         "ticket": ticket,
         "event": event,
         "event_label": dict(State.choices).get(event, event),
         "site_url": settings.SITE_URL,
     }
+    if event == "completed" and ticket.kind == Kind.ACCOUNT_CANCELLATION:
+        context["closed_cases"] = closed_with_cancellation(ticket)
+    return context
+
+
+def closed_with_cancellation(ticket: Ticket) -> list[Ticket]:
+    """The cases the system closed when this account cancellation completed (services.settle_account): U10's
+    confirmation names them, instead of an email each."""
+    account = ticket.account
+    if account.cancelled_at is None:
+        return []
+    return list(
+        account.tickets.filter(
+            state=State.REJECTED, rejection_code=SETTLED_CODE, closed_at__gte=account.cancelled_at
+        ).order_by("pk")
+    )
 
 
 def render_ticket_email_ahead(ticket_id: int, event: str, key: str) -> None:

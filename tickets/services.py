@@ -18,6 +18,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from accounts.lifecycle import cancelled_on
 from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
@@ -26,6 +27,8 @@ from . import access, effects, sla
 from .exceptions import Code, Refusal
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
+    OPEN_STATES,
+    SETTLED_CODE,
     TRANSITIONS,
     Channel,
     Comment,
@@ -371,7 +374,16 @@ def run_authorized(*, ticket: int, name: str, actor: User, channel: str, note: s
 
 
 def _run(
-    ticket: Ticket, name: str, *, actor, channel, by_system: bool, evidence: dict, note: str = "", quiet: bool = False
+    ticket: Ticket,
+    name: str,
+    *,
+    actor,
+    channel,
+    by_system: bool,
+    evidence: dict,
+    note: str = "",
+    quiet: bool = False,
+    settling: bool = False,
 ) -> None:
     method = getattr(ticket, name)
     if not can_proceed(method):
@@ -381,7 +393,7 @@ def _run(
         )
     if not by_system:
         check_may_ask(ticket=ticket, name=name, actor=actor)
-    _guard(ticket, name, actor, evidence, by_system=by_system)
+    _guard(ticket, name, actor, evidence, by_system=by_system, settling=settling)
     if not by_system and not has_transition_perm(method, actor):
         raise Refusal(Code.ROLE_NOT_ALLOWED, access.why_not(actor, name))
 
@@ -424,11 +436,48 @@ def _past(name: str) -> str:
     }[name]
 
 
-def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool) -> None:
+def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool, settling: bool = False) -> None:
     """The policy's guards for this transition and kind (tickets.rules.table), each refusing with its own code."""
-    move = Move(ticket=ticket, name=name, actor=actor, evidence=evidence, by_system=by_system)
+    move = Move(ticket=ticket, name=name, actor=actor, evidence=evidence, by_system=by_system, settling=settling)
     for guard in RULES[ticket.kind].guards[name]:
         guard(move)
+
+
+def settle_account(account: Account, *, cancellation: Ticket) -> list[Ticket]:
+    """SPEC §4, "Account lifecycle" (K8, U5): the account's cancellation completes, so every other open case of the
+    account is closed by the system, in the cancellation's transaction (tickets.effects.cancel_account).
+
+    1. Lock the open tickets (after the account, which the cancellation holds: config/locking.py's order).
+    2. Reject each as the system through the ordinary transition, so it leaves a log row whose note says why, and
+       carries SETTLED_CODE; no email each (`quiet`): the cancellation's confirmation lists them.
+    """
+    note = settled_note(account)
+    closed = []
+    open_tickets = (
+        Ticket.objects.select_for_update(of=("self",), no_key=True)
+        .filter(account_id=account.pk, state__in=OPEN_STATES)
+        .exclude(pk=cancellation.pk)
+        .order_by("pk")
+    )
+    for ticket in open_tickets:
+        ticket.account = account
+        _run(
+            ticket,
+            "reject",
+            actor=None,
+            channel=LogChannel.SYSTEM,
+            by_system=True,
+            evidence={"reason": note, "code": SETTLED_CODE},
+            note=note,
+            quiet=True,
+            settling=True,
+        )
+        closed.append(ticket)
+    return closed
+
+
+def settled_note(account: Account) -> str:
+    return f"Closed: the account was cancelled on {cancelled_on(account)}."
 
 
 def available_transitions(ticket: Ticket, user) -> list[str]:

@@ -25,6 +25,18 @@ class Channel(models.TextChoices):
     API = "api", "API"
 
 
+class LogChannel(models.TextChoices):
+    """Where a transition came from (a ticket's or an account's): a customer channel, the agents' admin, or the
+    system's own jobs."""
+
+    WEB = "web", "Web portal"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
 class Role(models.TextChoices):
     """A member's role on an account (S4, A5, U1)."""
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts import services as provisioning
 from accounts.models import Account
 from billing.models import CardOnFile
-from tests.factories import PIN, StaffFactory
+from tests.factories import PIN, StaffFactory, move_account
 from tickets import services
 from tickets.models import Comment, Ticket, TransitionLog
 from tickets.notifications import recipients_for, send_port_out_alert
@@ -294,8 +294,7 @@ def test_who_hears_of_an_accounts_events_is_the_access_modules_answer(owners_por
     assert sorted(address for message in mail.outbox for address in message.to) == sorted(
         [people.owner.email, people.billing_admin.email]
     )
-    people.account.status = Account.Status.CANCELLED  # the links those emails carry die with the account (K8)
-    people.account.save(update_fields=["status"])
+    move_account(people.account, "cancel")  # the links those emails carry die with the account (K8)
     response = web(people.owner).get(reverse("port_out_withdraw", args=[make_token(ticket, people.owner)]))
     assert response.status_code in (400, 403, 404, 410) and "not valid" in response.content.decode()
     ticket.refresh_from_db()

@@ -6,7 +6,6 @@ returns True (done or shown), False (refused or hidden), or None where the inter
 (staff set a priority in the admin, not through the API). Each probe runs in a savepoint rolled back after it.
 """
 
-import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,9 +17,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts import services as provisioning
-from accounts.models import Account
 from billing.models import CardOnFile
-from tests.factories import PIN, AttachmentFactory, StaffFactory, TicketFactory
+from tests.factories import PIN, AttachmentFactory, StaffFactory, TicketFactory, move_account
 from tickets import services
 from tickets.access_table import ROLES, TABLE, Rule, as_markdown
 from tickets.models import Comment, Ticket
@@ -71,7 +69,7 @@ def scene(cast, settings, tmp_path):
 
     gone = provisioning.create_account(name="Gone customer", plan=people.plan)
     provisioning.add_member(account=gone, email=people.owner.email, full_name="", role="owner")
-    Account.objects.filter(pk=gone.pk).update(status="cancelled", cancelled_at=dt.datetime.now(dt.UTC))
+    move_account(gone, "cancel")
     return SimpleNamespace(
         people=people,
         account=account,

@@ -2,7 +2,7 @@
 
 from django.core import mail
 
-from accounts.models import Account
+from tests.factories import move_account
 
 POLICY_KEYS = {
     "preset",
@@ -132,7 +132,7 @@ def test_inbound_recording_belongs_to_a_number_of_the_account(cast, client_for):
 
 def test_a_cancelled_account_is_not_provisioned(cast, client_for):
     people = cast("avoxi")
-    Account.objects.filter(pk=people.account.pk).update(status=Account.Status.CANCELLED)
+    move_account(people.account, "cancel")
     response = client_for(people.manager).post(
         f"/api/v1/accounts/{people.account.pk}/numbers/", {"number": "+14155550180"}, format="json"
     )

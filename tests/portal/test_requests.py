@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from accounts import services as provisioning
 from accounts.models import Account
 from billing.models import AddOn, License, Plan
+from tests.factories import move_account
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +185,7 @@ def test_reactivation_after_the_window_is_refused(cast):
 def test_smrtphone_accounts_are_never_reactivated(cast):
     # rule S11
     people = cast("smrtphone")
-    Account.objects.filter(pk=people.account.pk).update(status="cancelled")
+    move_account(people.account, "cancel")
     response = _staff_records_reactivation(people)
     assert response.status_code == 400 and response.json()["code"] == "reactivation_closed"
     assert "cannot be reactivated" in response.json()["detail"]

@@ -338,7 +338,8 @@ class TicketTransitions(APIView):
             "409 `verification_locked`: too many failed verifications.",
             "409 `license_minimum`: the licenses left meet the plan's minimum when the request is approved.",
             "409 `port_outs_pending`: no other port-out in progress on the account.",
-            "409 `account_not_active`: the account is in the state the transition needs.",
+            "409 `account_not_active`: the ticket's account is active (a cancelled or purged account's cases take no "
+            "transition; a reactivation's do).",
             "409 `verification_fallback_unavailable`: `verify` with `confirmation_link` (K7's fallback) is for an "
             "account cancellation awaiting verification by a card the account does not have, on a policy naming it.",
             intro=(

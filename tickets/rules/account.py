@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from accounts.lifecycle import cancelled_on
 from accounts.models import Account
 from billing.models import Policy
 
@@ -29,7 +30,18 @@ def account_active(account: Account, policy: Policy, kind: str, when: dt.datetim
             "This account was cancelled: the only request it takes is its reactivation, where its policy allows one.",
         )
     if account.status != Account.Status.ACTIVE:
-        raise Refusal(Code.ACCOUNT_NOT_ACTIVE, "This account is not active.")
+        raise Refusal(Code.ACCOUNT_NOT_ACTIVE, not_active_sentence(account))
+
+
+def not_active_sentence(account: Account) -> str:
+    """Why nothing more happens on this account's requests, naming the day it was cancelled."""
+    if account.cancelled_at is None:
+        return "This account is not active."
+    gone = " and its data deleted" if account.status == Account.Status.PURGED else ""
+    return (
+        f"This account was cancelled on {cancelled_on(account)}{gone}: its requests are closed and take no further "
+        "steps. Ask for a reactivation where the provider offers one."
+    )
 
 
 def reactivation_window_open(account: Account, policy: Policy, kind: str, when: dt.datetime | None = None) -> None:

@@ -64,6 +64,8 @@ class Move:
     actor: User | None
     evidence: dict
     by_system: bool
+    # The system closing the other open cases of an account whose cancellation completes (services.settle_account).
+    settling: bool = False
 
     @property
     def account(self) -> Account:

@@ -4,17 +4,30 @@ tickets.access's call (checked by the service before these)."""
 
 from __future__ import annotations
 
+from accounts.models import Account
 from billing.models import License, Policy
 
 from .. import access
 from ..exceptions import Code, Refusal
 from ..models import PORT_OUT_REJECTION_CODES
 from . import verification
-from .account import PORT_OUTS_PENDING, reactivation_closed_sentence
+from .account import PORT_OUTS_PENDING, not_active_sentence, reactivation_closed_sentence
 from .context import Move
 from .objects import check_license_minimum, outstanding_balance, port_outs_pending
 
 COMMENT_MAX = 5000  # an exit-survey comment, a comment on a case, a rejection reason
+
+
+# -- every transition ---------------------------------------------------------------------------------------------
+
+
+def account_still_active(m: Move) -> None:
+    """SPEC §4, "Account lifecycle" (K8, U5): a ticket of an account that is not active takes no transition, whoever
+    runs it (portal, API, admin, email, the jobs); only the system settling the account's cancellation closes them.
+    A reactivation's tickets do not have this guard (table.RULES): their own rules decide."""
+    if m.settling or m.account.status == Account.Status.ACTIVE:
+        return
+    raise Refusal(Code.ACCOUNT_NOT_ACTIVE, not_active_sentence(m.account))
 
 
 # -- verify -------------------------------------------------------------------------------------------------------
@@ -124,6 +137,10 @@ def reason_given(m: Move) -> None:
 def port_out_rejection_code_allowed(m: Move) -> None:
     """US rules: a port-out is rejected only with a code of the allow-list; `outstanding_balance` only where the
     policy's balance rule is deny, money is owed, and a manager decides (K10)."""
+    if m.settling:
+        # The system closing the port-out because the account's cancellation completed is not a refusal of the
+        # port-out (US rules): the numbers leave with the account (K8, S8). Only this settling skips the allow-list.
+        return
     code = m.evidence.get("code") or ""
     if code not in PORT_OUT_REJECTION_CODES:
         raise Refusal(
