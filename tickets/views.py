@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
 from billing.models import AddOn, Route
+from billing.services import coming_bill
 from config.ids import as_id
 
 from . import access
@@ -303,7 +304,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
                 web=web,
                 channels=[label for key, label in Channel.choices if key in policy.intake_channels],
                 open_now=policy.within_intake_hours(),
-                subscription=getattr(account, "subscription", None),
+                bill=coming_bill(account),  # K5: the admin says the same, from the same function
             ),
         )
     return None
