@@ -121,12 +121,13 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
 
 @login_required
 def products(request: HttpRequest, account_id: str) -> HttpResponse:
-    """What the account pays for; self-service items (A6, A8, A9) cancel from here after a confirmation."""
+    """What the account pays for; self-service items (A6, A8, A9) cancel from here after a confirmation, and an add-on
+    with tiers in the policy shows its tier and a Change link (A8, A9, A11)."""
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
     policy = account.plan.policy
     addons = [
-        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key))
+        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
     ]
     return render_page(

@@ -18,7 +18,7 @@ def test_an_owner_changes_call_insights_tier_in_the_portal(cast, signed_in):
     client = signed_in(people.owner)
     url = reverse("portal:request", args=[people.account.account_id, "addon_change"]) + f"?addon={insights.pk}"
     page = client.get(url).content.decode()
-    assert "New tier or package" in page and "moves to the tier you name now" in page
+    assert "New tier or package" in page and "moves to the tier you choose now" in page
     response = client.post(url, {"addon": insights.pk, "tier": "Pro", **CONTACT})
     ticket = Ticket.objects.get()
     assert (ticket.kind, ticket.state, ticket.tier) == ("addon_change", "completed", "Pro")
