@@ -75,7 +75,7 @@ class PlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Plan
-        fields = ["id", "name", "rank", "product_line", "price_per_seat", "seat_product", "policy"]
+        fields = ["id", "name", "rank", "product_line", "price_per_seat", "policy"]
         read_only_fields = fields
 
 
