@@ -48,7 +48,7 @@ class ComingBill:
 def coming_bill(account, *, asked_at: dt.datetime | dt.date | None = None) -> ComingBill | None:
     """K5: the account's next bill as a request made at `asked_at` (now when not given) meets it; None when nothing is
     coming (no subscription, or it has ended). The portal's intake and preview pages and the admin all ask this."""
-    subscription = Subscription.objects.filter(account=account).first()
+    subscription = Subscription.objects.select_related("account__plan").filter(account=account).first()
     if subscription is None or subscription.status != Subscription.Status.ACTIVE:
         return None
     policy: Policy = account.plan.policy
@@ -57,7 +57,7 @@ def coming_bill(account, *, asked_at: dt.datetime | dt.date | None = None) -> Co
     return ComingBill(
         date=subscription.next_billing_date,
         seats=subscription.seats,
-        amount=account.plan.price_per_seat * subscription.seats,
+        amount=subscription.next_bill,
         currency=policy.currency,
         asked_on=asked_on,
         cutoff=policy.billing_cutoff(subscription.next_billing_date),
