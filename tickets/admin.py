@@ -179,7 +179,12 @@ class RecordRequestForm(forms.Form):
         queryset=PhoneNumber.objects.none(), required=False, help_text="Number cancellation or port-out."
     )
     addon = forms.ModelChoiceField(queryset=AddOn.objects.none(), required=False, label="Add-on")
-    tier = forms.CharField(required=False, max_length=40, label="New tier or package", help_text="Add-on change.")
+    tier = forms.CharField(
+        required=False,
+        max_length=40,
+        label="New tier or package",
+        help_text="Add-on change: one of the tiers the account's policy lists for the add-on (A8, A9, A11).",
+    )
     plan = forms.ModelChoiceField(
         queryset=Plan.objects.none(), required=False, label="Target plan", help_text="Downgrade: a lower plan."
     )
