@@ -259,10 +259,17 @@ class AddOnSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Id of the number an inbound-recording add-on belongs to.",
     )
+    tier = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="The tier or package bought (A8, A9, A11): one of the plan's policy's `addon_tiers` for the product; "
+        "empty where none is chosen.",
+    )
 
     class Meta:
         model = AddOn
-        fields = ["id", "product", "name", "initial_ucaas", "number", "status", "cancelled_at"]
+        fields = ["id", "product", "name", "tier", "initial_ucaas", "number", "status", "cancelled_at"]
         read_only_fields = ["id", "status", "cancelled_at"]
 
 
@@ -364,6 +371,7 @@ CHILD_RULES = {
         "400 `invalid_request` on `number`: inbound call recording belongs to one of the account's numbers; no "
         "other add-on has a number.",
         "400 `invalid_request` on `initial_ucaas`: only a SIP trunk can be an initial UCaaS trunk.",
+        "400 `invalid_request` on `tier`: one of the tiers the plan's policy lists for the product (`addon_tiers`).",
     ),
     "invoices": (),
 }
@@ -454,6 +462,7 @@ class AddOnList(_AccountChildren):
             account=account,
             product=data["product"],
             name=data.get("name", ""),
+            tier=data.get("tier", ""),
             initial_ucaas=data.get("initial_ucaas", False),
             number=number,
         )

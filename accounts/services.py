@@ -139,10 +139,12 @@ def add_addon(
     account: Account,
     product: str,
     name: str = "",
+    tier: str = "",
     initial_ucaas: bool = False,
     number: PhoneNumber | None = None,
 ) -> AddOn:
-    """Add a paid feature. Inbound recording belongs to one number (A7); only SIP trunks can be initial UCaaS (A6)."""
+    """Add a paid feature. Inbound recording belongs to one number (A7); only SIP trunks can be initial UCaaS (A6); a
+    tier is one the policy lists for the product (A8, A9, A11)."""
     if initial_ucaas and product != AddOn.Product.SIP_TRUNK:
         raise ValidationError({"initial_ucaas": "Only a SIP trunk can be an initial UCaaS trunk."})
     if product == AddOn.Product.INBOUND_RECORDING and number is None:
@@ -157,7 +159,9 @@ def add_addon(
             current = number.addons.filter(product=product, status=AddOn.Status.ACTIVE).first()
             if current is not None:
                 return current
-        addon = AddOn(account=account, product=product, name=name, initial_ucaas=initial_ucaas, number=number)
+        addon = AddOn(
+            account=account, product=product, name=name, tier=tier, initial_ucaas=initial_ucaas, number=number
+        )
         addon.full_clean()
         addon.save()
         if product == AddOn.Product.INBOUND_RECORDING and not number.inbound_recording:

@@ -24,7 +24,14 @@ from billing.models import (
     Route,
     Subscription,
 )
-from billing.policy_widgets import GridField, OrderedChoicesField, TableField
+from billing.policy_widgets import (
+    GridField,
+    LinesField,
+    LinesTextarea,
+    ListCellsTableWidget,
+    OrderedChoicesField,
+    TableField,
+)
 from config.admin_mixins import ValidInitialIdsMixin
 from tickets.vocabulary import Channel, ExitReason, Kind, Role
 
@@ -78,7 +85,7 @@ class PolicyJSONField(forms.JSONField):
 class PlanInline(admin.TabularInline):
     model = Plan
     extra = 0
-    fields = ["name", "product_line", "rank", "price_per_seat"]
+    fields = ["name", "product_line", "rank", "price_per_seat", "seat_product"]
 
 
 ROLE_LABELS = {"owner": "Owner", "super_admin": "Super admin", "billing_admin": "Billing admin", "member": "Member"}
@@ -143,6 +150,18 @@ def _friendly_fields() -> dict[str, forms.Field]:
             forms.Select(choices=ROUTE_CHOICES),
             corner="Add-on",
             label="How each add-on's cancellation is worked",
+        ),
+        "addon_tiers": TableField(
+            AddOn.Product.choices,
+            [(None, "Tiers")],
+            lambda: LinesField(required=False),
+            None,
+            widget=ListCellsTableWidget(
+                AddOn.Product.choices, [(None, "Tiers")], LinesTextarea(attrs={"rows": 3, "cols": 30}), "Add-on"
+            ),
+            label="Tiers or packages each add-on comes in",
+            help_text="One a line, lowest first. A8, A9, A11: an add-on change moves only between these; an add-on "
+            "with none cannot be changed.",
         ),
         "license_minimums": TableField(
             License.Product.choices,
@@ -297,7 +316,7 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                 "Exit survey and retention offers",
                 {"fields": ("exit_survey_required", "offer_downgrade", "offer_meeting", *offers)},
             ),
-            ("Routes", {"fields": ("route", _e("kind_routes"), _e("addon_routes"))}),
+            ("Routes and add-ons", {"fields": ("route", _e("kind_routes"), _e("addon_routes"), _e("addon_tiers"))}),
             (
                 "Completion, retention and reactivation",
                 {
@@ -406,6 +425,10 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         routes = dict(Route.choices)
         stored = obj.addon_routes if isinstance(obj.addon_routes, dict) else {}
         return _lines((label, routes.get(stored.get(key), "Support case (default)")) for key, label in ADDON_ROUTE_KEYS)
+
+    @admin.display(description="Tiers or packages each add-on comes in")
+    def addon_tiers__edit(self, obj: Policy) -> str:
+        return _lines((label, ", ".join(obj.tiers_for(key)) or "no tiers") for key, label in AddOn.Product.choices)
 
     @admin.display(description="Licenses that must remain")
     def license_minimums__edit(self, obj: Policy) -> str:

@@ -19,6 +19,10 @@ class PolicySerializer(serializers.ModelSerializer):
     kind_routes = serializers.DictField(child=serializers.CharField())
     addon_routes = serializers.DictField(child=serializers.CharField())
     license_minimums = serializers.DictField(child=serializers.IntegerField())
+    addon_tiers = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Add-on product → the tiers an add-on change may move it to (A8, A9, A11).",
+    )
     support_email = serializers.CharField(help_text="Where customers email support (K6, K9, U7); empty if none.")
     offers_by_reason = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
@@ -45,6 +49,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "route",
             "kind_routes",
             "addon_routes",
+            "addon_tiers",
             "request_roles",
             "required_info",
             "exit_survey_required",

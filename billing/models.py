@@ -100,6 +100,25 @@ def _valid_routes(value) -> None:
         raise ValidationError(f"Routes must map a key to one of {', '.join(sorted(routes))}.")
 
 
+ADDON_TIER_MAX_LENGTH = 40  # AddOn.tier's length
+
+
+def _valid_addon_tiers(value) -> None:
+    """A8, A9, A11: {add-on product: [tier, ...]}, each tier a distinct name of at most 40 characters."""
+    shape = f"Add-on tiers map one of {', '.join(AddOn.Product.values)} to a list of tier names."
+    if not isinstance(value, dict):
+        raise ValidationError(shape)
+    for product, tiers in value.items():
+        if product not in AddOn.Product.values or not isinstance(tiers, list):
+            raise ValidationError(shape)
+        if any(not isinstance(t, str) or not t.strip() or t != t.strip() for t in tiers):
+            raise ValidationError(f"{product}: every tier needs a name, without spaces around it.")
+        if any(len(t) > ADDON_TIER_MAX_LENGTH for t in tiers):
+            raise ValidationError(f"{product}: a tier name is at most {ADDON_TIER_MAX_LENGTH} characters.")
+        if len(set(tiers)) != len(tiers):
+            raise ValidationError(f"{product}: each tier is listed once.")
+
+
 def _valid_required_info(value) -> None:
     if not _all_drawn_from(value, REQUIRED_INFO_FIELDS):
         raise ValidationError(f"Required information must be drawn from {', '.join(REQUIRED_INFO_FIELDS)}.")
@@ -171,6 +190,7 @@ JSON_FIELD_TYPES = {
     "sla_targets": dict,
     "offers_by_reason": dict,
     "closed_dates": list,
+    "addon_tiers": dict,
 }
 
 
@@ -267,6 +287,13 @@ class Policy(models.Model):
     # A2, A10, K11: routes of the other kinds; A6, A8, A9, A11: routes per add-on product.
     kind_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
     addon_routes = models.JSONField(default=dict, blank=True, validators=[_valid_routes])
+    # A8, A9, A11: the tiers or packages each add-on product comes in; an add-on change moves only between them.
+    addon_tiers = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[_valid_addon_tiers],
+        help_text='Add-on product → its tiers, lowest first, e.g. {"call_insights": ["Starter", "Pro"]}.',
+    )
     # U6, S6: days from completion to purge (0 = purge at completion).
     retention_days = models.PositiveIntegerField(default=30, validators=[MaxValueValidator(3650)])
     # What completing an account cancellation does beyond removing access (SPEC §3, §4).
@@ -463,6 +490,11 @@ class Policy(models.Model):
         except OverflowError:
             return dt.date.min
 
+    def tiers_for(self, product: str) -> list[str]:
+        """A8, A9, A11: the tiers an add-on of this product may move between (none: it has no tiers)."""
+        tiers = self.addon_tiers.get(product, []) if isinstance(self.addon_tiers, dict) else []
+        return [tier for tier in tiers if isinstance(tier, str)]
+
     def license_minimum(self, product: str) -> int:
         return int(self.license_minimums.get(product, 0))
 
@@ -487,6 +519,11 @@ class Policy(models.Model):
         return f"{span} {self.intake_start:%H:%M}–{self.intake_end:%H:%M} ({self.intake_time_zone})"
 
 
+class LicenseProduct(models.TextChoices):
+    CONTACT_CENTER = "contact_center", "Contact Center license"
+    AGENT_SEAT = "agent_seat", "Agent seat"
+
+
 class Plan(models.Model):
     name = models.CharField(max_length=100)
     product_line = models.SlugField(
@@ -496,6 +533,13 @@ class Plan(models.Model):
     rank = models.PositiveIntegerField(help_text="1 is the lowest plan of its product line.")
     price_per_seat = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="plans")
+    # K5: the license whose quantity is the seats billed, so cancelling some lowers the next bill.
+    seat_product = models.CharField(
+        max_length=30,
+        blank=True,
+        choices=LicenseProduct.choices,
+        help_text="The license a seat is (its cancellation lowers the billed seats); empty: seats are not licenses.",
+    )
 
     class Meta:
         ordering = ["product_line", "rank"]
@@ -540,9 +584,7 @@ class Subscription(models.Model):
 
 
 class License(models.Model):
-    class Product(models.TextChoices):
-        CONTACT_CENTER = "contact_center", "Contact Center license"
-        AGENT_SEAT = "agent_seat", "Agent seat"
+    Product = LicenseProduct
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="licenses")
     product = models.CharField(max_length=30, choices=Product.choices)
@@ -606,6 +648,15 @@ class AddOn(models.Model):
     def __str__(self) -> str:
         label = self.name or self.get_product_display()
         return f"{label} ({self.number})" if self.number_id else label
+
+    def clean(self) -> None:
+        """A8, A9, A11: a tier is one the account's policy lists for the product (blank: none chosen)."""
+        super().clean()
+        if self.tier and self.account_id:
+            tiers = self.account.plan.policy.tiers_for(self.product)
+            if self.tier not in tiers:
+                offered = ", ".join(tiers) if tiers else "none: this add-on has no tiers on the plan's policy"
+                raise ValidationError({"tier": f"Choose one of the policy's tiers for this add-on ({offered})."})
 
     @property
     def route_key(self) -> str:

@@ -184,3 +184,37 @@ class TableField(forms.MultiValueField):
             if old != new:
                 return True
         return False
+
+
+class LinesTextarea(forms.Textarea):
+    """A list of names, one a line."""
+
+    def format_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(str(item) for item in value)
+        return super().format_value(value)
+
+
+class LinesField(forms.Field):
+    """A list of distinct names typed one a line (blank lines and spaces around a name dropped); none: None."""
+
+    widget = LinesTextarea
+
+    def prepare_value(self, value):
+        return "\n".join(str(item) for item in value) if isinstance(value, (list, tuple)) else value
+
+    def to_python(self, value):
+        if isinstance(value, (list, tuple)):
+            lines = [str(item) for item in value]
+        else:
+            lines = str(value or "").splitlines()
+        names = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+        return names or None
+
+
+class ListCellsTableWidget(TableWidget):
+    """A one-column table whose cells hold lists ({row: [names]}), e.g. each add-on's tiers."""
+
+    def decompress(self, value):
+        stored = _rows(value)
+        return [stored.get(row) if isinstance(stored.get(row), list) else None for row, _ in self.rows]

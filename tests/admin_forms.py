@@ -10,7 +10,10 @@ def _put(data: dict, form: forms.BaseForm) -> None:
         if isinstance(field.widget, forms.MultiWidget):
             parts = field.widget.decompress(value) if value else [None] * len(field.widget.widgets)
             for i, part in enumerate(parts):
-                data[f"{key}_{i}"] = "" if part is None else str(part)
+                if isinstance(part, list):  # a cell holding a list is a textarea, one item a line (add-on tiers)
+                    data[f"{key}_{i}"] = "\n".join(str(item) for item in part)
+                else:
+                    data[f"{key}_{i}"] = "" if part is None else str(part)
         elif isinstance(field, forms.BooleanField):
             if value:
                 data[key] = "on"

@@ -58,6 +58,7 @@ DATA_MIGRATIONS = [
     ("billing.migrations.0007_completion_and_calendar", "update_presets"),
     ("billing.migrations.0008_addon_tier", "addon_change_roles"),
     ("billing.migrations.0011_seed_statements_policy_fields", "set_seed_statements"),
+    ("billing.migrations.0012_seat_product_and_addon_tiers", "load_seats_and_tiers"),
     ("accounts.migrations.0003_staff_groups", "create_groups"),
     ("accounts.migrations.0006_access_permissions", "grant"),
     ("tickets.inbound.migrations.0002_staff_permissions", "grant"),

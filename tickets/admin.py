@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Account, User
-from billing.models import AddOn, License, Plan, Subscription
+from billing import services as billing_services
+from billing.models import AddOn, License, Plan
 from config.admin_mixins import ValidInitialIdsMixin
 from config.ids import as_id
 from numbers.models import PhoneNumber
@@ -47,6 +48,7 @@ from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilt
 from .rules.objects import plans_to_move_to
 from .rules.table import blockers
 from .sla import SlaStatusListFilter
+from .templatetags.portal_format import money
 
 # The desk's own names (SPEC §6): agents and managers work in "Exitdesk", not "Django administration".
 admin.site.site_header = "Exitdesk"
@@ -181,7 +183,12 @@ class RecordRequestForm(forms.Form):
         queryset=PhoneNumber.objects.none(), required=False, help_text="Number cancellation or port-out."
     )
     addon = forms.ModelChoiceField(queryset=AddOn.objects.none(), required=False, label="Add-on")
-    tier = forms.CharField(required=False, max_length=40, label="New tier or package", help_text="Add-on change.")
+    tier = forms.CharField(
+        required=False,
+        max_length=40,
+        label="New tier or package",
+        help_text="Add-on change: one of the tiers the account's policy lists for the add-on (A8, A9, A11).",
+    )
     plan = forms.ModelChoiceField(
         queryset=Plan.objects.none(),
         required=False,
@@ -582,20 +589,14 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     @admin.display(description="Coming bill")
     def billing_note(self, obj: Ticket) -> str:
         """K5: the next billing date and seats, and whether this request arrived too late to stop that bill."""
-        subscription = getattr(obj.account, "subscription", None) if obj.pk else None
-        if subscription is None or subscription.status != Subscription.Status.ACTIVE:
+        bill = billing_services.coming_bill(obj.account, asked_at=obj.created_at) if obj.pk else None
+        if bill is None:
             return "No upcoming bill."
-        policy = obj.account.plan.policy
-        bill = subscription.next_billing_date
-        cutoff = policy.billing_cutoff(bill)
-        arrived = obj.created_at.astimezone(policy.tz).date()
-        seats = f"{subscription.seats} seat{'s' if subscription.seats != 1 else ''}"
-        text = f"Next bill on {bill}: {seats}, {subscription.next_bill:.2f}. "
+        seats = f"{bill.seats} seat{'s' if bill.seats != 1 else ''}"
+        text = f"Next bill on {billing_services.day_text(bill.date)}: {seats}, {money(bill.amount, bill.currency)}. "
         if obj.state not in OPEN_STATES:
             return text
-        if arrived >= cutoff:
-            return text + f"This request arrived on {arrived}: too late to stop that bill; every active seat is billed."
-        return text + f"Complete the request before {cutoff} to stop that bill."
+        return text + f"This request arrived on {billing_services.day_text(bill.asked_on)}. {bill.advice}"
 
     @admin.display(description="Numbers")
     def number_list(self, obj: Ticket) -> str:

@@ -18,6 +18,7 @@ from accounts.models import Account, User
 from accounts.purge import deletable_users
 from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
+from billing.services import lower_seats, restore_billing
 from numbers.models import PhoneNumber
 
 from .exceptions import Code, Refusal
@@ -188,7 +189,7 @@ def reactivate_account(ticket: Ticket) -> None:
     )
     member_ids = account.memberships.values_list("user_id", flat=True)
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
-    Subscription.objects.filter(account=account).update(status=Subscription.Status.ACTIVE, ended_at=None)
+    restore_billing(account, now)  # K9: seats, licenses, add-ons and a billing date ahead
     if account.plan.policy.credit_at_cancellation == Policy.CreditAtCancellation.KEEP:
         _restore_forfeited_credit(account, ticket)  # U7
     # K9: where the cancellation erased the users (K8), the owner is invited anew to set a password.
@@ -213,9 +214,11 @@ def _restore_forfeited_credit(account: Account, ticket: Ticket) -> None:
 
 
 def reduce_license(ticket: Ticket) -> None:
-    license_ = License.objects.select_for_update().get(pk=ticket.license_id)
+    """A2, A10; K5: the seats it takes off the plan's seat license are off the next bill too."""
+    license_ = License.objects.select_for_update().select_related("account__plan").get(pk=ticket.license_id)
     license_.quantity -= ticket.quantity or 0
     license_.save(update_fields=["quantity"])
+    lower_seats(license_, ticket.quantity or 0)
 
 
 def release_numbers(ticket: Ticket) -> None:

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Account, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, Policy
+from config.ids import as_id
 from numbers.models import PhoneNumber
 
 from .exceptions import Refusal
@@ -118,13 +119,26 @@ class AddOnCancellationForm(RequiredInfoForm):
 
 
 class AddOnChangeForm(AddOnCancellationForm):
-    """A8, A9, A11: an add-on's tier or package up or down."""
+    """A8, A9, A11: an add-on's tier or package up or down, to one of the tiers its policy lists."""
 
-    tier = forms.CharField(max_length=40, label="New tier or package")
+    tier = forms.ChoiceField(label="New tier or package", choices=())
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["addon"].label = "Add-on to change"
+        field = self.fields["addon"]
+        field.label = "Add-on to change"
+        changeable = [product for product in AddOn.Product.values if self.policy.tiers_for(product)]
+        field.queryset = field.queryset.filter(product__in=changeable)
+        chosen = as_id((self.data.get("addon") if self.is_bound else self.initial.get("addon")) or "")
+        addons = [addon for addon in field.queryset if chosen is None or addon.pk == chosen] or list(field.queryset)
+        # One add-on chosen: its other tiers; none yet: every add-on's, grouped under its name.
+        if len(addons) == 1:
+            self.fields["tier"].choices = self._tiers(addons[0])
+        else:
+            self.fields["tier"].choices = [(str(addon), self._tiers(addon)) for addon in addons]
+
+    def _tiers(self, addon: AddOn) -> list[tuple[str, str]]:
+        return [(tier, tier) for tier in self.policy.tiers_for(addon.product) if tier != addon.tier]
 
     def to_request(self) -> Request:
         request = super().to_request()

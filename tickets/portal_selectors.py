@@ -4,7 +4,6 @@ and what an account cancellation would do to the account (the impact preview).
 Only reads live here: every write goes through tickets.services.
 """
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,6 +16,7 @@ from django.utils.formats import date_format
 
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, CreditEntry, License, Policy, Route
+from billing.services import ComingBill, coming_bill, months_after
 from numbers.models import PhoneNumber
 
 from . import access
@@ -194,6 +194,7 @@ class CancellationImpact:
     seats: int
     next_bill: Decimal
     misses_billing_cutoff: bool
+    bill: ComingBill | None  # K5: the coming bill as a request made now meets it (the admin asks the same)
     completes_now: bool
     purge_date: dt.date | None
     retention_days: int
@@ -206,27 +207,13 @@ class CancellationImpact:
     data_text: str = ""  # what happens to the account's data, from the policy (K8, U6, S6, K9)
 
 
-def _months_after(day: dt.date, months: int) -> dt.date:
-    year, month = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, month + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def cancellation_impact(account: Account, now: dt.datetime | None = None) -> CancellationImpact:
     """What cancelling the account would do, computed from its data and its policy (K5, K8, S5–S8, S10, U6, U7)."""
     now = now or timezone.now()
     policy = account.plan.policy
-    subscription = getattr(account, "subscription", None)
     completes_now = policy.route == Route.SELF_SERVICE
-    next_billing_date = subscription.next_billing_date if subscription else None
+    bill = coming_bill(account, asked_at=now)
     today = now.astimezone(policy.tz).date()
-    if next_billing_date is None:
-        misses_cutoff = False
-    else:
-        cutoff = policy.billing_cutoff(next_billing_date)
-        # A case an agent works may take until the next business day; a self-service one is done today.
-        done_by = today if completes_now else today + dt.timedelta(days=1)
-        misses_cutoff = done_by >= cutoff
 
     if policy.reactivation == Policy.Reactivation.NEVER:
         reactivation_text = "A cancelled account cannot be reactivated: coming back means starting a new account."
@@ -247,7 +234,7 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
         Policy.Refunds.NONE: "Charges already made are not refunded, and credit balances are not paid out.",
     }.get(policy.refunds, "")
     term_ends = (
-        _months_after(account.created_at.astimezone(policy.tz).date(), policy.minimum_term_months)
+        months_after(account.created_at.astimezone(policy.tz).date(), policy.minimum_term_months)
         if policy.minimum_term_months
         else None
     )
@@ -261,10 +248,11 @@ def cancellation_impact(account: Account, now: dt.datetime | None = None) -> Can
         credit_kept=Decimal("0") if forfeits else credit,
         data_text=_data_text(policy, purge_date),
         refunds_text=refunds_text,
-        next_billing_date=next_billing_date,
-        seats=subscription.seats if subscription else 0,
-        next_bill=subscription.next_bill if subscription else Decimal("0"),
-        misses_billing_cutoff=misses_cutoff,
+        next_billing_date=bill.date if bill else None,
+        seats=bill.seats if bill else 0,
+        next_bill=bill.amount if bill else Decimal("0"),
+        misses_billing_cutoff=bool(bill and bill.too_late),
+        bill=bill,
         completes_now=completes_now,
         purge_date=purge_date,
         retention_days=policy.retention_days,

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Account, Membership
 from billing.models import AddOn, Route
+from billing.services import coming_bill
 from config.ids import as_id
 
 from . import access
@@ -124,12 +125,13 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
 
 @login_required
 def products(request: HttpRequest, account_id: str) -> HttpResponse:
-    """What the account pays for; self-service items (A6, A8, A9) cancel from here after a confirmation."""
+    """What the account pays for; self-service items (A6, A8, A9) cancel from here after a confirmation, and an add-on
+    with tiers in the policy shows its tier and a Change link (A8, A9, A11)."""
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
     policy = account.plan.policy
     addons = [
-        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key))
+        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
     ]
     return render_page(
@@ -308,7 +310,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
                 web=web,
                 channels=[label for key, label in Channel.choices if key in policy.intake_channels],
                 open_now=policy.within_intake_hours(),
-                subscription=getattr(account, "subscription", None),
+                bill=coming_bill(account),  # K5: the admin says the same, from the same function
             ),
         )
     return None

@@ -58,6 +58,14 @@ BAD_VALUES = [
     ("sla_targets", '{"port_out": {"resolution": 10001}}'),
     ("sla_targets", '{"port_out": {"resolve": 8}}'),
     ("sla_targets", '{"refund": {"resolution": 8}}'),
+    # A8, A9, A11: add-on tiers map a known product to distinct, named tiers
+    ("addon_tiers", "null"),
+    ("addon_tiers", "[]"),
+    ("addon_tiers", '{"banana": ["Split"]}'),
+    ("addon_tiers", '{"jetpack": "Jetpack Plus"}'),
+    ("addon_tiers", '{"jetpack": ["", "Jetpack Plus"]}'),
+    ("addon_tiers", '{"jetpack": ["Jetpack Plus", "Jetpack Plus"]}'),
+    ("addon_tiers", '{"jetpack": [1]}'),
     # numbers that overflow date arithmetic
     ("billing_cutoff_days", "800000"),
     ("retention_days", "800000"),
@@ -140,3 +148,31 @@ def test_queues_fall_back_to_default_targets_for_a_bad_row_saved_before_validati
     assert response.status_code == 200
     [row] = response.context["page"].rows
     assert row.sla.target_hours == 4.0  # the default first-response target
+
+
+def test_an_admin_edits_each_addons_tiers_in_the_policy_editor(admin_client, cast):
+    # rule A8: the tiers are data a provider edits, one a line per add-on; a change may then move to a new one
+    from accounts import services as provisioning
+    from tickets.services import Request, submit_ticket
+
+    policy = Policy.objects.get(preset="avoxi")
+    url, data = change_form(admin_client, policy)
+    page = admin_client.get(url).content.decode()
+    assert "Tiers or packages each add-on comes in" in page and "1,000 tests" in page
+    data["addon_tiers__edit_0"] = "Starter\n  Pro  \n\nUltra"  # Call Insights, the first row
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    policy.refresh_from_db()
+    assert policy.addon_tiers["call_insights"] == ["Starter", "Pro", "Ultra"]
+    assert policy.addon_tiers["jetpack"] == ["Jetpack Standard", "Jetpack Plus", "Jetpack Max"]  # left as it was
+    people = cast("avoxi")
+    insights = provisioning.add_addon(account=people.account, product="call_insights", tier="Pro")
+    info = {"full_name": "Ava Owner", "company": "Acme", "contact": "ava@acme.test"}
+    submit_ticket(
+        account=people.account,
+        kind="addon_change",
+        requester=people.owner,
+        request=Request(addon=insights, tier="Ultra", **info),
+    )
+    insights.refresh_from_db()
+    assert insights.tier == "Ultra"

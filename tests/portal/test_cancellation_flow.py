@@ -220,7 +220,7 @@ def test_preview_says_when_the_request_misses_the_billing_date(cast, signed_in):
     client = signed_in(people.owner)
     run_to(client, people.account, "preview")
     page = client.get(url(people.account, "preview")).content.decode()
-    assert "too late to stop that bill" in page
+    assert "Too late for this bill" in page
 
 
 def test_preview_shows_a_fee_and_a_minimum_term_only_where_the_policy_sets_them(cast, signed_in):

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts import services as provisioning
+from billing.services import day_text
 from numbers.models import PhoneNumber
 from tickets.models import Kind, State, Ticket
 
@@ -69,18 +70,18 @@ def test_the_desk_says_when_a_request_arrived_too_late_for_the_coming_bill(clien
     subscription.save()
     client.force_login(kixie.agent)
     page = change_page(client, ticket).content.decode()
-    assert f"Next bill on {subscription.next_billing_date}: 4 seats" in page
-    assert f"Complete the request before {subscription.next_billing_date}" in page
+    assert f"Next bill on {day_text(subscription.next_billing_date)}: 4 seats" in page
+    assert f"Cancel or change the account before {day_text(subscription.next_billing_date)}" in page
     subscription.next_billing_date = arrived
     subscription.save()
     page = change_page(client, ticket).content.decode()
-    assert f"This request arrived on {arrived}: too late to stop that bill" in page
+    assert f"This request arrived on {day_text(arrived)}. Too late for this bill" in page
     # A date too early to count the policy's cut-off back from is simply too late, not a 500.
     kixie.policy.billing_cutoff_days = 5
     kixie.policy.save()
     subscription.next_billing_date = dt.date(1, 1, 1)
     subscription.save()
-    assert "too late to stop that bill" in change_page(client, ticket).content.decode()
+    assert "Too late for this bill" in change_page(client, ticket).content.decode()
 
 
 def test_forged_post_for_a_transition_the_user_may_not_run_is_refused(client, kixie, submit):

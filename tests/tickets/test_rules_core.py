@@ -113,6 +113,20 @@ def test_an_addon_change_needs_its_new_tier(cast, submit):
     assert missing.code == "missing_required_info" and missing.field == "tier"
 
 
+def test_an_addon_change_to_a_tier_the_policy_does_not_list_is_refused(cast, submit):
+    # rule A8, A9: the tiers are the policy's data; "Banana Split" is not a Call Insights tier
+    desk = cast("avoxi")
+    insights = provisioning.add_addon(account=desk.account, product="call_insights", tier="Starter")
+    refused = refusal(submit, desk, Kind.ADDON_CHANGE, addon=insights, tier="Banana Split", **ASKER)
+    assert (refused.code, refused.field) == ("invalid_request", "tier")
+    assert "Starter, Pro, Enterprise" in refused.detail
+    insights.refresh_from_db()
+    assert insights.tier == "Starter" and not desk.account.tickets.exists()
+    # An add-on the policy lists no tiers for cannot be changed at all.
+    trunk = provisioning.add_addon(account=desk.account, product="sip_trunk")
+    assert refusal(submit, desk, Kind.ADDON_CHANGE, addon=trunk, tier="Gold", **ASKER).field == "tier"
+
+
 # -- the worked example of "Adding a rule" (README) ---------------------------------------------------------
 
 

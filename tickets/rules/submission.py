@@ -163,12 +163,16 @@ def active_addon(s: Submission) -> None:
 
 
 def new_tier(s: Submission) -> None:
-    """A8, A9, A11: the tier or package the add-on moves to, other than the one it has."""
+    """A8, A9, A11: the tier or package the add-on moves to: one its policy lists for the product, other than the one
+    it has."""
     tier = (s.request.tier or "").strip()
     if not tier:
         raise Refusal(Code.MISSING_REQUIRED_INFO, "Name the tier or package to move to.", field="tier")
-    if len(tier) > 40:
-        raise Refusal(Code.INVALID_REQUEST, "A tier is at most 40 characters.", field="tier")
+    tiers = s.policy.tiers_for(s.addon.product)
+    if not tiers:
+        raise Refusal(Code.INVALID_REQUEST, f"{s.addon} has no tiers or packages to move between.", field="tier")
+    if tier not in tiers:
+        raise Refusal(Code.INVALID_REQUEST, f"{s.addon} comes in {', '.join(tiers)}: choose one of them.", field="tier")
     if tier == s.addon.tier:
         raise Refusal(Code.INVALID_REQUEST, f"{s.addon} is already on {tier}.", field="tier")
     s.ticket.tier = tier

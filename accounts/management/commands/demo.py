@@ -103,9 +103,9 @@ ACCOUNTS = [
         card=("Mastercard", "5454"),
         licenses={"contact_center": 5, "agent_seat": 10},  # A10: minimum 3 contact-center licenses
         addons=[
-            {"product": "call_insights", "name": "Call Insights Pro"},  # A8
-            {"product": "number_testing", "name": "Number testing 500"},  # A9
-            {"product": "jetpack", "name": "Jetpack"},  # A11
+            {"product": "call_insights", "name": "Call Insights Pro", "tier": "Pro"},  # A8
+            {"product": "number_testing", "name": "Number testing 500", "tier": "500 tests"},  # A9
+            {"product": "jetpack", "name": "Jetpack", "tier": "Jetpack Standard"},  # A11
             {"product": "outbound_recording", "name": "Outbound recording"},  # A7, whole organisation
             {"product": "inbound_recording", "name": "Inbound recording", "number": "+12025550143"},  # A7
             {"product": "sip_trunk", "name": "Office PBX trunk"},  # A6: self-service
@@ -287,6 +287,7 @@ class Command(BaseCommand):
                     account=account,
                     product=addon["product"],
                     name=addon["name"],
+                    tier=addon.get("tier", ""),  # A8, A9, A11: one of the policy's tiers
                     initial_ucaas=addon.get("initial_ucaas", False),
                     number=number,
                 )
