@@ -87,7 +87,8 @@ MIDDLEWARE = [
     "config.hostile_input.CookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # NUL bytes and impossible date-hierarchy parts in a query string or form post: 400 before any view reads them.
+    # A NUL byte in the path: 404; NUL bytes and impossible date-hierarchy parts in a query string or form post: 400,
+    # before any view reads them.
     "config.hostile_input.HostileInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
