@@ -294,7 +294,11 @@ class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     body = serializers.CharField(max_length=10_000)
     public = serializers.BooleanField(
-        default=True, help_text="Staff only: false makes an internal note customers do not see."
+        default=True,
+        help_text=(
+            "Staff only: false makes an internal note customers do not see. Read-only for customers: their "
+            "comments are public, and false from a customer is refused (400 `invalid_request` on `public`)."
+        ),
     )
 
     class Meta:

@@ -397,6 +397,11 @@ class TicketComments(generics.GenericAPIView):
     @extend_schema(
         tags=["tickets"],
         summary="Comment on the ticket",
+        description=business_rules(
+            "400 `invalid_request` on `public`: a customer's comment is public; `false` (an internal note) is for "
+            "staff only, so a customer sending it is refused rather than published.",
+            "400 `invalid_request` on `body`: a comment holds text (not only spaces), at most 5,000 characters.",
+        ),
         request=CommentSerializer,
         responses={201: CommentSerializer, **error_responses(400, 401, 403, 404)},
     )
