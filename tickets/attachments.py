@@ -15,6 +15,7 @@ A refusal is `Refusal(Code.INVALID_REQUEST, sentence, field="file")`, shown by e
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,13 @@ def check_quota(ticket: Ticket | int, user: User | None, size: int) -> None:
         raise _refuse(f"You can attach at most {settings.ATTACHMENTS_PER_USER_HOUR} files an hour; try again later.")
 
 
+def display_name(name: str | None) -> str:
+    """The file's own base name as people read it, without control characters (an email's or a form's file name may
+    hold a NUL, which PostgreSQL cannot store), at most 200 characters."""
+    cleaned = "".join(ch for ch in Path(name or "").name if unicodedata.category(ch) != "Cc").strip()
+    return (cleaned or "attachment")[:200]
+
+
 def add_attachment(
     *, ticket: Ticket, upload: UploadedFile, uploaded_by: User | None, public: bool = True
 ) -> Attachment:
@@ -98,7 +106,8 @@ def add_attachment(
     1. The file itself: type, contents and size (`check_file`).
     2. Under the case's row lock, so simultaneous uploads to one case are counted one after the other: the case's
        and the person's limits (`check_quota`).
-    3. Store it, under its own base name and the type we detected; `public=False` keeps it for staff only.
+    3. Store it, under its own base name (`display_name`) and the type we detected; `public=False` keeps it for
+       staff only.
     """
     check_file(upload)
     with transaction.atomic():
@@ -107,7 +116,7 @@ def add_attachment(
         return Attachment.objects.create(
             ticket=ticket,
             file=upload,
-            name=(Path(upload.name or "").name or "attachment")[:200],
+            name=display_name(upload.name),
             content_type=upload.detected_content_type,
             size=upload.size,
             uploaded_by=uploaded_by,

@@ -104,3 +104,28 @@ def test_an_unverified_senders_files_count_towards_the_cases_limit(desk, setting
     message = receive(_reply_bytes(desk, sender="someone@else.test", files=5), source="file")
     assert desk.ticket.attachments.count() == 3
     assert message.note.count("A case holds at most 3 files.") == 2
+
+
+def test_a_file_name_holding_a_nul_is_stored_without_it(desk):
+    # PostgreSQL cannot store a NUL: the name is cleaned, the message and its file kept.
+    raw = email_bytes(
+        sender="someone@else.test",
+        to=addresses.reply_address(desk.ticket.pk),
+        subject="Re: nul",
+        attachments=[("scan\x00.png", "image/png", PNG)],
+    )
+    message = receive(raw, source="file")
+    assert message.status == Status.COMMENT
+    assert list(desk.ticket.attachments.values_list("name", flat=True)) == ["scan.png"]
+
+
+def test_a_refused_file_whose_name_holds_a_nul_is_noted_without_it(desk):
+    raw = email_bytes(
+        sender=desk.owner.email,
+        subject="Cancel please",
+        attachments=[("run\x00me.exe", "application/octet-stream", b"MZ\x90\x00")],
+    )
+    message = receive(raw, source="file")
+    assert message.status == Status.TRIAGE
+    assert "Attachment runme.exe refused: Only PDF, PNG, JPEG, text and CSV files can be attached." in message.note
+    assert InboundMessage.objects.filter(pk=message.pk, note__contains="runme.exe").exists()

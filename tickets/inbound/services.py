@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Account, User
 from tickets import access
 from tickets import services as tickets
-from tickets.attachments import add_attachment, check_file
+from tickets.attachments import add_attachment, check_file, display_name
 from tickets.exceptions import Code, Refusal
 from tickets.models import Channel, Comment, Ticket
 from tickets.rules.verification import record_failed_attempt
@@ -178,7 +178,7 @@ def _attachment_notes(attachments: list[ParsedAttachment]) -> str:
         try:
             check_file(_upload(attachment))
         except Refusal as refusal:
-            notes.append(f"Attachment {attachment.name} refused: {refusal.detail}")
+            notes.append(f"Attachment {display_name(attachment.name)} refused: {refusal.detail}")
     return " ".join(notes)
 
 
@@ -194,7 +194,7 @@ def save_attachments(
         try:
             add_attachment(ticket=ticket, upload=_upload(attachment), uploaded_by=uploaded_by, public=public)
         except Refusal as refusal:
-            refused.append(f"Attachment {attachment.name} refused: {refusal.detail}")
+            refused.append(f"Attachment {display_name(attachment.name)} refused: {refusal.detail}")
     if refused:
         Comment.objects.create(
             ticket=ticket,
