@@ -103,12 +103,17 @@ def add_attachment(
 ) -> Attachment:
     """Attach one file to a case, or refuse it.
 
-    1. The file itself: type, contents and size (`check_file`).
+    1. A customer's file is public (only staff, or an unverified email, make a staff-only one); the file itself:
+       type, contents and size (`check_file`).
     2. Under the case's row lock, so simultaneous uploads to one case are counted one after the other: the case's
        and the person's limits (`check_quota`).
     3. Store it, under its own base name (`display_name`) and the type we detected; `public=False` keeps it for
        staff only.
     """
+    if not public and uploaded_by is not None and not uploaded_by.is_staff:
+        # As for comments (services.add_comment): a customer's own file is theirs to see; refused, never hidden.
+        sentence = "Only support staff keep a file for staff: a customer's file is public."
+        raise Refusal(Code.INVALID_REQUEST, sentence, field="public")
     check_file(upload)
     with transaction.atomic():
         Ticket.objects.select_for_update(no_key=True).filter(pk=ticket.pk).exists()
