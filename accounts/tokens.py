@@ -48,11 +48,11 @@ def check_token(token: Token) -> None:
 
 def issue_token(user) -> Token:
     """The user's token, a new one in place of an expired one (a user holds one token: DRF's model)."""
-    token = Token.objects.select_related("user").filter(user=user).first()
-    if token is not None and is_expired(token):
-        token.delete()
-        token = None
-    return token or Token.objects.create(user=user)
+    current = Token.objects.select_related("user").filter(user=user).first()
+    if current is not None and is_expired(current):
+        current.delete()
+    token, _ = Token.objects.get_or_create(user=user)  # two requests at once get the same new token
+    return token
 
 
 def revoke_tokens(user) -> int:
