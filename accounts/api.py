@@ -13,7 +13,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, generics, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,7 +34,7 @@ from tickets.api.common import (
 )
 from tickets.exceptions import Code, Refusal
 
-from . import two_factor
+from . import tokens, two_factor
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +83,10 @@ class ObtainToken(APIView):
         description=business_rules(
             "400 `invalid_credentials`: the email and password of an active user.",
             "400 `otp_required`: staff give a current code of their authenticator app as `otp` (STAFF_OTP_REQUIRED).",
+            intro=(
+                "A staff token works for STAFF_TOKEN_DAYS days (30 by default) and while its owner keeps an "
+                "authenticator; an expired one is replaced here. Any token ends when its owner's password changes."
+            ),
         ),
         request=TokenRequestSerializer,
         responses={200: TokenSerializer, **error_responses(400, 429)},
@@ -100,8 +103,7 @@ class ObtainToken(APIView):
         # Staff two-factor (accounts/two_factor.py): a staff password alone never yields a token.
         if two_factor.otp_required_for(user) and not two_factor.code_matches(user, form.validated_data.get("otp")):
             raise OTPRequired()
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": tokens.issue_token(user).key})
 
 
 # -- accounts --------------------------------------------------------------------------------------------------

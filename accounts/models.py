@@ -61,7 +61,14 @@ class User(AbstractUser):
 
     def save(self, *args, **kwargs):
         self.email = (self.email or "").strip().lower()
+        # set_password() leaves the new password in _password until the save (Django's password_changed hook).
+        password_changed = self.pk is not None and self._password is not None
         super().save(*args, **kwargs)
+        if password_changed:
+            from .tokens import revoke_tokens
+
+            # A password change or reset ends the API tokens too, as Django ends the other sessions (issue 24).
+            revoke_tokens(self)
 
     @property
     def is_support_manager(self) -> bool:

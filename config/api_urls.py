@@ -29,6 +29,12 @@ v1 = [
     path("tickets/<id:pk>/", tickets_api.TicketDetail.as_view(), name="ticket"),
     path("tickets/<id:pk>/transitions/", tickets_api.TicketTransitions.as_view(), name="transitions"),
     path("tickets/<id:pk>/comments/", tickets_api.TicketComments.as_view(), name="comments"),
+    path("tickets/<id:pk>/attachments/", tickets_api.TicketAttachments.as_view(), name="attachments"),
+    path(
+        "tickets/<id:pk>/attachments/<id:attachment_pk>/",
+        tickets_api.TicketAttachmentFile.as_view(),
+        name="attachment",
+    ),
     path("inbound/", inbound_api.InboundList.as_view(), name="inbound"),
     path("inbound/<id:pk>/convert/", inbound_api.InboundConvert.as_view(), name="inbound-convert"),
 ]

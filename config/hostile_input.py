@@ -1,5 +1,9 @@
 """Query strings and form posts that no page can use are refused with a 400 before any view reads them.
 
+- A NUL byte in the path (`/a/AC-1%00/`): a 404, whatever the page. The portal's account pages, the request
+  kinds and steps, the emailed links' tokens and the admin's object ids take path text to the database, where
+  PostgreSQL cannot compare it (a DataError, so a 500) and SQLite finds nothing (a 404): no path holding one names
+  anything, so it is answered before any view runs, the same on both databases.
 - A NUL byte in a query string or a form post: PostgreSQL cannot store or compare it (a DataError, so a 500, on
   any filter that reaches the database, e.g. `?account=%00` on the queues or `?channel=%00` on an admin list).
   Form fields already refuse it; list filters, sorts and actions did not.
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from config.ids import as_id
 
@@ -98,6 +102,8 @@ class HostileInputMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            return _not_found(request)
         # The API validates its own parameters, with the 400s its schema documents (tickets/api).
         reason = None if request.path.startswith("/api/") else problem(request.GET)
         if reason is not None:
@@ -144,3 +150,10 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "invalid_request", "detail": reason}, status=400)
     return HttpResponseBadRequest(reason, content_type="text/plain; charset=utf-8")
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    """The site's own 404: the API's JSON error, or the 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "No such API path."}, status=404)
+    raise Http404("No such page.")

@@ -87,7 +87,8 @@ MIDDLEWARE = [
     "config.hostile_input.CookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # NUL bytes and impossible date-hierarchy parts in a query string or form post: 400 before any view reads them.
+    # A NUL byte in the path: 404; NUL bytes and impossible date-hierarchy parts in a query string or form post: 400,
+    # before any view reads them.
     "config.hostile_input.HostileInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -185,6 +186,11 @@ LOGIN_URL = "login"
 # Staff two-factor (accounts/two_factor.py): a TOTP code on top of the password for the admin, the queues, the API
 # in a staff session and a staff API token. On by default; only local development and the test suite turn it off.
 STAFF_OTP_REQUIRED = _read_bool("STAFF_OTP_REQUIRED", True)
+# A staff API token stops working this many days after it was issued (accounts/tokens.py); customers' tokens end
+# with their password or their access.
+STAFF_TOKEN_DAYS = _read("STAFF_TOKEN_DAYS", env.int, 30)
+if STAFF_TOKEN_DAYS < 1:
+    raise ImproperlyConfigured("STAFF_TOKEN_DAYS must be a positive whole number of days.")
 OTP_TOTP_ISSUER = "Exitdesk"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -305,7 +311,7 @@ except Exception as exc:
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with `WWW-Authenticate: Token`, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.DeskTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "tickets.api.drf_hooks.exception_handler",

@@ -208,11 +208,13 @@ def comments_readable(user, comments: QuerySet[Comment]) -> QuerySet[Comment]:
 
 
 def attachments_for(user, ticket: Ticket):
-    """The files of a ticket the person already sees (callers find the ticket through visible_tickets first)."""
+    """The files of a ticket the person already sees (callers find the ticket through visible_tickets first): staff
+    with view_attachment every one; customers the public ones (a staff-only file came from an unverified sender's
+    email or an internal note: tickets.attachments)."""
     attachments = ticket.attachments.order_by("created_at", "pk")
-    if is_staff(user) and not user.has_perm("tickets.view_attachment"):
-        return attachments.none()
-    return attachments
+    if is_staff(user):
+        return attachments if user.has_perm("tickets.view_attachment") else attachments.none()
+    return attachments.filter(public=True)
 
 
 def history_for(user, ticket: Ticket) -> list[TransitionLog]:

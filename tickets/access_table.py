@@ -5,7 +5,8 @@ otherwise.
 
 The cast is the fixed one of STYLE.md on a Kixie account: the owner, a super admin, a billing admin, a plain member,
 a member of another account (outsider), an agent, a manager, and a member of staff in no group. "The owner's case"
-is a port-out the owner asked for, with a public and a private comment and a staff note in its history; "the
+is a port-out the owner asked for, with a public and a private comment, a file and a staff-only file, and a staff note
+in its history; "the
 member's case" one the plain member asked for; "the cancelled account" one the owner also belongs to, cancelled.
 """
 
@@ -40,6 +41,7 @@ TABLE: list[Rule] = [
     Rule("verified case", "approve", frozenset({"manager"})),
     Rule("owner's case attachment", "download", ACCOUNT_WIDE | STAFF, "served only to who sees the case"),
     Rule("private comment", "read", STAFF),
+    Rule("staff-only attachment", "download", STAFF, "an unverified sender's email's, an internal note's"),
     Rule("check results", "read", STAFF, "which of PIN and name matched"),
     Rule("staff note", "read", STAFF, "notes on transitions; customers read the rejection reason"),
     Rule("staff email", "read", STAFF, 'customers read "Support"'),

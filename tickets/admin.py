@@ -26,8 +26,9 @@ from config.ids import as_id
 from numbers.models import PhoneNumber
 
 from . import access, admin_desk, selectors, services, sla, verification_links
+from .attachments import add_attachment, check_quota
 from .exceptions import Refusal
-from .forms import check_attachment, check_attachment_quota
+from .forms import clean_attachment
 from .models import (
     OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
@@ -96,16 +97,24 @@ class CommentInline(admin.StackedInline):
 
 
 class AttachmentAdminForm(forms.ModelForm):
+    """A file staff attach: checked here to show the error on the form; stored by add_attachment (save_formset),
+    which checks again under the case's lock."""
+
     class Meta:
         model = Attachment
-        fields = ["file"]
+        fields = ["file", "public"]
+
+    user: User | None = None  # who attaches, set per request (AttachmentInline.get_formset)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if hasattr(upload, "content_type"):  # a new file
-            check_attachment(upload)
+            clean_attachment(upload)
             if self.instance.ticket_id:
-                check_attachment_quota(self.instance.ticket_id, None, upload.size)
+                try:
+                    check_quota(self.instance.ticket_id, self.user, upload.size)
+                except Refusal as refusal:
+                    raise forms.ValidationError(refusal.detail) from refusal
         return upload
 
 
@@ -115,11 +124,18 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     form = AttachmentAdminForm
     extra = 0
-    fields = ["download", "file", "content_type", "size", "uploaded_by", "created_at"]
+    fields = ["download", "file", "public", "content_type", "size", "uploaded_by", "created_at"]
     readonly_fields = ["download", "content_type", "size", "uploaded_by", "created_at"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # an attachment is evidence: added, never replaced
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # The person's hourly limit counts the staff member attaching (tickets.attachments.check_quota); the form
+        # class is built afresh for each request (modelform_factory), so this is this request's alone.
+        formset.form.user = request.user
+        return formset
 
     @admin.display(description="File")
     def download(self, obj: Attachment) -> str:
@@ -751,11 +767,17 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
                     ticket=instance.ticket, author=request.user, body=instance.body, public=instance.public
                 )
             elif isinstance(instance, Attachment):
-                instance.uploaded_by = instance.uploaded_by or request.user
-                instance.name = Path(instance.file.name).name[:200]
-                instance.size = instance.file.size
-                instance.content_type = getattr(instance.file.file, "detected_content_type", "")
-                instance.save()
+                try:
+                    add_attachment(
+                        ticket=instance.ticket,
+                        upload=instance.file.file,
+                        uploaded_by=request.user,
+                        public=instance.public,
+                    )
+                except Refusal as refusal:  # another upload took the case's last place since the form's check
+                    self.message_user(
+                        request, f"{instance.file.name} was not attached: {refusal.detail}", messages.ERROR
+                    )
         formset.save_m2m()
 
 

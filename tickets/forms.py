@@ -1,8 +1,5 @@
 """The portal's forms: they parse what a customer typed into a services.Request; the services decide."""
 
-import datetime as dt
-from pathlib import Path
-
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -11,24 +8,13 @@ from billing.models import REQUIRED_INFO_FIELDS, AddOn, Policy
 from config.ids import as_id
 from numbers.models import PhoneNumber
 
+from .attachments import ATTACHMENT_TYPES, add_attachment, check_file
 from .exceptions import Refusal
 from .models import Attachment, ExitReason, Kind
 from .portal_selectors import national_number
 from .rules.objects import plans_to_move_to
 from .services import CANCELLATION_KINDS, COMMENT_MAX, Request
 from .templatetags.portal_format import money
-
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
-# Extension → the content type the file is served with and the bytes it must start with (None: plain text).
-# The browser's own content type is not trusted: the extension and the contents decide.
-ATTACHMENT_TYPES: dict[str, tuple[str, bytes | None]] = {
-    ".pdf": ("application/pdf", b"%PDF"),
-    ".png": ("image/png", b"\x89PNG"),
-    ".jpg": ("image/jpeg", b"\xff\xd8\xff"),
-    ".jpeg": ("image/jpeg", b"\xff\xd8\xff"),
-    ".txt": ("text/plain", None),
-    ".csv": ("text/csv", None),
-}
 
 # The Refusal.field names of tickets.services → this module's field names.
 REFUSAL_FIELDS = {"number": "numbers", "company_or_account_id": "company"}
@@ -291,53 +277,6 @@ class CommentForm(forms.Form):
     body = forms.CharField(label="Add a comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=COMMENT_MAX)
 
 
-def check_attachment(upload):
-    """Refuse a file too large, of a type we do not take, or whose contents are not what its name says.
-
-    Sets `upload.detected_content_type`: the type stored is ours, never the browser's claim.
-    """
-    extension = Path(upload.name).suffix.lower()
-    if upload.size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError("The file is larger than 5 MB.")
-    if extension not in ATTACHMENT_TYPES:
-        raise ValidationError("Only PDF, PNG, JPEG, text and CSV files can be attached.")
-    content_type, magic = ATTACHMENT_TYPES[extension]
-    head = upload.read(8)
-    upload.seek(0)
-    if magic is not None and not head.startswith(magic):
-        raise ValidationError(f"The file's contents are not a {extension[1:].upper()} file.")
-    if magic is None and b"\x00" in upload.read(4096):
-        raise ValidationError("The file's contents are not text.")
-    upload.seek(0)
-    upload.detected_content_type = content_type
-    return upload
-
-
-def check_attachment_quota(ticket, user, size: int) -> None:
-    """Per ticket at most ATTACHMENTS_PER_TICKET files and ATTACHMENT_MB_PER_TICKET in all; per person at most
-    ATTACHMENTS_PER_USER_HOUR files in an hour, whatever the ticket (config/settings.py)."""
-    from django.conf import settings
-    from django.db.models import Count, Sum
-    from django.utils import timezone
-
-    on_ticket = Attachment.objects.filter(ticket_id=getattr(ticket, "pk", ticket)).aggregate(
-        n=Count("pk"), total=Sum("size")
-    )
-    if on_ticket["n"] >= settings.ATTACHMENTS_PER_TICKET:
-        raise ValidationError(f"A case holds at most {settings.ATTACHMENTS_PER_TICKET} files.")
-    if (on_ticket["total"] or 0) + size > settings.ATTACHMENT_MB_PER_TICKET * 1024 * 1024:
-        raise ValidationError(f"A case holds at most {settings.ATTACHMENT_MB_PER_TICKET} MB of files.")
-    since = timezone.now() - dt.timedelta(hours=1)
-    if (
-        user is not None
-        and Attachment.objects.filter(uploaded_by=user, created_at__gte=since).count()
-        >= settings.ATTACHMENTS_PER_USER_HOUR
-    ):
-        raise ValidationError(
-            f"You can attach at most {settings.ATTACHMENTS_PER_USER_HOUR} files an hour; try again later."
-        )
-
-
 class AttachmentForm(forms.Form):
     file = forms.FileField(
         label="Attach a file",
@@ -346,18 +285,19 @@ class AttachmentForm(forms.Form):
     )
 
     def clean_file(self):
-        return check_attachment(self.cleaned_data["file"])
+        return clean_attachment(self.cleaned_data["file"])
 
     def save(self, *, ticket, user: User) -> Attachment:
-        upload = self.cleaned_data["file"]
-        return Attachment.objects.create(
-            ticket=ticket,
-            file=upload,
-            name=Path(upload.name).name[:200],
-            content_type=upload.detected_content_type,
-            size=upload.size,
-            uploaded_by=user,
-        )
+        """Attach the file through tickets.attachments.add_attachment (a Refusal for the case's or person's limits)."""
+        return add_attachment(ticket=ticket, upload=self.cleaned_data["file"], uploaded_by=user)
+
+
+def clean_attachment(upload):
+    """A form's check of an uploaded file (tickets.attachments.check_file), its refusal as the field's error."""
+    try:
+        return check_file(upload)
+    except Refusal as refusal:
+        raise ValidationError(refusal.detail) from refusal
 
 
 class PortOutLockForm(forms.Form):

@@ -288,6 +288,11 @@ class Attachment(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    public = models.BooleanField(
+        "customers see it",
+        default=True,
+        help_text="Staff-only files (from an unverified sender's email or an internal note) are hidden from customers.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -490,14 +490,20 @@ def available_transitions(ticket: Ticket, user) -> list[str]:
 
 
 def add_comment(*, ticket: Ticket, author: User, body: str, public: bool = True):
-    """A comment on the ticket: customers' are public; staff choose. Who may comment is tickets.access's call."""
+    """A comment on the ticket: customers' are public (asking for an internal note is refused); staff choose. Who
+    may comment is tickets.access's call."""
     body = (body or "").strip()
     if not body:
         raise Refusal(Code.INVALID_REQUEST, "A comment cannot be empty.", field="body")
     if len(body) > COMMENT_MAX:
         raise Refusal(Code.INVALID_REQUEST, f"A comment is at most {COMMENT_MAX} characters.", field="body")
-    if not author.is_staff:
-        public = True
+    if not public and not author.is_staff:
+        # Said, not dropped: a customer who asked for a private note must not find it published (issue 24).
+        raise Refusal(
+            Code.INVALID_REQUEST,
+            "Only support staff write internal notes: a customer's comment is public.",
+            field="public",
+        )
     if not access.may_comment(author, ticket, public=public):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "You may not comment on this ticket.")
     with transaction.atomic():

@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,7 +26,6 @@ from .forms import (
     ExitSurveyForm,
     PortOutLockForm,
     add_refusal,
-    check_attachment_quota,
 )
 from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
 from .notifications import send_meeting_request
@@ -601,16 +599,11 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     ticket, membership = selectors.ticket_for_user_or_404(request.user, pk)
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
-        with transaction.atomic():
-            # The case's row lock: simultaneous uploads to one case are counted one after the other.
-            Ticket.objects.select_for_update(no_key=True).filter(pk=ticket.pk).exists()
-            try:
-                check_attachment_quota(ticket, request.user, form.cleaned_data["file"].size)
-            except ValidationError as error:
-                form.add_error("file", error)
-            else:
-                attachment = form.save(ticket=ticket, user=request.user)
-        if form.is_valid():
+        try:
+            attachment = form.save(ticket=ticket, user=request.user)
+        except Refusal as refusal:
+            add_refusal(form, refusal)
+        else:
             messages.success(request, f"{attachment.name} was attached.")
             return redirect("portal:ticket", pk=ticket.pk)
     return _ticket_page(request, ticket, membership, attachment_form=form)

@@ -59,6 +59,7 @@ def scene(cast, settings, tmp_path):
     owners_case = port_out(numbers[0])
     settings.MEDIA_ROOT = tmp_path
     attachment = AttachmentFactory(ticket=owners_case, uploaded_by=people.owner)
+    private_attachment = AttachmentFactory(ticket=owners_case, name="from-a-stranger.pdf", public=False)
     Comment.objects.create(ticket=owners_case, author=colleague, body="private-probe-7731", public=False)
     Comment.objects.create(ticket=owners_case, author=colleague, body="We are on it", public=True)
     verified_case = port_out(numbers[1])
@@ -79,6 +80,7 @@ def scene(cast, settings, tmp_path):
         card=card,
         owners_case=owners_case,
         attachment=attachment,
+        private_attachment=private_attachment,
         verified_case=verified_case,
         members_case=members_case,
     )
@@ -227,8 +229,20 @@ PROBES: dict[tuple[str, str], dict] = {
     },
     ("owner's case attachment", "download"): {
         "portal": lambda s, c: _ok(c.web.get(reverse("portal:attachment", args=[s.owners_case.pk, s.attachment.pk]))),
+        "api": lambda s, c: _ok(c.api.get(f"/api/v1/tickets/{s.owners_case.pk}/attachments/{s.attachment.pk}/")),
         "admin": lambda s, c: _ok(
             c.web.get(reverse("admin:tickets_ticket_attachment", args=[s.owners_case.pk, s.attachment.pk]))
+        ),
+    },
+    ("staff-only attachment", "download"): {
+        "portal": lambda s, c: _ok(
+            c.web.get(reverse("portal:attachment", args=[s.owners_case.pk, s.private_attachment.pk]))
+        ),
+        "api": lambda s, c: _ok(
+            c.api.get(f"/api/v1/tickets/{s.owners_case.pk}/attachments/{s.private_attachment.pk}/")
+        ),
+        "admin": lambda s, c: _ok(
+            c.web.get(reverse("admin:tickets_ticket_attachment", args=[s.owners_case.pk, s.private_attachment.pk]))
         ),
     },
     ("account", "provision"): {

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts import services as provisioning
 from tickets import services
-from tickets.forms import MAX_ATTACHMENT_BYTES
+from tickets.attachments import MAX_ATTACHMENT_BYTES
 from tickets.models import Attachment
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"

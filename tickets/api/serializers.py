@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from billing.models import ACKNOWLEDGEMENT_TEXTS
 from tickets import access, services
-from tickets.models import TRANSITIONS, Channel, Comment, ExitReason, Kind, Ticket, TransitionLog
+from tickets.models import TRANSITIONS, Attachment, Channel, Comment, ExitReason, Kind, Ticket, TransitionLog
 
 from .common import IdField
 
@@ -290,11 +290,35 @@ class TransitionSerializer(serializers.Serializer):
         return {key: data[key] for key in ("card_last4", "foc_date", "reason", "code") if data.get(key) is not None}
 
 
+class AttachmentSerializer(serializers.ModelSerializer):
+    file = serializers.FileField(
+        write_only=True,
+        max_length=200,
+        help_text="PDF, PNG, JPEG, text or CSV, at most 5 MB, its contents what its name says (multipart/form-data).",
+    )
+    public = serializers.BooleanField(
+        default=True,
+        help_text=(
+            "Staff only: false keeps the file for staff (customers never see it). Read-only for customers: their "
+            "files are public, and false from a customer is refused (400 `invalid_request` on `public`)."
+        ),
+    )
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "content_type", "size", "public", "created_at", "file"]
+        read_only_fields = ["id", "name", "content_type", "size", "created_at"]
+
+
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     body = serializers.CharField(max_length=10_000)
     public = serializers.BooleanField(
-        default=True, help_text="Staff only: false makes an internal note customers do not see."
+        default=True,
+        help_text=(
+            "Staff only: false makes an internal note customers do not see. Read-only for customers: their "
+            "comments are public, and false from a customer is refused (400 `invalid_request` on `public`)."
+        ),
     )
 
     class Meta:

@@ -1,4 +1,4 @@
-"""REST API for tickets: create (every kind), list, detail with history, transitions, comments.
+"""REST API for tickets: create (every kind), list, detail with history, transitions, comments, files.
 
 Views parse input and call tickets.services; a Refusal comes back as `{"code", "detail"}` with its status.
 """
@@ -11,19 +11,23 @@ from django import forms
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, Membership
 from tickets import access, services, verification_links
+from tickets.attachments import ATTACHMENT_TYPES, add_attachment
 from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
+    Attachment,
     Channel,
     Comment,
     IdempotencyKey,
@@ -46,11 +50,15 @@ from .common import (
 )
 from .serializers import (
     CREATE_SERIALIZERS,
+    AttachmentSerializer,
     CommentSerializer,
     TicketCreateSerializer,
     TicketSerializer,
     TransitionSerializer,
 )
+
+# The types a stored file is served with (tickets.attachments decides them from the name and the contents).
+ATTACHMENT_CONTENT_TYPES = {content_type for content_type, _ in ATTACHMENT_TYPES.values()}
 
 
 def _with_history(tickets):
@@ -378,6 +386,77 @@ class TicketTransitions(APIView):
         return Response(TicketSerializer(_reload(ticket), context={"request": request}).data)
 
 
+class TicketAttachments(generics.GenericAPIView):
+    """The case's files: those the caller may see (tickets.access.attachments_for), and a new one through
+    tickets.attachments.add_attachment, the one service the portal, the admin and email call too."""
+
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "tickets.view_attachment", "POST": "tickets.add_attachment"}
+    serializer_class = AttachmentSerializer
+    parser_classes = [MultiPartParser]
+    filter_backends: list = []
+    queryset = Attachment.objects.none()  # for the browsable API and the schema; requests read the ticket's files
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="The ticket's files (customers see those not kept for staff)",
+        responses={200: AttachmentSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        ticket = ticket_for(request, pk)
+        page = self.paginate_queryset(access.attachments_for(request.user, ticket))
+        return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Attach a file to the ticket",
+        description=business_rules(
+            "400 `invalid_request` on `file`: a PDF, PNG, JPEG, text or CSV file whose contents are what its name "
+            "says, at most 5 MB; a case holds at most ATTACHMENTS_PER_TICKET files (20) and "
+            "ATTACHMENT_MB_PER_TICKET MB (25), and a person attaches at most ATTACHMENTS_PER_USER_HOUR files an "
+            "hour (20): the portal's, the admin's and email's limits.",
+            "400 `invalid_request` on `public`: a customer's file is public; `false` (kept for staff) is for staff "
+            "only, so a customer sending it is refused rather than published.",
+        ),
+        request=AttachmentSerializer,
+        responses={201: AttachmentSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, pk: int):
+        ticket = ticket_for(request, pk)
+        if not access.may_attach(request.user, ticket):
+            raise exceptions.PermissionDenied("You may not attach files to this ticket.")
+        form = AttachmentSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        attachment = add_attachment(
+            ticket=ticket,
+            upload=form.validated_data["file"],
+            uploaded_by=request.user,
+            public=form.validated_data["public"],
+        )
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class TicketAttachmentFile(APIView):
+    """One file's contents, to whoever sees it (tickets.access.attachments_for), as the portal serves it."""
+
+    permission_classes = [DeskPermission]
+    staff_permissions = {"GET": "tickets.view_attachment"}
+
+    @extend_schema(
+        tags=["tickets"],
+        summary="Download a file of the ticket",
+        responses={
+            **{(200, content_type): OpenApiTypes.BINARY for content_type in sorted(ATTACHMENT_CONTENT_TYPES)},
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request, pk: int, attachment_pk: int):
+        from tickets.views import attachment_response
+
+        ticket = ticket_for(request, pk)
+        return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
+
+
 class TicketComments(generics.GenericAPIView):
     permission_classes = [DeskPermission]
     staff_permissions = {"GET": "tickets.view_comment", "POST": "tickets.add_comment"}
@@ -398,6 +477,11 @@ class TicketComments(generics.GenericAPIView):
     @extend_schema(
         tags=["tickets"],
         summary="Comment on the ticket",
+        description=business_rules(
+            "400 `invalid_request` on `public`: a customer's comment is public; `false` (an internal note) is for "
+            "staff only, so a customer sending it is refused rather than published.",
+            "400 `invalid_request` on `body`: a comment holds text (not only spaces), at most 5,000 characters.",
+        ),
         request=CommentSerializer,
         responses={201: CommentSerializer, **error_responses(400, 401, 403, 404)},
     )

@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,9 +21,9 @@ from accounts.models import Account, User
 from accounts.purge import count_refused_mail
 from tickets import access
 from tickets import services as tickets
+from tickets.attachments import add_attachment, check_file, display_name
 from tickets.exceptions import Code, Refusal
-from tickets.forms import check_attachment
-from tickets.models import Attachment, Channel, Comment, Ticket
+from tickets.models import Channel, Comment, Ticket
 from tickets.rules.verification import record_failed_attempt
 
 from . import addresses
@@ -239,7 +238,9 @@ def _add_reply(message: InboundMessage, parsed: ParsedMail) -> None:
         # Staff writing back by email stay internal: a reply to an SLA warning is not meant for the customer.
         tickets.add_comment(ticket=ticket, author=author, body=body, public=not author.is_staff)
         note = f"Reply by {author.email}."
-    refused = save_attachments(ticket, parsed.attachments, uploaded_by=author)
+    # The files follow the message: staff-only when it is (an unverified sender's, or a member of staff's note).
+    public = author is not None and not author.is_staff
+    refused = save_attachments(ticket, parsed.attachments, uploaded_by=author, public=public)
     message.note = " ".join([note, *refused])
     message.member = author if author is not None and not author.is_staff else None
     message.save(update_fields=["note", "member"])
@@ -250,32 +251,36 @@ def _upload(attachment: ParsedAttachment) -> SimpleUploadedFile:
 
 
 def _attachment_notes(attachments: list[ParsedAttachment]) -> str:
+    """What a triage item's files would meet: the file checks of tickets.attachments (the case's limits wait for
+    its conversion)."""
     notes = []
     for attachment in attachments:
         try:
-            check_attachment(_upload(attachment))
-        except ValidationError as exc:
-            notes.append(f"Attachment {attachment.name} refused: {' '.join(exc.messages)}")
+            check_file(_upload(attachment))
+        except Refusal as refusal:
+            notes.append(f"Attachment {display_name(attachment.name)} refused: {refusal.detail}")
     return " ".join(notes)
 
 
-def save_attachments(ticket: Ticket, attachments: list[ParsedAttachment], *, uploaded_by: User | None) -> list[str]:
-    """Attach what passes the portal's type and size checks (tickets.forms.check_attachment); say what did not."""
+def save_attachments(
+    ticket: Ticket, attachments: list[ParsedAttachment], *, uploaded_by: User | None, public: bool
+) -> list[str]:
+    """Attach an email's files through tickets.attachments.add_attachment, under the portal's rules (types, sizes,
+    the case's and the person's limits); `public=False` keeps them for staff. A refused file never stops the
+    message: it is named in the returned notes, and, on a case, in an internal note staff read (issue 24: a reply
+    with 30 files put 30 on a case that holds 20)."""
     refused = []
     for attachment in attachments:
-        upload = _upload(attachment)
         try:
-            check_attachment(upload)
-        except ValidationError as exc:
-            refused.append(f"Attachment {attachment.name} refused: {' '.join(exc.messages)}")
-            continue
-        Attachment.objects.create(
+            add_attachment(ticket=ticket, upload=_upload(attachment), uploaded_by=uploaded_by, public=public)
+        except Refusal as refusal:
+            refused.append(f"Attachment {display_name(attachment.name)} refused: {refusal.detail}")
+    if refused:
+        Comment.objects.create(
             ticket=ticket,
-            file=upload,
-            name=Path(upload.name).name[:200],
-            content_type=upload.detected_content_type,
-            size=upload.size,
-            uploaded_by=uploaded_by,
+            author=None,
+            public=False,
+            body=f"{len(refused)} of the email's {len(attachments)} files were not attached:\n" + "\n".join(refused),
         )
     return refused
 
@@ -367,7 +372,7 @@ def convert_message(
                 body=f"{locked.subject}\n\n{locked.text}".strip() or "(no text)",
                 created_at=locked.received_at,
             )
-            save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member)
+            save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member, public=True)
             InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.

@@ -7,6 +7,7 @@ someone holding the server, instead of through POST /api/v1/auth/token/ with a p
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
+from accounts import tokens
 from accounts.models import User
 
 
@@ -24,8 +25,9 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"{user.email} is not active: its access was removed.")
         if rotate:
-            Token.objects.filter(user=user).delete()
-        token, created = Token.objects.get_or_create(user=user)
+            tokens.revoke_tokens(user)
+        existing = Token.objects.filter(user=user).values_list("key", flat=True).first()
+        token = tokens.issue_token(user)  # a staff token past STAFF_TOKEN_DAYS is replaced
         self.stdout.write(token.key)
         if options["verbosity"] > 1:
-            self.stderr.write(f"{'Minted' if created else 'Existing'} token of {user.email}.")
+            self.stderr.write(f"{'Existing' if token.key == existing else 'Minted'} token of {user.email}.")
