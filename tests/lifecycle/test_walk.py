@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from accounts import purge
 from accounts import services as provisioning
 from accounts.models import Account, Membership, User
-from billing.models import AddOn, Plan
+from billing.models import AddOn, Plan, Subscription
 from tests.factories import PASSWORD, PIN, StaffFactory
 from tests.former_members import text
 from tests.inbound.conftest import email_bytes
@@ -244,6 +244,7 @@ def _walk(desk, walk, capture):
     # 1. Every kind that may be open at once is open when the cancellation completes.
     opened = open_one_of_each(desk, walk.open_kinds)
     assert sorted(opened) == sorted(walk.open_kinds)
+    billed = (account.subscription.seats, list(account.licenses.values_list("product", "quantity")))
     mail.outbox.clear()
     # smrtPhone's purge (retention 0, S6) is queued on commit: it waits until its former owner has read the rule.
     with capture(execute=walk.reactivation_weeks is not None) as after_commit:
@@ -307,8 +308,14 @@ def _walk(desk, walk, capture):
                 back = transition_ticket(ticket=Ticket.objects.get(pk=back.pk), name=name, actor=actor)
             account.refresh_from_db()
             assert account.status == Account.Status.ACTIVE
-            assert account.subscription.next_billing_date > timezone.localdate()  # never in the past (K9)
+            # K9, U7: the first period boundary after the reactivation: in the future, and within a month
+            today = timezone.localdate()
+            next_bill = Subscription.objects.get(account=account).next_billing_date
+            assert today < next_bill <= today + dt.timedelta(days=31)
             assert Membership.objects.get(account=account, user=owner).role == "owner"
+            # As at the cancellation: the license cancellation it closed took no seat away.
+            seats = Subscription.objects.get(account=account).seats
+            assert (seats, list(account.licenses.values_list("product", "quantity"))) == billed
             client = Client()
             assert sign_in(client, owner, password).url != reverse("former_member")  # a customer again
             assert client.get(reverse("portal:dashboard", args=[account.account_id])).status_code == 200
