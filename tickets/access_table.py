@@ -4,7 +4,10 @@ runs every row against the portal, the API, the admin and the queues, and fails 
 otherwise.
 
 The cast is the fixed one of STYLE.md on a Kixie account: the owner, a super admin, a billing admin, a plain member,
-a member of another account (outsider), an agent, a manager, and a member of staff in no group. "The owner's case"
+a member of another account (outsider), a former member (a super admin of "the cancelled account" alone, signed in
+through the sign-in form as SPEC §4's "Account lifecycle" lets them), an agent, the account manager of another
+account (an agent; "the routed case" is that account's AVOXI Jetpack cancellation, routed to them and verified, A11),
+a manager, and a member of staff in no group. "The owner's case"
 is a port-out the owner asked for, with a public and a private comment, a file and a staff-only file, and a staff note
 in its history; "the
 member's case" one the plain member asked for; "the cancelled account" one the owner also belongs to, cancelled.
@@ -12,10 +15,23 @@ member's case" one the plain member asked for; "the cancelled account" one the o
 
 from dataclasses import dataclass
 
-ROLES = ["owner", "super_admin", "billing_admin", "member", "outsider", "agent", "manager", "no_group"]
+ROLES = [
+    "owner",
+    "super_admin",
+    "billing_admin",
+    "member",
+    "outsider",
+    "former_member",
+    "agent",
+    "account_manager",
+    "manager",
+    "no_group",
+]
 ACCOUNT_ROLES = frozenset({"owner", "super_admin", "billing_admin", "member"})
 ACCOUNT_WIDE = frozenset({"owner", "super_admin", "billing_admin"})
-STAFF = frozenset({"agent", "manager"})
+STAFF = frozenset({"agent", "account_manager", "manager"})
+# SPEC §4: the members of a cancelled, not purged, account; the owner owns "the cancelled account" too.
+FORMER = frozenset({"owner", "former_member"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,9 @@ TABLE: list[Rule] = [
     Rule("owner's case", "verify", STAFF),
     Rule("owner's case", "reject", STAFF),
     Rule("verified case", "approve", frozenset({"manager"})),
+    Rule("routed case", "approve", frozenset({"account_manager", "manager"}), "U3, A11: the route's account manager"),
+    Rule("former-member page", "read", FORMER, "its dates and rule only: no case, page or API of the account"),
+    Rule("cancelled account", "ask reactivation", FORMER, "K9, U7: where the policy's roles allow; staff record one"),
     Rule("owner's case attachment", "download", ACCOUNT_WIDE | STAFF, "served only to who sees the case"),
     Rule("private comment", "read", STAFF),
     Rule("staff-only attachment", "download", STAFF, "an unverified sender's email's, an internal note's"),
@@ -65,7 +84,9 @@ _HEADINGS = {
     "billing_admin": "billing admin",
     "member": "member",
     "outsider": "other account",
+    "former_member": "former member",
     "agent": "agent",
+    "account_manager": "account manager",
     "manager": "manager",
     "no_group": "staff, no group",
 }

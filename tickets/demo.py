@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from accounts import purge
 from accounts import services as provisioning
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, License, Plan, Policy
@@ -16,6 +17,9 @@ from .models import Kind, LogChannel, RetentionOutcome, Ticket
 from .services import Request, submit_ticket, transition_ticket
 
 FORMER_CUSTOMER = "Kustomer Demo Former Customer"
+# The demo's former member (SPEC §4, "Account lifecycle"): signs in to the former-member page; printed with the logins.
+FORMER_LOGINS = [("former member (owner)", "owner@former.demo", FORMER_CUSTOMER, "kustomer")]
+PURGED_CUSTOMER = ("Kustomer Demo Purged Customer", "owner@purged.demo", "+13125550173", 90, "")
 
 
 def _person(account: Account, role: str) -> User:
@@ -232,6 +236,7 @@ def load_demo_tickets(accounts: dict[str, Account], staff: dict[str, User]) -> i
             request=Request(full_name="Fran Former", contact="owner@former.demo"),
         )
     _load_lapsed_customers()
+    _load_purged_customer()
     _load_retention_history(accounts)
     return Ticket.objects.count()
 
@@ -283,31 +288,45 @@ def _load_lapsed_customers() -> None:
     Their cancellations go through the services like any other; only the dates are then set back in time,
     so `purge_expired --dry-run` has something to list and something to refuse.
     """
+    for lapsed in LAPSED:
+        if not Account.objects.filter(name=lapsed[0]).exists():
+            _lapse(*lapsed)
+
+
+def _load_purged_customer() -> None:
+    """A former customer the purge already took (U6): its tombstone, redacted case and logs in the admin; its
+    owner no longer exists, and mail to its case's reply address stores nothing. The purge names the account by its
+    ID, so the demo looks for a purged Kustomer account instead of the name."""
+    if not Account.objects.filter(status=Account.Status.PURGED, plan__policy__preset="kustomer").exists():
+        account = _lapse(*PURGED_CUSTOMER)
+        purge.purge_account(account.pk)
+
+
+def _lapse(name: str, email: str, number: str, days: int, hold: str) -> Account:
+    """A Kustomer account cancelled self-service `days` ago (its dates set back after the services ran)."""
     plan = Plan.objects.get(policy__preset="kustomer")
-    for name, email, number, days, hold in LAPSED:
-        if Account.objects.filter(name=name).exists():
-            continue
-        account = provisioning.create_account(name=name, plan=plan)
-        owner = provisioning.add_member(
-            account=account, email=email, full_name=name.split(" Demo ")[1], role="owner", password="demo-pass-2026"
-        ).user
-        provisioning.add_number(account=account, number=number)
-        ticket = submit_ticket(
-            account=account,
-            kind=Kind.ACCOUNT_CANCELLATION,
-            requester=owner,
-            request=Request(
-                reason="switched_service",
-                comment="Found a cheaper tool.",
-                acknowledgements=list(plan.policy.acknowledgements),
-            ),
-        )
-        cancelled_at = timezone.now() - dt.timedelta(days=days)
-        Account.objects.filter(pk=account.pk).update(
-            cancelled_at=cancelled_at,
-            purge_after=cancelled_at + dt.timedelta(days=plan.policy.retention_days),
-            legal_hold=bool(hold),
-            legal_hold_reason=hold,
-        )
-        Ticket.objects.filter(pk=ticket.pk).update(created_at=cancelled_at, closed_at=cancelled_at)
-        ticket.log.update(at=cancelled_at)
+    account = provisioning.create_account(name=name, plan=plan)
+    owner = provisioning.add_member(
+        account=account, email=email, full_name=name.split(" Demo ")[1], role="owner", password="demo-pass-2026"
+    ).user
+    provisioning.add_number(account=account, number=number)
+    ticket = submit_ticket(
+        account=account,
+        kind=Kind.ACCOUNT_CANCELLATION,
+        requester=owner,
+        request=Request(
+            reason="switched_service",
+            comment="Found a cheaper tool.",
+            acknowledgements=list(plan.policy.acknowledgements),
+        ),
+    )
+    cancelled_at = timezone.now() - dt.timedelta(days=days)
+    Account.objects.filter(pk=account.pk).update(
+        cancelled_at=cancelled_at,
+        purge_after=cancelled_at + dt.timedelta(days=plan.policy.retention_days),
+        legal_hold=bool(hold),
+        legal_hold_reason=hold,
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=cancelled_at, closed_at=cancelled_at)
+    ticket.log.update(at=cancelled_at)
+    return account

@@ -18,14 +18,15 @@ from rest_framework.test import APIClient
 
 from accounts import services as provisioning
 from billing.models import CardOnFile
-from tests.factories import PIN, AttachmentFactory, StaffFactory, TicketFactory, move_account
+from tests.factories import PASSWORD, PIN, AttachmentFactory, StaffFactory, TicketFactory, move_account, preset_plan
 from tickets import services
 from tickets.access_table import ROLES, TABLE, Rule, as_markdown
-from tickets.models import Comment, Ticket
+from tickets.models import Comment, Kind, Ticket
 
-CUSTOMER_SIDE = ("portal", "api", "queues")
-STAFF_SIDE = ("api", "admin", "queues")
-STAFF_ROLES = {"agent", "manager", "no_group"}
+# "sign-in" is the former-member page, reached through the sign-in form (or the portal's home) by anyone who tries.
+CUSTOMER_SIDE = ("portal", "api", "queues", "sign-in")
+STAFF_SIDE = ("api", "admin", "queues", "sign-in")
+STAFF_ROLES = {"agent", "account_manager", "manager", "no_group"}
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +71,32 @@ def scene(cast, settings, tmp_path):
 
     gone = provisioning.create_account(name="Gone customer", plan=people.plan)
     provisioning.add_member(account=gone, email=people.owner.email, full_name="", role="owner")
+    people.former_member = provisioning.add_member(
+        account=gone, email="former@kixie.test", full_name="Fay Former", role="super_admin", password=PASSWORD
+    ).user
     move_account(gone, "cancel")
+    people.former_member.is_active = False  # K8, U5: the cancellation removed their access (their only account)
+    people.former_member.save(update_fields=["is_active"])
+
+    # U3, A11: another account's Jetpack cancellation, routed to its account manager (an agent) and verified.
+    people.account_manager = StaffFactory(email="csm@exitdesk.test", full_name="Casey Success")
+    routed = provisioning.create_account(name="Routed customer", plan=preset_plan("avoxi"), port_out_pin=PIN)
+    routed.account_manager = people.account_manager
+    routed.save(update_fields=["account_manager"])
+    routed_owner = provisioning.add_member(account=routed, email="owner@routed.test", full_name="Rae", role="owner")
+    routed_case = services.submit_ticket(
+        account=routed,
+        kind=Kind.ADDON_CANCELLATION,
+        requester=routed_owner.user,
+        request=services.Request(
+            addon=provisioning.add_addon(account=routed, product="jetpack"),
+            full_name="Rae",
+            company="Routed",
+            contact="owner@routed.test",
+        ),
+    )
+    assert routed_case.route == "account_manager"
+    routed_case = services.transition_ticket(ticket=routed_case, name="verify", actor=colleague)
     return SimpleNamespace(
         people=people,
         account=account,
@@ -83,15 +109,31 @@ def scene(cast, settings, tmp_path):
         private_attachment=private_attachment,
         verified_case=verified_case,
         members_case=members_case,
+        routed_case=routed_case,
     )
 
 
 def _clients(user) -> SimpleNamespace:
     web = Client()
-    web.force_login(user)
     api = APIClient()
-    api.force_authenticate(user)
+    if user.is_active:
+        web.force_login(user)
+        api.force_authenticate(user)
+    else:
+        # A former member has what they really get: the sign-in form's former-member session, and no API (the
+        # cancellation revoked their tokens; an inactive user's token is refused).
+        assert web.post(reverse("login"), {"username": user.email, "password": PASSWORD}).status_code == 302
     return SimpleNamespace(web=web, api=api, user=user)
+
+
+def _former_page(s, c) -> bool:
+    response = c.web.get(reverse("former_member"))
+    return response.status_code == 200 and s.gone.account_id in response.content.decode()
+
+
+def _ask_reactivation(s, c) -> bool:
+    c.web.post(reverse("former_member"), {"account": s.gone.account_id})
+    return Ticket.objects.filter(account=s.gone, kind=Kind.REACTIVATION, requester=c.user).exists()
 
 
 # -- the probes: (object, action) → interface → probe(scene, clients) ------------------------------------------
@@ -227,6 +269,12 @@ PROBES: dict[tuple[str, str], dict] = {
         "api": lambda s, c: _api_transition(c, s.verified_case, "approve"),
         "admin": lambda s, c: _admin_transition(c, s.verified_case, "approve", "approved"),
     },
+    ("routed case", "approve"): {
+        "api": lambda s, c: _api_transition(c, s.routed_case, "approve"),
+        "admin": lambda s, c: _admin_transition(c, s.routed_case, "approve", "approved"),
+    },
+    ("former-member page", "read"): {"sign-in": _former_page},
+    ("cancelled account", "ask reactivation"): {"sign-in": _ask_reactivation},
     ("owner's case attachment", "download"): {
         "portal": lambda s, c: _ok(c.web.get(reverse("portal:attachment", args=[s.owners_case.pk, s.attachment.pk]))),
         "api": lambda s, c: _ok(c.api.get(f"/api/v1/tickets/{s.owners_case.pk}/attachments/{s.attachment.pk}/")),

@@ -4,9 +4,10 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.urls import reverse
 
 from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD
-from accounts.models import Account, Membership
+from accounts.models import Account, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License
 from numbers.models import PhoneNumber
 
@@ -83,6 +84,22 @@ def test_demo_prints_logins_that_work():
     assert authenticate(email="manager@exitdesk.demo", password=DEMO_PASSWORD).is_support_manager
 
 
+def test_demo_has_a_former_member_who_signs_in_and_a_purged_account(client):
+    # SPEC §4 "Account lifecycle" (K9, U6, U7): the printed former member reaches the former-member page; one
+    # account went through the purge (its tombstone stays, its owner is gone)
+    output = load_demo()
+    assert "owner@former.demo" in output
+    signed_in = client.post(reverse("login"), {"username": "owner@former.demo", "password": DEMO_PASSWORD})
+    assert signed_in.url == reverse("former_member")
+    page = client.get(reverse("former_member")).content.decode()
+    assert "Kustomer Demo Former Customer" in page and "You asked to reactivate it on" in page
+    purged = Account.objects.get(status=Account.Status.PURGED)
+    assert purged.name == purged.account_id  # the purge keeps the row, named by its ID
+    assert Tombstone.objects.get(account=purged).finished_at is not None
+    assert not Membership.objects.filter(account=purged).exists()
+    assert not User.objects.filter(email="owner@purged.demo").exists()
+
+
 # The demo's emails are sent when its transaction commits: these two tests commit for real.
 @pytest.mark.django_db(transaction=True)
 def test_demo_is_quiet_by_default_and_ends_with_the_login_table(settings, tasks_in_process, tmp_path, capsys):
@@ -98,7 +115,9 @@ def test_demo_is_quiet_by_default_and_ends_with_the_login_table(settings, tasks_
     table = printed.split("Logins (every one uses the password demo-pass-2026):")[1].strip().splitlines()
     assert table[0].split() == ["role", "email", "password", "account", "preset"]
     rows = [line.split("  ") for line in table[2:]]
-    assert len(rows) == 4 + 5 * 4  # every staff login, then every role of every preset: the table ends the output
+    # every staff login, every role of every preset, then the former member: the table ends the output
+    assert len(rows) == 4 + 5 * 4 + 1
+    assert table[-1].split()[:4] == ["former", "member", "(owner)", "owner@former.demo"]
     assert "owner@kixie.demo" in table[6] and table[6].split()[-1] == "kixie"
     assert "billing admin" in table[8] and "Kixie Demo Dialers" in table[8]
     assert "agent@exitdesk.demo" in table[2] and DEMO_PASSWORD in table[2]

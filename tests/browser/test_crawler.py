@@ -33,10 +33,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crawler"
 PASSWORD = "demo-pass-2026"  # accounts/management/commands/demo.py DEMO_PASSWORD
 WIDE, NARROW = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 STAFF_LOGINS = ["agent@exitdesk.demo", "manager@exitdesk.demo"]
-PAGES_PER_ROLE = {"customer": 40, "staff": 90}
+# The demo's former member (tickets/demo.py FORMER_LOGINS): the sign-in leads to the former-member page alone.
+FORMER_LOGINS = ["owner@former.demo"]
+PAGES_PER_ROLE = {"customer": 40, "staff": 90, "former": 10}
 QUERY_VARIANTS_PER_PATH = 1  # a query (a filter, a sort, a tab) is followed after every plain path
 # Where each audience starts besides the page the login lands on: the manager queues are a staff page of their own.
-SEEDS = {"customer": ["/"], "staff": ["/admin/", "/queues/"]}
+SEEDS = {"customer": ["/"], "staff": ["/admin/", "/queues/"], "former": []}
 # Never followed: signing out ends the walk; the rest only answer POST or are not pages.
 SKIP = re.compile(r"logout|/jsi18n/|\.csv$|/api/|/static/|/media/")
 # Linked pages whose non-200 answer is intended: {path pattern regex: status}. None today; keep the list honest.
@@ -45,6 +47,7 @@ EXPECTED_STATUS: dict[str, int] = {}
 ERROR_PAGES = {
     "customer": [("/tickets/999999999/", 404), ("/a/AC-NOTMINE/", 404)],
     "staff": [("/tickets/999999999/", 404), ("/admin/tickets/ticket/999999999/change/", 200)],
+    "former": [],  # a former member is nobody to the rest of the site: every other page sends them to sign in
 }
 LONG_WORD = "x" * 10_000  # issue 17: a comment like this made the case page 57,231 px wide
 
@@ -63,7 +66,8 @@ def _pattern(url: str) -> tuple[str, frozenset[str]]:
 
 
 def _logins() -> list[tuple[str, str]]:
-    """(label, email) for every demo login: each customer role of each preset, then the agent and the manager."""
+    """(label, email) for every demo login: each customer role of each preset, the agent and the manager, then the
+    former member."""
     rows = []
     memberships = (
         Membership.objects.filter(user__email__endswith=".demo", user__is_active=True, account__status="active")
@@ -73,6 +77,7 @@ def _logins() -> list[tuple[str, str]]:
     for membership in memberships:
         rows.append((f"{membership.account.plan.policy.preset}-{membership.role}", membership.user.email))
     rows += [(email.split("@")[0], email) for email in STAFF_LOGINS]
+    rows += [("former-member", email) for email in FORMER_LOGINS]
     return rows
 
 
@@ -175,6 +180,9 @@ def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], in
     if not walker.sign_in(email):
         return [Finding(walker.role, walker.page.url, [f"{email} could not sign in"])], 0
     base, findings = walker.base, []
+    if audience == "former" and urlsplit(walker.page.url).path != "/accounts/former/":
+        landed = "a former member's sign-in must land on /accounts/former/"
+        findings.append(Finding(walker.role, walker.page.url, [landed]))
     seen: set[tuple[str, frozenset[str]]] = set()
     variants: dict[str, int] = {}
     plain: deque[str] = deque([walker.page.url] + [base + seed for seed in SEEDS[audience]])
@@ -204,13 +212,14 @@ def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], in
 
 def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_server, browser):
     # rule S4 A5 U1: no role is offered a link it may not follow (a followed 403 fails the walk);
-    # SPEC §6 "usable on a phone" and issue 17: no page wider than the window at 1,280 px or at 390 px
+    # SPEC §6 "usable on a phone" and issue 17: no page wider than the window at 1,280 px or at 390 px;
+    # SPEC §4 "Account lifecycle": the former member's sign-in lands on the former-member page, which fits too
     from django.core.management import call_command
 
     call_command("demo", stdout=io.StringIO(), stderr=io.StringIO())
     _add_a_long_word()
     logins = _logins()
-    assert len(logins) == 5 * 4 + 2, logins  # every role of every preset, plus the agent and the manager
+    assert len(logins) == 5 * 4 + 2 + 1, logins  # every role of every preset, the agent, the manager, the former member
     if os.environ.get("CRAWLER_ROLES"):  # while working on pages: CRAWLER_ROLES=agent,smrtphone-owner
         logins = [(role, email) for role, email in logins if role in os.environ["CRAWLER_ROLES"].split(",")]
     assert User.objects.filter(email__in=STAFF_LOGINS, is_staff=True).count() == 2
@@ -221,7 +230,7 @@ def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_ser
     started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0}
     shot: set[tuple[str, str, int]] = set()
     for role, email in logins:
-        audience = "staff" if email in STAFF_LOGINS else "customer"
+        audience = "staff" if email in STAFF_LOGINS else "former" if email in FORMER_LOGINS else "customer"
         walker = Walker(browser, live_server.url, role, clock, shot)
         findings, visited = _crawl(walker, email, audience)
         total += visited

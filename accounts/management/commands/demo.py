@@ -308,9 +308,10 @@ class Command(BaseCommand):
     # -- tickets -------------------------------------------------------------------------------------------
     def load_tickets(self, accounts: dict[str, Account], staff: dict[str, User]) -> None:
         """Tickets of every kind in every state, through the workflow's own services."""
-        from tickets.demo import load_demo_tickets
+        from tickets.demo import FORMER_LOGINS, load_demo_tickets
 
         load_demo_tickets(accounts, staff)
+        self.logins += FORMER_LOGINS  # SPEC §4: a cancelled account's owner signs in to the former-member page
         try:
             from tickets.inbound.demo import load_demo_emails
         except ImportError:  # the email channel's app is not installed
