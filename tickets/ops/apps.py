@@ -8,8 +8,9 @@ class OpsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from celery.signals import task_failure
+        from celery.signals import beat_init, task_failure
 
-        from .tasks import count_task_failure
+        from .tasks import count_task_failure, first_heartbeat
 
         task_failure.connect(count_task_failure, dispatch_uid="exitdesk-task-failures")
+        beat_init.connect(first_heartbeat, dispatch_uid="exitdesk-first-heartbeat")
