@@ -171,6 +171,7 @@ def test_metrics_hold_every_spec_name_with_the_databases_counts(client, desk, in
     assert samples(families, "exitdesk_outbox_pending") == {(): 0.0}
     assert samples(families, "exitdesk_outbox_oldest_pending_seconds") == {(): 0.0}
     assert samples(families, "exitdesk_task_failures_total") == {("tests.ops.explode",): 2.0}
+    assert samples(families, "exitdesk_beat_heartbeat_age_seconds") == {(): math.inf}  # beat never ran here
 
 
 def test_a_scrape_is_a_few_queries_whatever_the_tickets(client, desk, instrumented, django_assert_max_num_queries):

@@ -19,7 +19,8 @@ from tickets import sla
 from tickets.inbound.models import InboundMessage, Mailbox
 from tickets.models import OPEN_STATES, Kind, Ticket
 
-from .models import TaskFailures
+from .models import Heartbeat, TaskFailures
+from .tasks import BEAT
 
 
 class DeskCollector:
@@ -42,6 +43,12 @@ class DeskCollector:
         yield GaugeMetricFamily("exitdesk_outbox_pending", "Outbox events not yet delivered.", value=0)
         yield GaugeMetricFamily(
             "exitdesk_outbox_oldest_pending_seconds", "Age of the oldest undelivered outbox event.", value=0
+        )
+        beat = Heartbeat.objects.filter(name=BEAT).values_list("at", flat=True).first()
+        yield GaugeMetricFamily(
+            "exitdesk_beat_heartbeat_age_seconds",
+            "Seconds since beat's heartbeat task last ran (every minute; +Inf: never). Not a SPEC name: for alerts.",
+            value=max((now - beat).total_seconds(), 0) if beat else math.inf,
         )
         failures = CounterMetricFamily(
             "exitdesk_task_failures", "Celery task failures by task, ever (the task_failure signal).", labels=["task"]
