@@ -162,3 +162,23 @@ def test_a_probe_is_not_redirected_to_https(client, beat_alive, settings):
 
 def test_a_post_is_405(client, db):
     assert client.post("/readyz").status_code == 405
+
+
+def test_an_unreachable_broker_fails_broker_and_workers_in_words(client, beat_alive, settings):
+    # issue 27: the broker and a worker's ping, with the broker down (nothing listens on port 1)
+    from config.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.broker_url)
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    app.pool.force_close_all()
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.update(CELERY_TASK_ALWAYS_EAGER=before[0], CELERY_BROKER_URL=before[1])
+        app.pool.force_close_all()
+    body = response.json()
+    assert response.status_code == 503
+    assert body["status"] == "failing: broker, workers"
+    assert body["checks"]["broker"]["detail"].startswith("Unable to connect to Redis")
+    assert body["checks"]["workers"]["detail"].startswith("No worker could be asked: the broker did not answer")

@@ -97,11 +97,27 @@ def broker_check() -> HealthCheck | str:
     return KombuBroker()
 
 
+@dataclasses.dataclass
+class WorkersPing(Ping):
+    """django-health-check's ping; a broker that cannot be reached (the `broker` check says why) fails it in words
+    rather than with a traceback in the log at every probe."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except HealthCheckException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Kombu's connection errors are not OSErrors
+            raise ServiceUnavailable(
+                f"No worker could be asked: the broker did not answer ({type(exc).__name__})."
+            ) from exc
+
+
 def workers_check() -> HealthCheck | str:
     if tasks_in_process():
         return IN_PROCESS
     # limit=1: the first worker's answer is enough (it must also consume the desk's queue, which Ping checks).
-    return Ping(app=_celery_app(), timeout=WORKER_PING_TIMEOUT, limit=1)
+    return WorkersPing(app=_celery_app(), timeout=WORKER_PING_TIMEOUT, limit=1)
 
 
 @dataclasses.dataclass
