@@ -611,6 +611,20 @@ def due_accounts(now: dt.datetime | None = None) -> QuerySet:
     )
 
 
+OVERDUE_AFTER = dt.timedelta(days=1)
+
+
+def overdue_accounts(now: dt.datetime | None = None) -> QuerySet:
+    """Accounts the purge should have finished more than a day ago (SPEC §6b, /readyz's `purge` and the metric
+    exitdesk_purge_overdue_accounts): past their purge date by more than OVERDUE_AFTER, not purged, under no legal
+    hold and not held by a reactivation asked in time (U7). The daily job runs once a day, so one day is its slack."""
+    now = now or timezone.now()
+    cancelled = Q(status=Account.Status.CANCELLED) & ~Q(_reactivation_pending())
+    return Account.objects.filter(
+        cancelled | Q(status=Account.Status.PURGING), purge_after__lt=now - OVERDUE_AFTER, legal_hold=False
+    )
+
+
 def purgeable_account_ids(now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     return list(Account.objects.filter(_claimable(now)).order_by("purge_after", "pk").values_list("pk", flat=True))

@@ -15,10 +15,13 @@ the targets so a busy machine slows them alike:
 - tickets:     POST /api/v1/tickets/ number cancellations, each on a number of its own, owner's token (the whole
                request path: validation, role and policy guards under the account's lock, the ticket, its log
                row, the email queued to Redis);
-- queue:       GET /queues/list/ as the support manager (session cookie), over the tickets created so far.
+- queue:       GET /queues/list/ as the support manager (session cookie), over the tickets created so far;
+- tickets_metrics: the same ticket creation on a second gunicorn with metrics on (METRICS_TOKEN: django-prometheus's
+               middleware and database and cache wrappers; PROMETHEUS_MULTIPROC_DIR and config/gunicorn.py), scraped
+               once a round.
 Prints requests/s of each; the target is tickets / bare-ticket >= 0.5, and tickets / bare (one Group row) is
-printed beside it. The run is bounded (--budget seconds), and the server, database and Redis queue are cleaned up
-at the end (--keep keeps the database).
+printed beside it, with tickets_metrics / tickets (issue 27: at least 0.95). The run is bounded (--budget seconds),
+and the servers, database and Redis queue are cleaned up at the end (--keep keeps the database).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ TARGETS = {
     "bare": "bare DRF Group create (POST /bench/bare/)",
     "tickets": "ticket creation (POST /api/v1/tickets/)",
     "queue": "queue page (GET /queues/list/)",
+    "tickets_metrics": "ticket creation, metrics on (POST /api/v1/tickets/)",
 }
+METRICS_TOKEN = "bench-metrics-token"
 
 TICKETS_LUA = """
 local token, account, first = "%(token)s", %(account)d, %(first)d
@@ -174,6 +179,14 @@ def run_wrk(wrk: str, url: str, script: Path, seconds: int, connections: int) ->
     }
 
 
+def scrape(base: str) -> str:
+    import urllib.request
+
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        return response.read().decode()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -182,6 +195,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--budget", type=int, default=600, help="stop with an error past this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--database", default=DATABASE, help="the PostgreSQL database to create, use and drop")
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="the Redis database to use and flush")
     parser.add_argument(
         "--persistent", action="store_true", help="a persistent connection per worker (CONN_MAX_AGE) instead of a pool"
     )
@@ -190,10 +205,10 @@ def main() -> int:
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="exitdesk-load-"))
     with stack.deadline(args.budget):
-        url = stack.fresh_database(DATABASE)
-        stack.flush_redis(REDIS_DB)
+        url = stack.fresh_database(args.database)
+        stack.flush_redis(args.redis_db)
         connection = {"CONN_MAX_AGE": "600"} if args.persistent else {"CONN_MAX_AGE": "0", "DATABASE_POOL_SIZE": "2"}
-        env = stack.stack_env(url, REDIS_DB, **connection)
+        env = stack.stack_env(url, args.redis_db, **connection)
         stack.use_env(env)
         from django.core.management import call_command
 
@@ -203,13 +218,23 @@ def main() -> int:
 
         connections.close_all()
 
-        port = stack.free_port()
+        port, metrics_port = stack.free_port(), stack.free_port()
         base = f"http://127.0.0.1:{port}"
+        bases = {name: base for name in TARGETS} | {"tickets_metrics": f"http://127.0.0.1:{metrics_port}"}
+        metrics_env = {**env, "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus")}
         totals = {name: {"requests": 0, "seconds": 0.0, "bad": 0} for name in TARGETS}
         used = 0
         try:
             with stack.Processes(work / "logs") as processes:
                 processes.gunicorn("gunicorn", port, env, workers=args.workers)
+                processes.start(
+                    "gunicorn-metrics",
+                    [str(stack.BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi:application"]
+                    + ["--bind", f"127.0.0.1:{metrics_port}", "--workers", str(args.workers)]
+                    + ["--access-logfile", "/dev/null", "--timeout", "60"],
+                    metrics_env,
+                )
+                stack.wait_for_http(f"{bases['tickets_metrics']}/healthz")
                 for round_number in range(-1, args.rounds):  # round -1 warms up (not counted)
                     seconds = 2 if round_number < 0 else args.seconds
                     scripts = {
@@ -219,12 +244,24 @@ def main() -> int:
                         "tickets": TICKETS_LUA
                         % {"token": data["token"], "account": data["account"], "first": data["first_number"] + used},
                         "queue": QUEUE_LUA % {"session": data["session"]},
+                        "tickets_metrics": "",  # written below: it starts after the numbers `tickets` used
                     }
                     for name, lua in scripts.items():
                         script = work / f"{name}.lua"
                         script.write_text(lua)
-                        result = run_wrk(wrk, base, script, seconds, args.connections)
-                        if name == "tickets" and "used" not in result:
+                        if name == "tickets_metrics":  # the numbers the tickets target used are taken
+                            lua = TICKETS_LUA % {
+                                "token": data["token"],
+                                "account": data["account"],
+                                "first": data["first_number"] + used,
+                            }
+                            script.write_text(lua)
+                        result = run_wrk(wrk, bases[name], script, seconds, args.connections)
+                        if name == "tickets_metrics":
+                            scraped = scrape(bases[name])
+                            if "exitdesk_tickets_open" not in scraped or "django_db_execute_total" not in scraped:
+                                raise RuntimeError(f"/metrics did not hold the desk's gauges: {scraped[:300]}")
+                        if name.startswith("tickets") and "used" not in result:
                             raise RuntimeError("the ticket script did not report the numbers it used")
                         used += result.get("used", 0)
                         if used > NUMBERS:
@@ -240,9 +277,9 @@ def main() -> int:
             created = TransitionLog.objects.filter(transition="submit").count()  # only the API writes a history
             bare_created = Ticket.objects.count() - created
             connections.close_all()
-            stack.flush_redis(REDIS_DB)
+            stack.flush_redis(args.redis_db)
             if not args.keep:
-                stack.drop_database(DATABASE)
+                stack.drop_database(args.database)
 
     rates = {name: (t["requests"] - t["bad"]) / t["seconds"] for name, t in totals.items()}
     ratio = rates["tickets"] / rates["bare_ticket"]
@@ -260,6 +297,9 @@ def main() -> int:
     verdict = "meets" if ratio >= 0.5 else "MISSES"
     print(f"ratio ticket creation / bare DRF ticket create: {ratio:.2f} ({verdict} the target of 0.5)")
     print(f"ratio ticket creation / bare one-row Group create: {rates['tickets'] / rates['bare']:.2f}")
+    with_metrics = rates["tickets_metrics"] / rates["tickets"]
+    verdict = "meets" if with_metrics >= 0.95 else "MISSES"
+    print(f"ratio ticket creation metrics on / off: {with_metrics:.2f} ({verdict} the target of 0.95)")
     return 0 if ratio >= 0.5 and not any(t["bad"] for t in totals.values()) else 1
 
 

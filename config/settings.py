@@ -6,6 +6,7 @@ A bad or missing value stops start-up with ImproperlyConfigured.
 """
 
 import datetime as dt
+import ipaddress
 import re
 from pathlib import Path
 
@@ -75,9 +76,12 @@ INSTALLED_APPS = [
     "numbers",
     "tickets",
     "tickets.inbound",
+    "tickets.ops",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before anything else runs (tickets/ops/probes.py).
+    "tickets.ops.probes.ProbesMiddleware",
     # A body larger than REQUEST_MAX_MB: 413 from its Content-Length, before it is read (and before any query).
     "config.hostile_input.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -276,12 +280,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than the longest task (a purge of a large account), so a slow task is not redelivered while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="exitdesk")
+# How often beat reads the intake mailboxes; /readyz calls a mailbox stale after three times this.
+FETCH_MAIL_SECONDS = _read("FETCH_MAIL_SECONDS", env.int, 60)
+if FETCH_MAIL_SECONDS < 1:
+    raise ImproperlyConfigured("FETCH_MAIL_SECONDS must be a positive whole number of seconds.")
+# Beat writes a heartbeat every minute (tickets.ops.tasks.beat_heartbeat); /readyz says beat is down past this.
+BEAT_STALE_SECONDS = _read("BEAT_STALE_SECONDS", env.int, 180)
+if BEAT_STALE_SECONDS < 61:
+    raise ImproperlyConfigured("BEAT_STALE_SECONDS must be more than 60 (beat's heartbeat comes every minute).")
 # Every periodic job, in one place (run `celery -A config beat` next to the workers).
 CELERY_BEAT_SCHEDULE: dict = {
     "purge-expired-accounts": {"task": "accounts.tasks.purge_expired", "schedule": crontab(hour=3, minute=17)},
     "approve-overdue-port-outs": {"task": "tickets.tasks.approve_overdue_port_outs", "schedule": 15 * 60},
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
-    "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": _read("FETCH_MAIL_SECONDS", env.int, 60)},
+    "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": FETCH_MAIL_SECONDS},
+    "beat-heartbeat": {"task": "tickets.ops.tasks.beat_heartbeat", "schedule": 60},
 }
 # The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
 # The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.
@@ -418,3 +431,42 @@ FORM_RATE_LIMITS = {
 for _view, _rate in FORM_RATE_LIMITS.items():
     if not re.match(_RATE, _rate):
         raise ImproperlyConfigured(f"Rate limit for {_view} must look like 20/minute, not {_rate!r}.")
+
+# -- probes and metrics (tickets/ops/probes.py, SPEC §6b) -------------------------------------------------------
+# /readyz answers the client addresses in these networks (read as config.security.client_ip reads them), or a
+# request with `Authorization: Bearer <HEALTH_TOKEN>`; anyone else gets 404. /healthz answers everyone.
+try:
+    HEALTH_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network.strip(), strict=False)
+        for network in _read("HEALTH_ALLOWED_NETWORKS", env.list, ["127.0.0.0/8", "::1/128"])
+        if network.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"HEALTH_ALLOWED_NETWORKS must be addresses or networks, e.g. 10.0.0.0/8: {exc}"
+    ) from exc
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /metrics answers `Authorization: Bearer <METRICS_TOKEN>` only (404 when unset). With it set, django-prometheus
+# counts requests, queries and cache reads (its middleware, database and cache wrappers); without it, nothing is
+# counted. Under gunicorn set PROMETHEUS_MULTIPROC_DIR too (config/gunicorn.py empties it at start).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN:
+    INSTALLED_APPS.append("django_prometheus")
+    MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+    MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+    _COUNTED_DATABASES = {
+        "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+        "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    }
+    _COUNTED_CACHES = {
+        "django.core.cache.backends.locmem.LocMemCache": "django_prometheus.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.redis.RedisCache": "tickets.ops.cache.RedisCache",
+        "django.core.cache.backends.filebased.FileBasedCache": (
+            "django_prometheus.cache.backends.filebased.FileBasedCache"
+        ),
+    }
+    DATABASES["default"]["ENGINE"] = _COUNTED_DATABASES.get(
+        DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+    )
+    for _cache in CACHES.values():
+        _cache["BACKEND"] = _COUNTED_CACHES.get(_cache["BACKEND"], _cache["BACKEND"])

@@ -140,3 +140,15 @@ def test_django_fsm_imports_without_warnings():
         [sys.executable, "-W", "error", "-c", "import django_fsm"], cwd=BASE_DIR, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_health_networks_must_be_networks():
+    # issue 27: /readyz's allow-list is read at start-up; a typo stops it rather than opening or closing the probe
+    result = start(DEBUG="true", HEALTH_ALLOWED_NETWORKS="10.0.0.0/8,intranet")
+    assert refused(result, "HEALTH_ALLOWED_NETWORKS")
+
+
+def test_beat_is_stale_only_after_more_than_a_minute():
+    # issue 27: beat's heartbeat comes every minute; a shorter limit would call a healthy beat stale
+    assert refused(start(DEBUG="true", BEAT_STALE_SECONDS="60"), "BEAT_STALE_SECONDS")
+    assert start(DEBUG="true", BEAT_STALE_SECONDS="61").returncode == 0
