@@ -36,7 +36,8 @@ def restored_row_counts(database_url: str) -> dict[str, int]:
     if database_url.startswith("sqlite"):
         with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
             names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            return {n: db.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names if not n.startswith("sqlite_")}
+            names = [n for n in names if not n.startswith("sqlite_")]
+            return {n: db.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
     import psycopg
 
     with psycopg.connect(database_url) as db:
@@ -65,7 +66,8 @@ def test_backup_of_the_demo_restores_every_row_and_every_file(settings, tmp_path
     settings.MEDIA_ROOT = str(tmp_path / "media")
     call_command("demo", verbosity=0)
     ticket = Ticket.objects.order_by("pk").first()
-    for name, content in [("statement.pdf", b"%PDF-1.4 invoice"), ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))]:
+    files = [("statement.pdf", b"%PDF-1.4 invoice"), ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))]
+    for name, content in files:
         attachment = Attachment(ticket=ticket, name=name, size=len(content))
         attachment.file.save(name, ContentFile(content), save=True)
     source_counts = table_row_counts()
