@@ -50,7 +50,8 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
                 scrub_secrets,
                 structlog.processors.JSONRenderer(),
             ],
-            "foreign_pre_chain": [*_shared_processors(), structlog.stdlib.ExtraAdder()],
+            # Of the extras a library passes, only the status code: Celery passes a task's arguments.
+            "foreign_pre_chain": [*_shared_processors(), structlog.stdlib.ExtraAdder(allow=("status_code",))],
         }
     else:
         formatter = {"format": "%(message)s"}
@@ -67,6 +68,7 @@ def configure_structlog(log_format: str) -> None:
     """structlog's loggers (django-structlog's and the desk's) hand their events to `logging`'s handlers."""
     if log_format == "json":
         last = [structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
+        logging.captureWarnings(True)  # Python's warnings as log lines (JSON), not raw text on stderr
     else:
         last = [scrub_secrets, structlog.dev.ConsoleRenderer(colors=False)]
     structlog.configure(

@@ -382,7 +382,7 @@ logs.configure_structlog(LOG_FORMAT)
 if LOG_FORMAT == "json":
     INSTALLED_APPS.append("django_structlog")
     # First: the request id is bound before any other middleware can write a line.
-    MIDDLEWARE.insert(0, "django_structlog.middlewares.RequestMiddleware")
+    MIDDLEWARE.insert(0, "config.request_log.RequestLogMiddleware")
     DJANGO_STRUCTLOG_CELERY_ENABLED = True  # the request id travels in the headers of the tasks it queues
     DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # a client's address is personal data
     # The worker and beat write through LOGGING too (config/celery.py), not through Celery's own handlers.
