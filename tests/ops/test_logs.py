@@ -10,14 +10,13 @@ import re
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD, DEMO_PIN, ROLE_MAILBOXES, STAFF
-from bench.stack import BIN, Processes, drop_database, free_port, fresh_database
+from bench.stack import Processes, drop_database, free_port, fresh_database
 from tests.processes import CELERY, clean_env, on_postgres, run
 from tests.purge.conftest import wait_for
 
@@ -95,9 +94,8 @@ def test_json_logs_of_a_demo_run_carry_request_ids_into_tasks_and_no_secret(stac
         assert status == 201, answer
 
         web_lines = json_lines((tmp_path / "logs" / "web.log").read_text())
-        posted = [
-            line for line in web_lines if line["event"] == "request_finished" and line["request"] == "POST /api/v1/tickets/"
-        ]
+        finished = [line for line in web_lines if line["event"] == "request_finished"]
+        posted = [line for line in finished if line["request"] == "POST /api/v1/tickets/"]
         assert len(posted) == 1 and posted[0]["code"] == 201
         request_id = posted[0]["request_id"]
         if "CELERY_BROKER_URL" in stack_env:
@@ -106,10 +104,14 @@ def test_json_logs_of_a_demo_run_carry_request_ids_into_tasks_and_no_secret(stac
                 processes.require_alive()
                 return json_lines((tmp_path / "logs" / "worker.log").read_text())
 
+            def ran() -> bool:
+                return any(
+                    line["event"] == "task_succeeded" and line.get("request_id") == request_id
+                    for line in worker_lines()
+                )
+
             wait_for(
-                lambda: any(
-                    line["event"] == "task_succeeded" and line.get("request_id") == request_id for line in worker_lines()
-                ),
+                ran,
                 timeout=60,
                 what="the worker to run the port-out's tasks",
             )
