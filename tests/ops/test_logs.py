@@ -20,6 +20,7 @@ from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD, DEMO_PIN,
 from bench.stack import Processes, drop_database, free_port, fresh_database
 from tests.processes import CELERY, clean_env, on_postgres, run
 from tests.purge.conftest import wait_for
+from tests.test_settings import refused, start
 
 SECRET_KEY = "k3y-for-the-log-tests-only-9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a"
 
@@ -156,3 +157,8 @@ def test_json_logs_of_a_demo_run_carry_request_ids_into_tasks_and_no_secret(stac
             assert not re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", text), (name, secret)
         for secret in [DEMO_PASSWORD, "not-the-password", token, link_token, *emails]:
             assert secret not in text, (name, secret)
+
+
+def test_an_unknown_log_format_or_level_refuses_to_start():
+    assert refused(start(SECRET_KEY="x", LOG_FORMAT="yaml"), "LOG_FORMAT", "json")
+    assert refused(start(SECRET_KEY="x", LOG_LEVEL="loud"), "LOG_LEVEL")
