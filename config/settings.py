@@ -14,6 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config import errors, logs
 from config.ids import let_sqlite_compare_oversized_ints
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -377,12 +378,36 @@ if min(ATTACHMENTS_PER_TICKET, ATTACHMENT_MB_PER_TICKET, ATTACHMENTS_PER_USER_HO
         "REQUEST_MAX_MB at least 6 (a 5 MB file and its form)."
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-}
+# -- logs and error reports (config/logs.py, config/errors.py; SPEC §6b) ----------------------------------------
+# LOG_FORMAT=json: one JSON object a line (django-structlog), a request id on every line of a request and of the
+# Celery tasks it queued, no secret in any line. Plain text by default, for development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in logs.FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(logs.FORMATS)}, not {LOG_FORMAT!r}.")
+# JSON logs are for a service whose requests should be seen: INFO by default; text stays quiet (WARNING).
+LOG_LEVEL = _read(
+    "LOG_LEVEL",
+    lambda name, default: logs.level_name(env.str(name, default=default)),
+    "INFO" if LOG_FORMAT == "json" else "WARNING",
+)
+LOGGING = logs.logging_config(LOG_FORMAT, LOG_LEVEL)
+logs.configure_structlog(LOG_FORMAT)
+if LOG_FORMAT == "json":
+    INSTALLED_APPS.append("django_structlog")
+    # First: the request id is bound before any other middleware can write a line.
+    MIDDLEWARE.insert(0, "config.request_log.RequestLogMiddleware")
+    DJANGO_STRUCTLOG_CELERY_ENABLED = True  # the request id travels in the headers of the tasks it queues
+    DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # a client's address is personal data
+    # The worker and beat write through LOGGING too (config/celery.py), not through Celery's own handlers.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# SENTRY_DSN: error reports from the web processes, workers and beat, without personal data (config/errors.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+if SENTRY_DSN:
+    errors.start_error_reports(
+        SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+    )
 
 # -- hardening (config/security.py) -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
