@@ -3,6 +3,7 @@ the failing ones, answered to the allowed networks or with the health token only
 
 import datetime as dt
 
+import kombu.pools
 import pytest
 import time_machine
 from django.utils import timezone
@@ -164,6 +165,14 @@ def test_a_post_is_405(client, db):
     assert client.post("/readyz").status_code == 405
 
 
+def _fresh_pools(app) -> None:
+    """Drop the app's broker connections for the URL now configured. A pool closed with force_close_all stays in
+    kombu's registry, and every later task (eager ones too) would fail on it with "Acquire on closed pool"."""
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None  # built on the old pool once a task was sent; eager tasks acquire from it too
+
+
 def test_an_unreachable_broker_fails_broker_and_workers_in_words(client, beat_alive, settings):
     # issue 27: the broker and a worker's ping, with the broker down (nothing listens on port 1)
     from config.celery import app
@@ -171,12 +180,12 @@ def test_an_unreachable_broker_fails_broker_and_workers_in_words(client, beat_al
     before = (app.conf.task_always_eager, app.conf.broker_url)
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
-    app.pool.force_close_all()
+    _fresh_pools(app)
     try:
         response = client.get("/readyz")
     finally:
         app.conf.update(CELERY_TASK_ALWAYS_EAGER=before[0], CELERY_BROKER_URL=before[1])
-        app.pool.force_close_all()
+        _fresh_pools(app)
     body = response.json()
     assert response.status_code == 503
     assert body["status"] == "failing: broker, workers"
