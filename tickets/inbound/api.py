@@ -28,6 +28,11 @@ class InboundSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Whether the sender is verified (DMARC passed for the From domain)."
     )
     authentication = serializers.CharField(read_only=True, help_text="Why the sender is or is not verified.")
+    requester_confirmed_by = serializers.CharField(
+        read_only=True,
+        help_text="How the agent who converted a message from a sender not verified confirmed the requester "
+        "(`phone`, `video_call`, `in_person`); empty otherwise.",
+    )
 
     class Meta:
         model = InboundMessage

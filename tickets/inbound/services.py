@@ -126,7 +126,7 @@ def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessag
             if message.status == Status.COMMENT:
                 _add_reply(message, parsed)
             elif message.status == Status.TRIAGE:
-                message.note = _attachment_notes(parsed.attachments)
+                message.note = " ".join(filter(None, [message.note, _attachment_notes(parsed.attachments)]))
                 message.save(update_fields=["note"])
     except IntegrityError:
         # Another fetch stored the same message a moment ago.
@@ -219,8 +219,10 @@ def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> 
         if named.ticket_id is not None:
             ticket = Ticket.objects.select_related("account").filter(pk=named.ticket_id).first()
             why_not = _why_not_threaded(ticket, named, sender, staff=staff, authenticated=parsed.authenticated)
+            # Linked either way: staff see which case it answers, and it goes with the case's account when purged.
+            message.ticket = ticket
             if why_not is None:
-                message.status, message.ticket = Status.COMMENT, ticket
+                message.status = Status.COMMENT
                 return
             notes.append(why_not)
         elif named.old:
@@ -422,7 +424,10 @@ def convert_message(
                 body=f"{locked.subject}\n\n{locked.text}".strip() or "(no text)",
                 created_at=locked.received_at,
             )
-            save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member, public=True)
+            # Files of a sender not verified stay staff-only, even once the agent confirmed who asked (issue 24).
+            files = parse(bytes(locked.raw)).attachments
+            sender = member if locked.authenticated else None  # a staff-only file is nobody's upload
+            save_attachments(ticket, files, uploaded_by=sender, public=locked.authenticated)
             confirmed = "" if locked.authenticated else requester_confirmed_by
             InboundMessage.objects.filter(pk=pk).update(ticket=ticket, requester_confirmed_by=confirmed)
             if confirmed:
