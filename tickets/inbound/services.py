@@ -336,8 +336,8 @@ def _acknowledge(message: InboundMessage) -> None:
     """
     from . import tasks
 
-    if not message.authenticated:
-        return  # issue 24: only an authenticated sender hears from the desk (no backscatter to spoofed addresses)
+    if not message.authenticated or is_staff_address(message.from_email):
+        return  # issue 24: only an authenticated customer hears from the desk (no backscatter to spoofed addresses)
     pk, since = message.pk, message.fetched_at - ACK_WINDOW
     if InboundMessage.objects.filter(from_email=message.from_email, acknowledged_at__gte=since).exists():
         return
