@@ -434,7 +434,7 @@ def convert_message(
                 # The agent's choice, logged: the sender was not verified, the agent vouched for the requester.
                 ticket.log.filter(transition="submit").update(
                     note=f"From an email whose sender was not verified ({locked.from_email}): "
-                    f"{actor.email} confirmed the requester: {confirmations[confirmed].removeprefix('I ')}."
+                    f"{actor.email} {confirmations[confirmed].removeprefix('I ')}."
                 )
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.
