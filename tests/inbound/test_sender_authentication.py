@@ -185,3 +185,18 @@ def test_a_webhooks_message_is_authenticated_only_by_a_trusted_header(live_serve
         assert post(f"{live_server.url}/inbound/postmark/inbound/", payload, "application/json") == 200
     stored = dict(InboundMessage.objects.values_list("subject", "authenticated"))
     assert stored == {"plain": False, "checked": True}
+
+
+def test_the_trusted_authserv_ids_and_the_grace_are_read_from_the_environment():
+    from tests.test_settings import refused, start
+
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(','.join(s.INBOUND_TRUSTED_AUTHSERV_IDS) or '-', s.INBOUND_REPLY_GRACE_DAYS)"
+    )
+    assert start(code, SECRET_KEY="x").stdout.split() == ["-", "30"]
+    configured = start(code, SECRET_KEY="x", INBOUND_TRUSTED_AUTHSERV_IDS="MX.Example.com, mx2.example.com")
+    assert configured.stdout.split() == ["mx.example.com,mx2.example.com", "30"]
+    assert start(code, SECRET_KEY="x", INBOUND_REPLY_GRACE_DAYS="7").stdout.split() == ["-", "7"]
+    assert refused(start(SECRET_KEY="x", INBOUND_REPLY_GRACE_DAYS="soon"), "INBOUND_REPLY_GRACE_DAYS")
+    assert refused(start(SECRET_KEY="x", INBOUND_REPLY_GRACE_DAYS="-1"), "INBOUND_REPLY_GRACE_DAYS")
