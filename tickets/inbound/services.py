@@ -397,10 +397,10 @@ def convert_message(
         with transaction.atomic():
             # Claimed with a conditional update, the transaction's first write: of two agents converting the same
             # email at once, the second waits for the first and then finds it handled (on SQLite too).
-            claimed = (
-                InboundMessage.objects.filter(trusted, pk=pk, status=Status.TRIAGE, member__isnull=False)
-                .exclude(member__is_staff=True)
-                .update(status=Status.CONVERTED, handled_by=actor, handled_at=timezone.now())
+            # No join here (a staff sender's message has no member, _decide): a joined UPDATE becomes a subquery, and
+            # PostgreSQL would not re-check the status of a row another agent claimed meanwhile.
+            claimed = InboundMessage.objects.filter(trusted, pk=pk, status=Status.TRIAGE, member__isnull=False).update(
+                status=Status.CONVERTED, handled_by=actor, handled_at=timezone.now()
             )
             if not claimed:
                 _refuse_conversion(pk)
