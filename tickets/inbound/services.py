@@ -213,7 +213,7 @@ def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> 
         message.status = Status.TRIAGE
         # Staff never act by email: their mail is triage, whatever it says, and never a known customer's.
         message.member = None if staff else member_for(sender)
-        notes = [] if parsed.authenticated else [parsed.authentication]
+        notes = []  # why the sender is (not) verified is kept apart, in message.authentication
         if staff:
             notes.append("Sent from a staff address: staff never act by email, so it waits here.")
         if named.ticket_id is not None:
