@@ -114,3 +114,13 @@ def test_a_reply_to_a_case_of_a_live_account_is_still_stored(cast):
     assert message.pk is not None and message.status == InboundMessage.Status.TRIAGE
     assert f"It answers case #{case.pk}, but staff never act by email." in message.note
     assert not Comment.objects.filter(ticket=case).exists()
+
+
+def test_a_reply_to_an_old_format_address_of_a_purged_case_stores_nothing(purged):
+    # rule U6, S6: the per-ticket addresses of before issue 24 are no longer honoured, and never keep a purged
+    # account's mail either
+    old = f"desk+t{purged.case.pk}.0123456789abcdef@exitdesk.localhost"
+    raw = email_bytes(sender=purged.owner.email, to=old, subject="Re: old", authenticated=True)
+    message = receive(raw, source="imap")
+    assert message.pk is None and not InboundMessage.objects.exists()
+    assert refused(purged) == 1

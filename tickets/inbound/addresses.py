@@ -29,8 +29,8 @@ _MESSAGE_ID = re.compile(
     r"^<t(?P<id>[0-9]{1,18})\.r(?P<recipient>[0-9]{1,18})\.(?P<token>[0-9a-f]{16})\.[0-9a-z]+@(?P<domain>[^<>@]+)>$"
 )
 # The per-ticket format used before reply addresses were per recipient: recognised only to say so.
-_OLD_PLUS = re.compile(r"^[^+@]+\+t[0-9]{1,18}\.[0-9a-f]{16}@[^@]+$")
-_OLD_MESSAGE_ID = re.compile(r"^<t[0-9]{1,18}\.[0-9a-f]{16}\.[0-9a-z]+@[^<>@]+>$")
+_OLD_PLUS = re.compile(r"^[^+@]+\+t(?P<id>[0-9]{1,18})\.[0-9a-f]{16}@[^@]+$")
+_OLD_MESSAGE_ID = re.compile(r"^<t(?P<id>[0-9]{1,18})\.[0-9a-f]{16}\.[0-9a-z]+@[^<>@]+>$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Addressed:
     recipient_id: int | None = None
     forged: bool = False
     old: bool = False
+    # The ticket an old-format address names, unchecked: only ever used to store nothing (a purged account's case).
+    old_ticket_id: int | None = None
 
 
 def desk_address() -> str:
@@ -95,12 +97,16 @@ def _valid(found: re.Match) -> Addressed:
     return Addressed(forged=True)
 
 
+def _old(found: re.Match | None) -> Addressed:
+    return Addressed(old=True, old_ticket_id=int(found["id"])) if found else Addressed()
+
+
 def from_address(address: str) -> Addressed:
     """What a reply address names, when it is one of ours."""
     address = address.strip().lower()
     found = _PLUS.match(address)
     if not found:
-        return Addressed(old=bool(_OLD_PLUS.match(address)) and address.endswith(f"@{_domain()}"))
+        return _old(_OLD_PLUS.match(address) if address.endswith(f"@{_domain()}") else None)
     local, _, domain = desk_address().partition("@")
     if found["local"] != local or found["domain"] != domain:
         return Addressed()
@@ -111,7 +117,7 @@ def from_message_id(message_id: str) -> Addressed:
     message_id = message_id.strip().lower()
     found = _MESSAGE_ID.match(message_id)
     if not found:
-        return Addressed(old=bool(_OLD_MESSAGE_ID.match(message_id)) and message_id.endswith(f"@{_domain()}>"))
+        return _old(_OLD_MESSAGE_ID.match(message_id) if message_id.endswith(f"@{_domain()}>") else None)
     if found["domain"] != _domain():
         return Addressed()
     return _valid(found)
@@ -120,9 +126,9 @@ def from_message_id(message_id: str) -> Addressed:
 def addressed(recipients: list[str], references: list[str]) -> Addressed:
     """The ticket and recipient a message answers: its reply address first, then the latest of our Message-IDs it
     refers to; `forged` / `old` when it named one with a bad signature or in the old format and nothing valid."""
-    forged = old = False
+    forged, old = False, None
     for named in [*(from_address(a) for a in recipients), *(from_message_id(r) for r in reversed(references))]:
         if named.ticket_id is not None:
             return named
-        forged, old = forged or named.forged, old or named.old
-    return Addressed(forged=forged, old=old)
+        forged, old = forged or named.forged, old or (named if named.old else None)
+    return Addressed(forged=forged, old=old is not None, old_ticket_id=old.old_ticket_id if old else None)

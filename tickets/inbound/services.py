@@ -137,7 +137,9 @@ def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessag
 
 def _purged_ticket(parsed: ParsedMail) -> Ticket | None:
     """The case a message is addressed or threaded to, when its account is purged or being purged."""
-    ticket_id = addresses.addressed(parsed.recipients, parsed.references).ticket_id
+    named = addresses.addressed(parsed.recipients, parsed.references)
+    # An old-format address is never honoured, but mail naming a purged account's case that way is not kept either.
+    ticket_id = named.ticket_id if named.ticket_id is not None else named.old_ticket_id
     if ticket_id is None:
         return None
     gone = [Account.Status.PURGING, Account.Status.PURGED]
