@@ -225,13 +225,23 @@ WHITENOISE_AUTOREFRESH = DEBUG
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exitdesk <desk@exitdesk.localhost>")
 
-# Email in (tickets/inbound/): replies to a ticket's email go to this address plus-addressed with the ticket and a
-# signature (desk+t42.<hmac>@...); the mailbox behind it must deliver plus-addressed mail (most do).
+# Email in (tickets/inbound/): replies to a ticket's email go to this address plus-addressed with the ticket, the
+# recipient and a signature of both (desk+t42.r7.<hmac>@...); its mailbox must deliver plus-addressed mail (most do).
 INBOUND_REPLY_ADDRESS = env.str("INBOUND_REPLY_ADDRESS", default="")
 # Acknowledgements of new mail sent in any hour, desk-wide (0: none); past it they are skipped and counted.
 INBOUND_ACK_RATE = _read("INBOUND_ACK_RATE", env.int, 60)
 if INBOUND_ACK_RATE < 0:
     raise ImproperlyConfigured("INBOUND_ACK_RATE must be a whole number, 0 or more (acknowledgements an hour).")
+# Sender authentication (RFC 8601): the authserv-ids of the receiving MTAs whose Authentication-Results header the
+# desk believes (comma-separated, e.g. mx.example.com); every other such header is ignored. Mail is authenticated when
+# one of them says dmarc=pass for its From domain; empty: no mail is, so nothing acts by email until this is set.
+INBOUND_TRUSTED_AUTHSERV_IDS = [
+    value.strip().lower() for value in env.list("INBOUND_TRUSTED_AUTHSERV_IDS", default=[]) if value.strip()
+]
+# Days a reply address keeps working after its ticket closed (then a reply waits in triage like new mail).
+INBOUND_REPLY_GRACE_DAYS = _read("INBOUND_REPLY_GRACE_DAYS", env.int, 30)
+if INBOUND_REPLY_GRACE_DAYS < 0:
+    raise ImproperlyConfigured("INBOUND_REPLY_GRACE_DAYS must be a whole number of days, 0 or more.")
 # One intake mailbox from the environment, besides those set in the admin:
 # imap://user:password@host:port/FOLDER (imaps:// for TLS; user and password URL-encoded).
 INTAKE_IMAP = None

@@ -6,6 +6,7 @@ rolled-back change sends nothing. This module imports no service: the services i
 """
 
 import smtplib
+from email.utils import parseaddr
 
 from celery import shared_task
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, AccountEvent, User
-from tickets.inbound.addresses import reply_address, threading_headers
+from tickets.inbound.addresses import desk_address, reply_address, threading_headers
 
 from . import sla
 from .access import account_notice_members, notice_recipients
@@ -62,9 +63,10 @@ def send_once(
 ) -> str:
     """Send templates/emails/<template>-subject/-body.txt once per key, however often a task is delivered.
 
-    An email about a ticket is threaded (tickets/inbound/addresses.py): a Message-ID of its own, In-Reply-To and
-    References to the ticket's thread (and to the customer's first message, when the ticket came by email), and
-    the ticket's signed reply address as Reply-To, so a reply lands on the ticket. Every email says it was sent
+    An email about a ticket is sent to each recipient apart and threaded (tickets/inbound/addresses.py): a Message-ID
+    of its own, In-Reply-To and References to the ticket's thread (and to the customer's first message, when the
+    ticket came by email), and a reply address signed for the ticket and that recipient as Reply-To, so their reply
+    lands on the ticket. Every email says it was sent
     automatically (Auto-Submitted, RFC 3834), so well-behaved auto-responders do not answer it.
     The notice row is claimed with a conditional update on its attempt count, so of two deliveries running at
     the same moment only one sends; a failed send leaves sent_at empty and the task's retry claims it again.
@@ -85,18 +87,40 @@ def send_once(
         return "claimed by another delivery"
     subject, body = rendered or render_email(template, context)
     headers = {"Auto-Submitted": "auto-generated", **(headers or {})}
-    if ticket is not None:
-        first = list(ticket.inbound_messages.filter(status="converted").values_list("message_id", flat=True)[:1])
-        headers = {**threading_headers(ticket.pk, key, references=first), **headers}
-        reply_to = reply_to or [reply_address(ticket.pk)]
-    EmailMultiAlternatives(
-        subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to, headers=headers
-    ).send()
+    if ticket is None:
+        EmailMultiAlternatives(
+            subject, body, settings.DEFAULT_FROM_EMAIL, recipients, reply_to=reply_to, headers=headers
+        ).send()
+    else:
+        for email in _per_recipient(ticket, key, subject, body, recipients, reply_to=reply_to, headers=headers):
+            email.send()
     # Text rendered ahead is only kept until it is out (it may name people whose data is being erased).
     EmailNotice.objects.filter(pk=notice.pk).update(sent_at=timezone.now(), subject="", body="")
     if ticket is not None and Ticket.objects.filter(pk=ticket.pk, redacted_at__isnull=False).exists():
         EmailNotice.objects.filter(pk=notice.pk).update(recipients=[])  # the purge redacted it meanwhile
     return "sent"
+
+
+def _per_recipient(
+    ticket: Ticket, key: str, subject: str, body: str, recipients: list[str], *, reply_to, headers
+) -> list[EmailMultiAlternatives]:
+    """An email about a ticket, one copy per recipient, each threaded and answerable at a reply address signed for
+    that ticket and that person (issue 24: a reply is threaded only when its authenticated sender is the recipient).
+    A recipient who is no user of the desk (r0) gets the desk's own address: their reply waits in triage."""
+    first = list(ticket.inbound_messages.filter(status="converted").values_list("message_id", flat=True)[:1])
+    wanted = [parseaddr(r)[1].lower() for r in recipients]
+    users = dict(User.objects.filter(email__in=wanted).values_list("email", "pk"))
+    emails = []
+    for recipient, address in zip(recipients, wanted, strict=True):
+        user_id = users.get(address, 0)
+        answer_at = reply_to or [reply_address(ticket.pk, user_id) if user_id else desk_address()]
+        own = {**threading_headers(ticket.pk, user_id, key, references=first), **headers}
+        emails.append(
+            EmailMultiAlternatives(
+                subject, body, settings.DEFAULT_FROM_EMAIL, [recipient], reply_to=answer_at, headers=own
+            )
+        )
+    return emails
 
 
 def render_email(template: str, context: dict) -> tuple[str, str]:

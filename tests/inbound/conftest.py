@@ -74,6 +74,20 @@ def intake(dovecot):
     return box
 
 
+TRUSTED_AUTHSERV_ID = "mx.exitdesk.test"
+
+
+def authentication_results(sender: str, *, authserv_id: str = TRUSTED_AUTHSERV_ID, dmarc: str = "pass") -> str:
+    """The Authentication-Results header value an MTA (OpenDMARC) writes for the sender's domain."""
+    from email.utils import parseaddr
+
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    return (
+        f"{authserv_id}; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}; "
+        f"dmarc={dmarc} (p=reject dis=none) header.from={domain}"
+    )
+
+
 def email_bytes(
     *,
     sender: str = "Pat Customer <pat@customer.test>",
@@ -84,10 +98,16 @@ def email_bytes(
     headers: dict | None = None,
     attachments: list[tuple[str, str, bytes]] = (),
     date=None,
+    authenticated: bool = False,
 ) -> bytes:
+    """A message as a mail client writes it; `authenticated=True` adds what the desk's own MTA writes on top of one
+    whose DMARC passed: an Authentication-Results header of the trusted authserv-id (TRUSTED_AUTHSERV_ID, listed in
+    INBOUND_TRUSTED_AUTHSERV_IDS by pyproject.toml's pytest env)."""
     import datetime as dt
 
     message = EmailMessage()
+    if authenticated:
+        message["Authentication-Results"] = authentication_results(sender)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject

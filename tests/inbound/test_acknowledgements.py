@@ -18,6 +18,7 @@ def _emails_sent(tasks_in_process):
 @pytest.fixture
 def received(django_capture_on_commit_callbacks):
     def receive_email(**fields) -> InboundMessage:
+        fields.setdefault("authenticated", True)  # only an authenticated sender is acknowledged at all
         with django_capture_on_commit_callbacks(execute=True):
             return receive(email_bytes(**fields), source="file")
 
@@ -34,6 +35,15 @@ def test_an_acknowledgement_never_quotes_the_senders_subject_or_name(db, receive
     )
     assert "evil.test" not in sent and "WIN" not in sent
     assert acknowledgement.subject == "We received your email"
+
+
+def test_a_sender_not_authenticated_gets_no_acknowledgement(db, received):
+    """Issue 24, "Acknowledgements: only to authenticated senders": a spoofed From (no trusted DMARC pass) hears
+    nothing, so the desk sends no backscatter to the address an attacker wrote."""
+    message = received(sender="victim@elsewhere.test", subject="Please cancel", authenticated=False)
+    assert message.status == InboundMessage.Status.TRIAGE and not message.authenticated
+    assert message.acknowledged_at is None
+    assert mail.outbox == []
 
 
 def test_acknowledgements_stop_at_the_desks_hourly_limit_and_are_counted(db, received, settings, client, admin_user):

@@ -45,10 +45,11 @@ def test_a_reply_after_the_purge_stores_no_comment_no_file_and_no_message(purged
     caplog.set_level(logging.INFO, logger="tickets.inbound.services")
     reply = email_bytes(
         sender=f"Olive Owner <{purged.owner.email}>",
-        to=addresses.reply_address(purged.case.pk),
+        to=addresses.reply_address(purged.case.pk, purged.owner.pk),
         subject=f"Re: [Exitdesk #{purged.case.pk}]",
         body="Actually, call me on +1 202 555 0143.\n",
         attachments=[("id-card.png", "image/png", PNG)],
+        authenticated=True,
     )
 
     message = receive(reply, source="imap")
@@ -63,8 +64,9 @@ def test_a_reply_after_the_purge_stores_no_comment_no_file_and_no_message(purged
     # Threaded by its headers alone (the client dropped the reply address), or fetched again: the same.
     threaded = email_bytes(
         sender=purged.owner.email,
-        headers={"In-Reply-To": addresses.thread_root(purged.case.pk)},
+        headers={"In-Reply-To": addresses.thread_root(purged.case.pk, purged.owner.pk)},
         subject="Re: your account",
+        authenticated=True,
     )
     receive(threaded, source="webhook")
     receive(reply, source="imap")
@@ -77,8 +79,9 @@ def test_mail_to_a_purged_case_never_blocks_the_next_message_over_imap(purged, i
     intake.append(
         email_bytes(
             sender=purged.owner.email,
-            to=addresses.reply_address(purged.case.pk),
+            to=addresses.reply_address(purged.case.pk, purged.owner.pk),
             subject="Re: cancelled",
+            authenticated=True,
             attachments=[("notes.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n")],
         )
     )
@@ -94,13 +97,30 @@ def test_mail_to_a_purged_case_never_blocks_the_next_message_over_imap(purged, i
     assert mailbox.last_uid >= 2 and intake.seen_flags() == [True, True]
 
 
-def test_a_reply_to_a_case_of_a_live_account_is_still_a_comment(cast):
-    # rule U6: only a purged account's cases refuse mail; a cancelled account's case still takes the reply
+def test_a_reply_to_a_case_of_a_live_account_is_still_stored(cast):
+    # rule U6: only a purged account's cases refuse mail; a cancelled account's case still takes the reply (as staff
+    # never act by email, the agent's own reply is stored and waits in triage: issue 24)
     desk = cast("kustomer")
     case = cancel(desk)
     message = receive(
-        email_bytes(sender=desk.agent.email, to=addresses.reply_address(case.pk), subject="Re: done"),
+        email_bytes(
+            sender=desk.agent.email,
+            to=addresses.reply_address(case.pk, desk.agent.pk),
+            subject="Re: done",
+            authenticated=True,
+        ),
         source="imap",
     )
-    assert message.pk is not None and message.ticket_id == case.pk
-    assert Comment.objects.filter(ticket=case).count() == 1
+    assert message.pk is not None and message.status == InboundMessage.Status.TRIAGE
+    assert f"It answers case #{case.pk}, but staff never act by email." in message.note
+    assert not Comment.objects.filter(ticket=case).exists()
+
+
+def test_a_reply_to_an_old_format_address_of_a_purged_case_stores_nothing(purged):
+    # rule U6, S6: the per-ticket addresses of before issue 24 are no longer honoured, and never keep a purged
+    # account's mail either
+    old = f"desk+t{purged.case.pk}.0123456789abcdef@exitdesk.localhost"
+    raw = email_bytes(sender=purged.owner.email, to=old, subject="Re: old", authenticated=True)
+    message = receive(raw, source="imap")
+    assert message.pk is None and not InboundMessage.objects.exists()
+    assert refused(purged) == 1

@@ -40,13 +40,15 @@ def desk(cast, settings, tmp_path):
     return people
 
 
-def _reply_bytes(desk, *, sender: str, files: int, subject: str = "Re: the files") -> bytes:
+def _reply_bytes(desk, *, sender: str, files: int, subject: str = "Re: the files", authenticated=True) -> bytes:
+    """A reply to the owner's copy of the case's email."""
     return email_bytes(
         sender=sender,
-        to=addresses.reply_address(desk.ticket.pk),
+        to=addresses.reply_address(desk.ticket.pk, desk.owner.pk),
         subject=subject,
         body="Here are the screenshots.\n",
         attachments=[(f"shot-{n:02d}.png", "image/png", PNG) for n in range(files)],
+        authenticated=authenticated,
     )
 
 
@@ -80,9 +82,35 @@ def test_a_reply_with_30_files_stores_the_cases_limit_notes_the_rest_and_blocks_
     assert desk.ticket.attachments.count() == 20
 
 
+def test_an_unverified_senders_reply_attaches_nothing(desk):
+    # Issue 24: a reply whose sender is not authenticated never reaches the case, nor do its files.
+    message = receive(_reply_bytes(desk, sender=desk.owner.email, files=2, authenticated=False), source="file")
+    assert message.status == Status.TRIAGE and not message.authenticated
+    assert not Attachment.objects.exists() and not Comment.objects.filter(ticket=desk.ticket).exists()
+
+
 def test_an_unverified_senders_files_are_staff_only(desk):
-    message = receive(_reply_bytes(desk, sender="someone@else.test", files=2), source="file")
-    assert message.status == Status.COMMENT and message.member is None
+    # Converted once the agent confirmed the requester by phone, the files of a sender not verified stay staff-only.
+    from accounts import services
+    from tickets.inbound.services import convert_message
+
+    other = services.add_number(account=desk.account, number="+12025550102")
+    raw = email_bytes(
+        sender=desk.owner.email,
+        subject="Cancel my license",
+        attachments=[(f"shot-{n:02d}.png", "image/png", PNG) for n in range(2)],
+    )
+    message = receive(raw, source="file")
+    assert message.status == Status.TRIAGE and not message.verified
+    converted = convert_message(
+        message=message,
+        actor=desk.agent,
+        kind="number_cancellation",
+        account=desk.account,
+        request=Request(numbers=[other.pk]),
+        requester_confirmed_by="phone",
+    )
+    desk.ticket = converted
     files = list(Attachment.objects.filter(ticket=desk.ticket).order_by("pk"))
     assert len(files) == 2
 
@@ -99,9 +127,9 @@ def test_an_unverified_senders_files_are_staff_only(desk):
     assert not any(Attachment.objects.filter(ticket=desk.ticket).values_list("public", flat=True))
 
 
-def test_an_unverified_senders_files_count_towards_the_cases_limit(desk, settings):
+def test_a_replys_files_count_towards_the_cases_limit(desk, settings):
     settings.ATTACHMENTS_PER_TICKET = 3
-    message = receive(_reply_bytes(desk, sender="someone@else.test", files=5), source="file")
+    message = receive(_reply_bytes(desk, sender=desk.owner.email, files=5), source="file")
     assert desk.ticket.attachments.count() == 3
     assert message.note.count("A case holds at most 3 files.") == 2
 
@@ -109,10 +137,11 @@ def test_an_unverified_senders_files_count_towards_the_cases_limit(desk, setting
 def test_a_file_name_holding_a_nul_is_stored_without_it(desk):
     # PostgreSQL cannot store a NUL: the name is cleaned, the message and its file kept.
     raw = email_bytes(
-        sender="someone@else.test",
-        to=addresses.reply_address(desk.ticket.pk),
+        sender=desk.owner.email,
+        to=addresses.reply_address(desk.ticket.pk, desk.owner.pk),
         subject="Re: nul",
         attachments=[("scan\x00.png", "image/png", PNG)],
+        authenticated=True,
     )
     message = receive(raw, source="file")
     assert message.status == Status.COMMENT

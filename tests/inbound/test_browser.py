@@ -27,17 +27,22 @@ def sign_in(page, live_server, user) -> None:
 def test_an_agent_turns_an_email_into_a_ticket_on_the_triage_page(cast, live_server, page, width, tasks_in_process):
     desk = cast("avoxi")
     long_subject = "Please cancel everything " + "really " * 30
-    message = receive(email_bytes(sender=desk.owner.email, subject=long_subject, body="x" * 400), source="file")
+    raw = email_bytes(sender=desk.owner.email, subject=long_subject, body="x" * 400, authenticated=True)
+    message = receive(raw, source="file")
     receive(email_bytes(sender="stranger@nowhere.test", subject="Who am I"), source="file")
+    # A member's address without authentication: its form asks how the requester was confirmed (issue 24).
+    receive(email_bytes(sender=desk.member.email, subject="Cancel " + "the number " * 20), source="file")
     sign_in(page, live_server, desk.agent)
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{live_server.url}/queues/triage/")
-    expect(page.get_by_text("Unverified sender")).to_be_visible()
+    expect(page.get_by_text("Known customer", exact=True)).to_be_visible()
+    expect(page.get_by_text("Sender not verified", exact=True).first).to_be_visible()
+    expect(page.get_by_label("Requester confirmed")).to_be_visible()
     # Nothing wider than the window: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"triage-{width}.png"), full_page=True)
-    form = page.get_by_role("form", name="Turn this email into a ticket")
+    form = page.get_by_role("form", name="Turn this email into a ticket").first
     form.get_by_label("Kind").select_option("account_cancellation")
     form.get_by_role("button", name="Create ticket").click()
     expect(page.get_by_text("was created from the email")).to_be_visible()

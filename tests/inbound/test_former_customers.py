@@ -27,7 +27,9 @@ def api(user) -> APIClient:
 
 
 def written_by(person, subject="Please restart our account") -> InboundMessage:
-    raw = email_bytes(sender=f"Former <{person.email}>", subject=subject, body="We want to come back.\n")
+    raw = email_bytes(
+        sender=f"Former <{person.email}>", subject=subject, body="We want to come back.\n", authenticated=True
+    )
     return receive(raw, source="file")
 
 

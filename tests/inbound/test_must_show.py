@@ -29,6 +29,7 @@ def test_emailed_kixie_cancellation_is_triaged_converted_and_the_reply_threads(
                 subject="Cancel our Kixie account",
                 body="Hi, we are moving to another dialer. Please cancel our account.\n",
                 message_id="<first-request@customer.test>",
+                authenticated=True,
             )
         )
         with django_capture_on_commit_callbacks(execute=True):
@@ -66,6 +67,7 @@ def test_emailed_kixie_cancellation_is_triaged_converted_and_the_reply_threads(
                     "In-Reply-To": confirmation.extra_headers["Message-ID"],
                     "References": confirmation.extra_headers["References"],
                 },
+                authenticated=True,
             )
         )
         with django_capture_on_commit_callbacks(execute=True):
@@ -83,7 +85,7 @@ def test_an_email_sent_on_a_saturday_is_taken_and_converted_on_monday(cast, clie
     desk = cast("kixie", plan=Plan.objects.get(policy__preset="kixie", rank=2))
     saturday = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
     with time_machine.travel(saturday, tick=True):
-        message = receive(email_bytes(sender=desk.owner.email, date=saturday), source="file")
+        message = receive(email_bytes(sender=desk.owner.email, date=saturday, authenticated=True), source="file")
     with time_machine.travel(MONDAY_MORNING, tick=True):
         ticket = convert_message(
             message=message, actor=desk.agent, kind="account_cancellation", account=desk.account, request=Request()

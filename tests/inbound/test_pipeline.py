@@ -26,6 +26,8 @@ committed = None
 
 
 def receive_email(**fields) -> InboundMessage:
+    """A message whose sender the desk's MTA authenticated (DMARC pass, trusted authserv-id), unless told otherwise."""
+    fields.setdefault("authenticated", True)
     with committed(execute=True):
         return receive(email_bytes(**fields), source="file")
 
@@ -53,9 +55,10 @@ def _number(desk):
 
 
 def _reply(ticket, desk, *, sender=None, to=None, body="Yes, go ahead please.", **fields) -> InboundMessage:
+    """A reply to the owner's copy of the ticket's email (its reply address is signed for the ticket and the owner)."""
     return receive_email(
         sender=sender or desk.owner.email,
-        to=to or addresses.reply_address(ticket.pk),
+        to=to or addresses.reply_address(ticket.pk, desk.owner.pk),
         subject=f"Re: [Exitdesk #{ticket.pk}]",
         body=body,
         **fields,
@@ -63,7 +66,7 @@ def _reply(ticket, desk, *, sender=None, to=None, body="Yes, go ahead please.", 
 
 
 def test_a_message_fetched_twice_is_stored_once(desk):
-    raw = email_bytes(sender=desk.owner.email)
+    raw = email_bytes(sender=desk.owner.email, authenticated=True)
     with committed(execute=True):
         first = receive(raw, source="imap")
         again = receive(raw, source="webhook")
@@ -129,14 +132,19 @@ def test_new_mail_from_an_unknown_sender_waits_unverified(desk):
     assert message.status == Status.TRIAGE and message.member is None and not message.verified
 
 
-def test_every_ticket_email_is_threaded_with_a_signed_reply_address(ticket, desk):
+def test_every_ticket_email_is_threaded_with_a_reply_address_signed_for_its_recipient(ticket, desk):
     [confirmation] = [m for m in mail.outbox if f"#{ticket.pk}" in m.subject]
     headers = confirmation.extra_headers
-    assert headers["Message-ID"].startswith(f"<t{ticket.pk}.")
-    assert headers["In-Reply-To"] == addresses.thread_root(ticket.pk)
-    assert addresses.thread_root(ticket.pk) in headers["References"]
-    assert confirmation.reply_to == [addresses.reply_address(ticket.pk)]
-    assert addresses.ticket_from_address(confirmation.reply_to[0]) == ticket.pk
+    owner = desk.owner.pk
+    assert confirmation.to == [desk.owner.email]
+    assert headers["Message-ID"].startswith(f"<t{ticket.pk}.r{owner}.")
+    assert headers["In-Reply-To"] == addresses.thread_root(ticket.pk, owner)
+    assert addresses.thread_root(ticket.pk, owner) in headers["References"]
+    assert confirmation.reply_to == [addresses.reply_address(ticket.pk, owner)]
+    assert confirmation.reply_to[0].startswith(f"desk+t{ticket.pk}.r{owner}.")
+    assert addresses.from_address(confirmation.reply_to[0]) == addresses.Addressed(
+        ticket_id=ticket.pk, recipient_id=owner
+    )
 
 
 def test_a_reply_becomes_a_public_comment_by_the_member_without_the_quote(ticket, desk):
@@ -159,33 +167,31 @@ def test_a_reply_threads_by_its_references_when_the_reply_address_was_lost(ticke
 
 
 def test_a_forged_reply_address_is_refused(ticket, desk):
-    forged = f"desk+t{ticket.pk}.{'0' * 16}@exitdesk.localhost"
+    forged = f"desk+t{ticket.pk}.r{desk.owner.pk}.{'0' * 16}@exitdesk.localhost"
     message = _reply(ticket, desk, to=forged)
     assert message.status == Status.IGNORED and "signature" in message.note
     assert not ticket.comments.exists()
 
 
 def test_another_tickets_token_does_not_open_this_ticket(ticket, desk):
-    other_token = addresses.ticket_token(ticket.pk + 1)
-    message = _reply(ticket, desk, to=f"desk+t{ticket.pk}.{other_token}@exitdesk.localhost")
+    other_token = addresses.ticket_token(ticket.pk + 1, desk.owner.pk)
+    message = _reply(ticket, desk, to=f"desk+t{ticket.pk}.r{desk.owner.pk}.{other_token}@exitdesk.localhost")
     assert message.status == Status.IGNORED and not ticket.comments.exists()
 
 
-def test_a_reply_from_a_stranger_is_an_internal_note_flagged_unverified(ticket, desk):
+def test_a_stranger_answering_the_owners_reply_address_waits_in_triage(ticket, desk):
+    # Issue 24: a reply is threaded only when its authenticated sender is the recipient the address was signed for.
     message = _reply(ticket, desk, sender="someone@else.test")
-    comment = Comment.objects.get(ticket=ticket)
-    assert not comment.public and comment.author is None
-    assert comment.body.startswith("Unverified sender: someone@else.test")
-    assert message.member is None
+    assert message.status == Status.TRIAGE and message.ticket == ticket and message.member is None
+    assert "another recipient" in message.note
+    assert not Comment.objects.filter(ticket=ticket).exists()
 
 
-def test_a_reply_from_a_member_who_may_not_see_the_case_is_an_unverified_note(ticket, desk):
+def test_a_reply_from_a_recipient_who_may_no_longer_see_the_case_waits_in_triage(ticket, desk):
     # SPEC §5 (tickets.access): a plain member sees only the cases they asked for, so cannot comment on the owner's
-    message = _reply(ticket, desk, sender=desk.member.email)
-    comment = Comment.objects.get(ticket=ticket)
-    assert not comment.public and comment.author is None
-    assert comment.body.startswith(f"Unverified sender: {desk.member.email}")
-    assert message.status == Status.COMMENT and message.member is None
+    message = _reply(ticket, desk, sender=desk.member.email, to=addresses.reply_address(ticket.pk, desk.member.pk))
+    assert message.status == Status.TRIAGE and "may no longer comment" in message.note
+    assert not Comment.objects.filter(ticket=ticket).exists()
 
 
 def test_a_reply_tells_the_assignee(ticket, desk):

@@ -29,6 +29,7 @@ def emailed(desk):
             subject="Cancel the number",
             body="Please cancel our spare number.\n",
             attachments=[("letter.png", "image/png", PNG)],
+            authenticated=True,
         ),
         source="file",
     )
@@ -123,7 +124,7 @@ def test_an_unknown_sender_waits_unverified_and_cannot_be_converted(desk):
 
 def test_the_triage_page_shows_the_text_and_the_senders_accounts(desk, emailed, client, django_assert_max_num_queries):
     for n in range(5):
-        receive(email_bytes(sender=desk.member.email, subject=f"Question {n}"), source="file")
+        receive(email_bytes(sender=desk.member.email, subject=f"Question {n}", authenticated=True), source="file")
     receive(email_bytes(sender="stranger@nowhere.test", subject="Who am I"), source="file")
     client.force_login(desk.agent)
     with django_assert_max_num_queries(12):
@@ -131,7 +132,7 @@ def test_the_triage_page_shows_the_text_and_the_senders_accounts(desk, emailed, 
     html = page.text
     assert page.status_code == 200
     assert "Please cancel our spare number." in html and desk.account.account_id in html
-    assert "Unverified sender" in html and "Question 4" in html
+    assert "Known customer" in html and "Sender not verified" in html and "Question 4" in html
 
 
 def test_customers_do_not_find_the_triage_page(desk, client):
@@ -189,7 +190,7 @@ def test_agents_converting_one_email_at_once_make_one_ticket(cast):
 
     desk = cast("avoxi")
     line = number(desk)
-    message = receive(email_bytes(sender=desk.owner.email), source="file")
+    message = receive(email_bytes(sender=desk.owner.email, authenticated=True), source="file")
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 

@@ -57,7 +57,11 @@ def test_the_former_owners_emails_go_after_the_purge(cast, stock):
         source="imap",
     )
     forged = receive(
-        email_bytes(sender=owner, to=f"desk+t{port_out.pk}.0123456789abcdef@exitdesk.localhost", subject="Re: case"),
+        email_bytes(
+            sender=owner,
+            to=f"desk+t{port_out.pk}.r{desk.owner.pk}.0123456789abcdef@exitdesk.localhost",
+            subject="Re: case",
+        ),
         source="imap",
     )
     assert [(m.status, m.member) for m in (details, auto_reply, forged)] == [
@@ -66,7 +70,12 @@ def test_the_former_owners_emails_go_after_the_purge(cast, stock):
         (Status.IGNORED, None),
     ]
     shared_reply = receive(
-        email_bytes(sender=shared.email, to=addresses.reply_address(port_out.pk), subject="Re: port-out"),
+        email_bytes(
+            sender=shared.email,
+            to=addresses.reply_address(port_out.pk, shared.pk),
+            subject="Re: port-out",
+            authenticated=True,
+        ),
         source="imap",
     )
     assert shared_reply.ticket_id == port_out.pk

@@ -167,13 +167,17 @@ def test_emails_on_submission_and_every_change(desk, submit, django_capture_on_c
         ticket = transition_ticket(ticket=ticket, name="verify", actor=desk.agent)
     with django_capture_on_commit_callbacks(execute=True):
         transition_ticket(ticket=ticket, name="reject", actor=desk.agent, reason="Number is in a contract")
-    subjects = [m.subject for m in mail.outbox]
-    assert subjects == [
-        f"[Exitdesk #{ticket.pk}] We received your number cancellation request",
-        f"[Exitdesk #{ticket.pk}] Your number cancellation request is verified",
-        f"[Exitdesk #{ticket.pk}] Your number cancellation request is rejected",
+    # One copy per recipient, each with its own reply address (issue 24: reply addresses per recipient).
+    sent = [(m.subject, m.to) for m in mail.outbox]
+    assert sent == [
+        (subject, [address])
+        for subject in [
+            f"[Exitdesk #{ticket.pk}] We received your number cancellation request",
+            f"[Exitdesk #{ticket.pk}] Your number cancellation request is verified",
+            f"[Exitdesk #{ticket.pk}] Your number cancellation request is rejected",
+        ]
+        for address in [desk.billing_admin.email, "bea@acme.test"]
     ]
-    assert all(m.to == [desk.billing_admin.email, "bea@acme.test"] for m in mail.outbox)
     assert "Reason: Number is in a contract" in mail.outbox[-1].body
 
 

@@ -92,7 +92,7 @@ class AcknowledgementFilter(admin.SimpleListFilter):
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["received_at", "from_email", "subject", "status", "verified_sender", "ticket_link"]
     # Facets always on: each status (quarantined included) and each acknowledgement outcome shows its count.
-    list_filter = ["status", "source", "mailbox", AcknowledgementFilter]
+    list_filter = ["status", "authenticated", "source", "mailbox", AcknowledgementFilter]
     show_facets = admin.ShowFacets.ALWAYS
     search_fields = ["from_email", "subject", "message_id"]
     list_select_related = ["ticket"]
@@ -109,6 +109,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "message_id",
         "text",
         "note",
+        "authentication",
         "sender_accounts",
         "member",
         "ticket",
@@ -116,6 +117,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "handled_at",
         "acknowledged_at",
         "acknowledgement_skipped_at",
+        "requester_confirmed_by",
     ]
     readonly_fields = fields
     actions = ["dismiss"]
@@ -129,8 +131,9 @@ class InboundMessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(boolean=True, description="known sender")
+    @admin.display(boolean=True, description="known customer")
     def verified_sender(self, message: InboundMessage) -> bool:
+        """A known customer (or former customer): an address of theirs, and the sender verified (DMARC passed)."""
         return message.verified
 
     @admin.display(description="ticket")
@@ -144,10 +147,19 @@ class InboundMessageAdmin(admin.ModelAdmin):
     @admin.display(description="sender's accounts")
     def sender_accounts(self, message: InboundMessage) -> str:
         if message.member_id is None:
-            return "Unverified sender: no customer account has this address."
+            if not message.authenticated:
+                return "Sender not verified, and no customer account has this address."
+            return "Unknown sender: no customer account has this address."
         memberships = message.member.memberships.select_related("account__plan")
-        return format_html_join(
+        accounts = format_html_join(
             ", ", "{} ({}, {})", ((m.account.name, m.account.account_id, m.account.plan.name) for m in memberships)
+        )
+        if message.authenticated:
+            return accounts
+        return format_html(
+            "Sender not verified: the address is that of a member of {}, but anybody can write it. Confirm the "
+            "requester by phone or another channel before you create a ticket.",
+            accounts,
         )
 
     @admin.action(description="Dismiss the selected emails waiting in triage")

@@ -19,11 +19,38 @@ from .models import InboundMessage
 
 
 class InboundSerializer(serializers.ModelSerializer):
-    verified = serializers.BooleanField(read_only=True, help_text="Whether the sender is a known customer.")
+    verified = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the sender is a known customer: a member has this address and the message is authenticated "
+        "(DMARC passed, by a trusted Authentication-Results header).",
+    )
+    authenticated = serializers.BooleanField(
+        read_only=True, help_text="Whether the sender is verified (DMARC passed for the From domain)."
+    )
+    authentication = serializers.CharField(read_only=True, help_text="Why the sender is or is not verified.")
+    requester_confirmed_by = serializers.CharField(
+        read_only=True,
+        help_text="How the agent who converted a message from a sender not verified confirmed the requester "
+        "(`phone`, `video_call`, `in_person`); empty otherwise.",
+    )
 
     class Meta:
         model = InboundMessage
-        fields = ["id", "from", "subject", "received_at", "status", "ticket", "member", "verified", "text", "note"]
+        fields = [
+            "id",
+            "from",
+            "subject",
+            "received_at",
+            "status",
+            "ticket",
+            "member",
+            "verified",
+            "authenticated",
+            "authentication",
+            "requester_confirmed_by",
+            "text",
+            "note",
+        ]
         read_only_fields = fields
 
 
@@ -84,7 +111,11 @@ class InboundConvert(APIView):
         description=business_rules(
             "409 `already_handled`: a message still in triage.",
             "409 `unverified_sender`: a sender who is a known customer, or a known former customer (a member of a "
-            "cancelled account: their email converts to a `reactivation` only; another kind is `account_not_active`).",
+            "cancelled account: their email converts to a `reactivation` only; another kind is `account_not_active`), "
+            "and, when the sender is not verified (`authenticated` false), `requester_confirmed_by`: how the agent "
+            "confirmed the requester by another channel (`phone`, `video_call`, `in_person`), kept on the ticket's "
+            "log. Staff never act by email: their messages are never converted.",
+            "400 `invalid_request`: a `requester_confirmed_by` that is not one of those.",
             *(f"{Refusal(code, '').http_status} `{code}`: {rule}" for code, rule in SUBMISSION_RULES.items()),
             intro=(
                 "The ticket comes by channel `email`, with the sender as requester (a member of `account`) and the "
@@ -99,11 +130,18 @@ class InboundConvert(APIView):
         _require_agent(request)
         if not InboundMessage.objects.filter(pk=pk).exists():
             raise Http404
-        kind = request.data.get("kind") if isinstance(request.data, dict) else None
+        data = request.data if isinstance(request.data, dict) else {}
+        kind = data.get("kind")
+        confirmed_by = data.get("requester_confirmed_by") or ""
+        if not isinstance(confirmed_by, str):
+            raise exceptions.ValidationError({"requester_confirmed_by": ["Choose how the requester was confirmed."]})
+        if hasattr(data, "dict"):
+            data = data.dict()
+        data = {k: v for k, v in data.items() if k != "requester_confirmed_by"}
         form_class = CREATE_SERIALIZERS.get(kind if isinstance(kind, str) else None)
         if form_class is None:
             raise exceptions.ValidationError({"kind": ["Choose the kind of request."]})
-        form = form_class(data=request.data)
+        form = form_class(data=data)
         form.is_valid(raise_exception=True)
         if not Account.objects.filter(pk=form.validated_data["account"]).exists():
             raise exceptions.ValidationError({"account": ["No account has this id."]})
@@ -113,5 +151,6 @@ class InboundConvert(APIView):
             kind=form.validated_data["kind"],
             account=form.validated_data["account"],
             request=form.to_request(),
+            requester_confirmed_by=confirmed_by,
         )
         return Response(TicketSerializer(_reload(ticket), context={"request": request}).data, status=201)

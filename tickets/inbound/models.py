@@ -64,6 +64,13 @@ class InboundMessage(models.Model):
         # QUARANTINE_BYTES) and the error are kept for staff, and the mailbox reads on past it.
         QUARANTINED = "quarantine", "Quarantined: could not be stored"
 
+    class Confirmation(models.TextChoices):
+        """How an agent confirmed the requester of a message whose sender is not verified, before converting it."""
+
+        PHONE = "phone", "I confirmed the requester by phone"
+        VIDEO_CALL = "video_call", "I confirmed the requester on a video call"
+        IN_PERSON = "in_person", "I confirmed the requester in person"
+
     class Source(models.TextChoices):
         IMAP = "imap", "IMAP mailbox"
         WEBHOOK = "webhook", "Inbound webhook"
@@ -92,6 +99,21 @@ class InboundMessage(models.Model):
     ticket = models.ForeignKey(
         "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
     )
+    authenticated = models.BooleanField(
+        "sender verified",
+        default=False,
+        help_text="DMARC passed for the From domain, by a trusted Authentication-Results header "
+        "(INBOUND_TRUSTED_AUTHSERV_IDS). Only verified senders comment, are known customers or get acknowledgements.",
+    )
+    authentication = models.CharField(
+        "sender check", max_length=300, blank=True, help_text="Why the sender is or is not verified."
+    )
+    requester_confirmed_by = models.CharField(
+        max_length=20,
+        choices=Confirmation.choices,
+        blank=True,
+        help_text="How the agent who converted a message from a sender not verified confirmed the requester.",
+    )
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -118,7 +140,8 @@ class InboundMessage(models.Model):
 
     @property
     def verified(self) -> bool:
-        return self.member_id is not None
+        """A known customer: a member has this address, and the message is authenticated as theirs."""
+        return self.member_id is not None and self.authenticated
 
 
 class WebhookToken(models.Model):

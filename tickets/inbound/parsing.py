@@ -20,6 +20,8 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from django.utils.html import strip_tags
 from mailparser_reply import EmailReplyParser
 
+from .authentication import verdict
+
 MESSAGE_ID_MAX = 255
 NUL = "\x00"
 # Local parts that only machines write from: bounces and delivery reports.
@@ -51,6 +53,9 @@ class ParsedMail:
     text: str
     attachments: list[ParsedAttachment] = field(default_factory=list)
     automatic: str = ""  # why this is an auto-reply, a bounce or a list mail ("" for a person's message)
+    # DMARC passed for the From domain, by a trusted Authentication-Results header (inbound/authentication.py).
+    authenticated: bool = False
+    authentication: str = ""
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -202,6 +207,7 @@ def parse(raw: bytes) -> ParsedMail:
     ]
     references = re.findall(r"<[^<>\s]+>", _header(message, "In-Reply-To") + " " + _header(message, "References"))
     body = _body(message)
+    trust = verdict(message, from_email)
     return ParsedMail(
         message_id=_message_id(message, raw),
         from_email=from_email[:254],
@@ -214,6 +220,8 @@ def parse(raw: bytes) -> ParsedMail:
         text=strip_quoted(body),
         attachments=_attachments(message),
         automatic=automatic_reason(message, from_email),
+        authenticated=trust.authenticated,
+        authentication=trust.reason,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -115,6 +116,8 @@ def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessag
         received_at=min(parsed.sent_at, now) if parsed.sent_at else now,
         fetched_at=now,
         status=Status.IGNORED,
+        authenticated=parsed.authenticated,
+        authentication=parsed.authentication[:300],
     )
     try:
         with transaction.atomic():
@@ -123,7 +126,7 @@ def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessag
             if message.status == Status.COMMENT:
                 _add_reply(message, parsed)
             elif message.status == Status.TRIAGE:
-                message.note = _attachment_notes(parsed.attachments)
+                message.note = " ".join(filter(None, [message.note, _attachment_notes(parsed.attachments)]))
                 message.save(update_fields=["note"])
     except IntegrityError:
         # Another fetch stored the same message a moment ago.
@@ -134,7 +137,9 @@ def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessag
 
 def _purged_ticket(parsed: ParsedMail) -> Ticket | None:
     """The case a message is addressed or threaded to, when its account is purged or being purged."""
-    ticket_id, _ = addresses.ticket_for(parsed.recipients, parsed.references)
+    named = addresses.addressed(parsed.recipients, parsed.references)
+    # An old-format address is never honoured, but mail naming a purged account's case that way is not kept either.
+    ticket_id = named.ticket_id if named.ticket_id is not None else named.old_ticket_id
     if ticket_id is None:
         return None
     gone = [Account.Status.PURGING, Account.Status.PURGED]
@@ -202,47 +207,75 @@ def _decide(message: InboundMessage, parsed: ParsedMail, *, too_large: bool) -> 
     ):
         message.note = f"Loop: more than {LOOP_LIMIT} messages from this sender within an hour."
     else:
-        ticket_id, forged = addresses.ticket_for(parsed.recipients, parsed.references)
-        ticket = Ticket.objects.filter(pk=ticket_id).first() if ticket_id else None
-        if ticket is not None:
-            message.status, message.ticket = Status.COMMENT, ticket
-        elif forged:
+        named = addresses.addressed(parsed.recipients, parsed.references)
+        if named.forged:
             message.note = "Refused: it names a ticket's reply address whose signature does not match."
-        else:
-            message.status = Status.TRIAGE
-            message.member = member_for(sender)
+            return
+        staff = is_staff_address(sender)
+        message.status = Status.TRIAGE
+        # Staff never act by email: their mail is triage, whatever it says, and never a known customer's.
+        message.member = None if staff else member_for(sender)
+        notes = []  # why the sender is (not) verified is kept apart, in message.authentication
+        if staff:
+            notes.append("Sent from a staff address: staff never act by email, so it waits here.")
+        if named.ticket_id is not None:
+            ticket = Ticket.objects.select_related("account").filter(pk=named.ticket_id).first()
+            why_not = _why_not_threaded(ticket, named, sender, staff=staff, authenticated=parsed.authenticated)
+            # Linked either way: staff see which case it answers, and it goes with the case's account when purged.
+            message.ticket = ticket
+            if why_not is None:
+                message.status = Status.COMMENT
+                return
+            notes.append(why_not)
+        elif named.old:
+            notes.append(
+                "It answers an old-format reply address (one per case, before addresses were per recipient): "
+                "not added to the case."
+            )
+        message.note = " ".join(dict.fromkeys(filter(None, notes)))
 
 
-def _reply_author(ticket: Ticket, sender: str) -> User | None:
-    """The sender, where tickets.access lets them comment on the ticket (staff internally, customers publicly)."""
-    user = User.objects.filter(email__iexact=sender, is_active=True).first()
-    if user is None or not access.may_comment(user, ticket, public=not user.is_staff):
-        return None
-    return user
+def is_staff_address(email: str) -> bool:
+    """Whether the address is a member of staff's (active or not): mail from it never acts."""
+    return User.objects.filter(email__iexact=email, is_staff=True).exists()
+
+
+def _why_not_threaded(
+    ticket: Ticket | None, named: addresses.Addressed, sender: str, *, staff: bool, authenticated: bool
+) -> str | None:
+    """Why a reply naming a ticket and a recipient is not added to the ticket, or None when it is: its sender must be
+    authenticated and be that recipient, a customer who may still comment on the ticket, and the ticket not closed for
+    longer than INBOUND_REPLY_GRACE_DAYS."""
+    if ticket is None:
+        return "It answers a case that no longer exists."
+    case = f"case #{ticket.pk}"
+    if staff:
+        return f"It answers {case}, but staff never act by email."
+    if not authenticated:
+        return f"It answers {case}, but its sender is not verified, so it was not added to the case."
+    recipient = User.objects.filter(pk=named.recipient_id, is_active=True).first()
+    if recipient is None or recipient.email.lower() != sender.lower():
+        return f"It was sent to the reply address of another recipient of {case}: not added to the case."
+    grace = dt.timedelta(days=settings.INBOUND_REPLY_GRACE_DAYS)
+    if ticket.closed_at is not None and ticket.closed_at + grace < timezone.now():
+        return (
+            f"It answers {case}, closed on {ticket.closed_at:%d %b %Y}: its reply address stopped working "
+            f"{settings.INBOUND_REPLY_GRACE_DAYS} days later."
+        )
+    if not access.may_comment(recipient, ticket, public=True):
+        return f"It answers {case}, on which its sender may no longer comment."
+    return None
 
 
 def _add_reply(message: InboundMessage, parsed: ParsedMail) -> None:
-    """A reply: a public comment by the customer who wrote it, an internal note from anybody else."""
+    """A reply to a ticket's email: a public comment by the recipient who wrote it (authenticated, _decide), with its
+    files under the portal's rules."""
     ticket = Ticket.objects.select_related("account__plan__policy").get(pk=message.ticket_id)
-    author = _reply_author(ticket, parsed.from_email)
-    body = message.text or "(no text)"
-    if author is None:
-        Comment.objects.create(
-            ticket=ticket,
-            author=None,
-            public=False,
-            body=f"Unverified sender: {parsed.from_email} replied by email.\n\n{body}",
-        )
-        note = "Reply from an unverified sender, kept as an internal note."
-    else:
-        # Staff writing back by email stay internal: a reply to an SLA warning is not meant for the customer.
-        tickets.add_comment(ticket=ticket, author=author, body=body, public=not author.is_staff)
-        note = f"Reply by {author.email}."
-    # The files follow the message: staff-only when it is (an unverified sender's, or a member of staff's note).
-    public = author is not None and not author.is_staff
-    refused = save_attachments(ticket, parsed.attachments, uploaded_by=author, public=public)
-    message.note = " ".join([note, *refused])
-    message.member = author if author is not None and not author.is_staff else None
+    author = User.objects.get(email__iexact=parsed.from_email, is_active=True)
+    tickets.add_comment(ticket=ticket, author=author, body=message.text or "(no text)", public=True)
+    refused = save_attachments(ticket, parsed.attachments, uploaded_by=author, public=True)
+    message.note = " ".join([f"Reply by {author.email}.", *refused])
+    message.member = author
     message.save(update_fields=["note", "member"])
 
 
@@ -296,7 +329,8 @@ def _after(message: InboundMessage) -> None:
 
 
 def _acknowledge(message: InboundMessage) -> None:
-    """Acknowledge new mail: once per sender an hour, and at most INBOUND_ACK_RATE an hour desk-wide.
+    """Acknowledge new mail from an authenticated sender: once per sender an hour, and at most INBOUND_ACK_RATE an
+    hour desk-wide.
 
     A flood of new senders (spoofed, most of them) must not turn the desk into a source of backscatter: past the
     desk-wide limit the acknowledgement is skipped, marked on the message and counted where staff look (the admin's
@@ -304,6 +338,8 @@ def _acknowledge(message: InboundMessage) -> None:
     """
     from . import tasks
 
+    if not message.authenticated or is_staff_address(message.from_email):
+        return  # issue 24: only an authenticated customer hears from the desk (no backscatter to spoofed addresses)
     pk, since = message.pk, message.fetched_at - ACK_WINDOW
     if InboundMessage.objects.filter(from_email=message.from_email, acknowledged_at__gte=since).exists():
         return
@@ -329,11 +365,19 @@ def accounts_of(message: InboundMessage):
 
 
 def convert_message(
-    *, message: InboundMessage | int, actor: User, kind: str, account: Account | int, request: tickets.Request
+    *,
+    message: InboundMessage | int,
+    actor: User,
+    kind: str,
+    account: Account | int,
+    request: tickets.Request,
+    requester_confirmed_by: str = "",
 ) -> Ticket:
     """Turn a triage item into a ticket in one step.
 
-    1. Lock the message: it must still wait in triage and come from a known member.
+    1. Lock the message: it must still wait in triage and come from a known member, either authenticated or
+       confirmed by the agent through another channel (`requester_confirmed_by`, one of
+       InboundMessage.Confirmation: the choice is kept on the message and on the ticket's submission log row).
     2. Submit through tickets.services.submit_ticket: channel email, the sender as requester, the message's
        arrival as the submission time, the agent as actor.
     3. Keep the message as the ticket's first comment, by the sender, with its attachments.
@@ -343,11 +387,21 @@ def convert_message(
     account_pk = account.pk if isinstance(account, Account) else account
     if not access.may_submit_for_others(actor):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "Only support staff turn an email into a ticket.")
+    confirmations = dict(InboundMessage.Confirmation.choices)
+    if requester_confirmed_by and requester_confirmed_by not in confirmations:
+        raise Refusal(
+            Code.INVALID_REQUEST,
+            "Say how the requester was confirmed: " + ", ".join(confirmations) + ".",
+            field="requester_confirmed_by",
+        )
+    trusted = Q(authenticated=True) if not requester_confirmed_by else Q()
     try:
         with transaction.atomic():
             # Claimed with a conditional update, the transaction's first write: of two agents converting the same
             # email at once, the second waits for the first and then finds it handled (on SQLite too).
-            claimed = InboundMessage.objects.filter(pk=pk, status=Status.TRIAGE, member__isnull=False).update(
+            # No join here (a staff sender's message has no member, _decide): a joined UPDATE becomes a subquery, and
+            # PostgreSQL would not re-check the status of a row another agent claimed meanwhile.
+            claimed = InboundMessage.objects.filter(trusted, pk=pk, status=Status.TRIAGE, member__isnull=False).update(
                 status=Status.CONVERTED, handled_by=actor, handled_at=timezone.now()
             )
             if not claimed:
@@ -372,8 +426,18 @@ def convert_message(
                 body=f"{locked.subject}\n\n{locked.text}".strip() or "(no text)",
                 created_at=locked.received_at,
             )
-            save_attachments(ticket, parse(bytes(locked.raw)).attachments, uploaded_by=member, public=True)
-            InboundMessage.objects.filter(pk=pk).update(ticket=ticket)
+            # Files of a sender not verified stay staff-only, even once the agent confirmed who asked (issue 24).
+            files = parse(bytes(locked.raw)).attachments
+            sender = member if locked.authenticated else None  # a staff-only file is nobody's upload
+            save_attachments(ticket, files, uploaded_by=sender, public=locked.authenticated)
+            confirmed = "" if locked.authenticated else requester_confirmed_by
+            InboundMessage.objects.filter(pk=pk).update(ticket=ticket, requester_confirmed_by=confirmed)
+            if confirmed:
+                # The agent's choice, logged: the sender was not verified, the agent vouched for the requester.
+                ticket.log.filter(transition="submit").update(
+                    note=f"From an email whose sender was not verified ({locked.from_email}): "
+                    f"{actor.email} {confirmations[confirmed].removeprefix('I ')}."
+                )
     except Refusal as refusal:
         # The submission's failed verification was written inside the transaction this rolled back: count it.
         record_failed_attempt(refusal)
@@ -387,9 +451,16 @@ def _refuse_conversion(pk: int) -> None:
         raise Refusal(Code.NOT_FOUND, "No such message.")
     if message.status != Status.TRIAGE:
         raise Refusal(Code.ALREADY_HANDLED, f"This message was already handled ({message.get_status_display()}).")
+    if message.member_id is None:
+        raise Refusal(
+            Code.UNVERIFIED_SENDER,
+            "The sender is not a known customer: add them to their account first, or answer by email.",
+        )
     raise Refusal(
         Code.UNVERIFIED_SENDER,
-        "The sender is not a known customer: add them to their account first, or answer by email.",
+        "The sender is not verified (anybody can write this From address): confirm the requester by phone or "
+        "another channel first, and say how.",
+        field="requester_confirmed_by",
     )
 
 

@@ -41,7 +41,12 @@ def triage(request: HttpRequest) -> HttpResponse:
         former = access.only_former(sender_memberships)
         kind = Kind.REACTIVATION if former else (message.mailbox.kind if message.mailbox else "")
         initial = {"kind": kind or Kind.ACCOUNT_CANCELLATION}
-        form = ConvertForm(initial=initial, accounts=services.accounts_of(message), prefix=f"m{message.pk}")
+        form = ConvertForm(
+            initial=initial,
+            accounts=services.accounts_of(message),
+            sender_verified=message.authenticated,
+            prefix=f"m{message.pk}",
+        )
         form.fields["account"].choices = [(a.pk, f"{a.name} ({a.account_id}, {a.plan.name})") for a in accounts]
         items.append({"message": message, "accounts": accounts, "form": form, "former": former})
     return render(request, "inbound/triage.html", {**_nav(request, "triage"), "page": page, "items": items})
@@ -55,7 +60,12 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 @staff_view()
 def convert(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     message = get_object_or_404(InboundMessage.objects.defer("raw"), pk=pk)
-    form = ConvertForm(request.POST, accounts=services.accounts_of(message), prefix=f"m{message.pk}")
+    form = ConvertForm(
+        request.POST,
+        accounts=services.accounts_of(message),
+        sender_verified=message.authenticated,
+        prefix=f"m{message.pk}",
+    )
     if not form.is_valid():
         errors = "; ".join(
             f"{form.fields[k].label or k}: {' '.join(v)}" for k, v in form.errors.items() if k in form.fields
@@ -69,6 +79,7 @@ def convert(request: HttpRequest, pk: int) -> HttpResponseRedirect:
             kind=form.cleaned_data["kind"],
             account=form.cleaned_data["account"],
             request=form.to_request(),
+            requester_confirmed_by=form.cleaned_data.get("requester_confirmed_by", ""),
         )
     except Refusal as refusal:
         messages.error(request, f"Message {pk}: {refusal.detail}")
