@@ -340,8 +340,9 @@ def _walk(desk, walk, capture):
             assert account.status == Account.Status.CANCELLED
 
     # 6. Mail to an old thread sends nothing. Once purged it stores nothing either (U6, S6: no message, no
-    # comment). Kixie's account is never purged (K8, K9): SPEC §4 keeps what its former owner writes, for staff only
-    # (an internal note on the closed case, which moves no further); the customer sees nothing of it.
+    # comment). Kixie's account is never purged (K8, K9): what its former owner writes, from their own authenticated
+    # address to the address signed for them, waits in triage (no comment on the closed case): a former customer's
+    # way back by email, which staff convert to a reactivation.
     messages, public = InboundMessage.objects.count(), Comment.objects.filter(public=True).count()
     comments = Comment.objects.count()
     mail.outbox.clear()
@@ -349,7 +350,8 @@ def _walk(desk, walk, capture):
         received = receive(
             email_bytes(
                 sender=owner.email,
-                to=addresses.reply_address(thread.pk),
+                to=addresses.reply_address(thread.pk, owner.pk),
+                authenticated=True,
                 subject=f"Re: [Exitdesk #{thread.pk}]",
                 body="Call me on +1 202 555 0143.\n",
             ),
@@ -361,7 +363,8 @@ def _walk(desk, walk, capture):
         assert (InboundMessage.objects.count(), Comment.objects.count()) == (messages, comments)
     else:
         assert InboundMessage.objects.count() == messages + 2
-        assert Comment.objects.count() == comments + 2
+        assert set(InboundMessage.objects.order_by("-pk")[:2].values_list("status", flat=True)) == {"triage"}
+        assert Comment.objects.count() == comments
     assert Comment.objects.filter(public=True).count() == public
     assert mail.outbox == []
     # 7. A password reset of the former owner: nobody is left to send it to once purged (U6, S6). Kixie's owner
