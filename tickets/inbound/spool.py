@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import email.utils
 import io
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -130,6 +131,7 @@ def digest(spool: BinaryIO) -> Digest:
                 out.write(block + line)
                 headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block + line)
                 boundary = headers.get_param("boundary") if headers.get_content_maintype() == "multipart" else None
+                boundary = email.utils.collapse_rfc2231_value(boundary) if boundary else None
                 if boundary:
                     boundaries.append(str(boundary).encode("utf-8", "replace"))
                     part = _Part(None)  # the preamble, kept as a short text
