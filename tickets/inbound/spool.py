@@ -29,7 +29,7 @@ from .models import InboundMessage
 
 CHUNK_BYTES = 1024 * 1024
 # A text part's body (as encoded) kept for the text the desk reads; the preview shows far less (inbound/preview.py).
-TEXT_PART_BYTES = 1024 * 1024
+TEXT_PART_BYTES = 256 * 1024
 # A file part's body (base64 of the largest file a case takes, with its line breaks); a larger one would be
 # refused anyway, so it is left out of what is parsed.
 FILE_PART_BYTES = MAX_ATTACHMENT_BYTES * 4 // 3 + MAX_ATTACHMENT_BYTES // 38 + 64 * 1024
