@@ -122,3 +122,20 @@ def test_a_long_one_line_body_is_cut_by_lines_of_bounded_length():
     digest = spool.digest(io.BytesIO(raw))
     assert digest.cut_text and not digest.left_out
     assert len(digest.raw) <= spool.TEXT_PART_BYTES + 1024
+
+
+def test_a_copy_that_cannot_be_written_never_stops_the_mailbox(cast, intake, monkeypatch):
+    monkeypatch.setattr(spool, "TEXT_PART_BYTES", 4096)
+
+    def failing(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(spool, "store_raw", failing)
+    intake.mailbox()
+    intake.append(email_bytes(subject="long", body="Cancel it all.\n" * 1000))
+    intake.append(email_bytes(subject="after", body="Cancel line 2.\n"))
+    [result] = fetch_all()
+    assert (result.stored, result.error) == (2, "")
+    long = InboundMessage.objects.get(subject="long")
+    assert long.status == "triage" and "could not be kept whole" in long.note
+    assert InboundMessage.objects.get(subject="after").status == "triage"

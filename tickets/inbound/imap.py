@@ -194,7 +194,13 @@ def fetch_message(client, uid: str, size: int, mailbox: Mailbox) -> InboundMessa
             message = receive(digest.raw, source=InboundMessage.Source.IMAP, mailbox=mailbox, size=received)
             stored_now = message.pk is not None and message.raw is digest.raw
             if stored_now and not digest.whole and message.status != InboundMessage.Status.QUARANTINED:
-                spool.store_raw(message, file, received)
-                message.note = " ".join(filter(None, [message.note, digest.note()]))
+                notes = [message.note, digest.note()]
+                try:
+                    with transaction.atomic():
+                        spool.store_raw(message, file, received)
+                except Exception as error:  # noqa: BLE001 - the message stays stored; only its whole copy is lost
+                    logger.warning("Inbound message %s: its whole copy could not be kept (%s).", message.pk, error)
+                    notes.append("Its copy as received could not be kept whole: only what was read of it is kept.")
+                message.note = " ".join(filter(None, notes))
                 InboundMessage.objects.filter(pk=message.pk).update(note=message.note)
         return message
