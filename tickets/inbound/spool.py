@@ -27,7 +27,7 @@ from tickets.attachments import MAX_ATTACHMENT_BYTES
 
 from .models import InboundMessage
 
-CHUNK_BYTES = 256 * 1024
+CHUNK_BYTES = 1024 * 1024
 # A text part's body (as encoded) kept for the text the desk reads; the preview shows far less (inbound/preview.py).
 TEXT_PART_BYTES = 256 * 1024
 # A file part's body (base64 of the largest file a case takes, with its line breaks); a larger one would be
