@@ -184,6 +184,8 @@ def store_raw(message: InboundMessage, spool: BinaryIO, size: int) -> None:
                 blob.write(chunk)
         return
     if connection.vendor == "postgresql":
+        from psycopg.generators import copy_to
+
         with connection.cursor() as cursor:
             cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS inbound_spool (raw bytea) ON COMMIT DELETE ROWS")
             cursor.execute("TRUNCATE inbound_spool")
@@ -192,6 +194,9 @@ def store_raw(message: InboundMessage, spool: BinaryIO, size: int) -> None:
                 copy.write(b"\\\\x")
                 while chunk := spool.read(CHUNK_BYTES):
                     copy.write(chunk.hex().encode("ascii"))
+                    # Sent before the next chunk is read: off macOS psycopg leaves libpq's output buffer unflushed,
+                    # and it grew to hold most of a 20 MB message's copy.
+                    copy.connection.wait(copy_to(copy.connection.pgconn, b"", flush=True))
                 copy.write(b"\n")
             cursor.execute(
                 f'UPDATE "{table}" SET "raw" = (SELECT raw FROM inbound_spool LIMIT 1) WHERE "id" = %s',  # noqa: S608
