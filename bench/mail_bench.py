@@ -1,15 +1,18 @@
 """Benchmark of the email channel: fetching from a real Dovecot into the pipeline, rate and peak memory.
 
-    .venv/bin/python bench/mail_bench.py [--sizes 100 1000] [--db postgres://postgres@127.0.0.1:5432/exitdesk_mail_bench]
+    .venv/bin/python bench/mail_bench.py [--sizes 100 1000] [--message-kb 2.5] [--db postgres://...:5432/exitdesk_mail_bench]
+    .venv/bin/python bench/mail_bench.py --sizes 100 --message-kb 20 20480     # issue 24: memory flat in message size
 
 It starts a Dovecot of its own (bench/dovecot.py), (re)creates the benchmark database and migrates it, then for
 each size:
-1. empties the intake mailbox and the stored messages, and APPENDs `size` messages of about 2.5 kB (a third from
-   known members, a third from strangers, a third auto-replies; a CSV attachment on every tenth);
+1. empties the intake mailbox and the stored messages, and APPENDs `size` messages of about 2.5 kB (or each
+   `--message-kb`: the text grows to that size; a third from known members, a third from strangers, a third
+   auto-replies; a CSV attachment on every tenth);
 2. reads the mailbox once in a fresh subprocess through tickets.inbound.imap.fetch_all (the code beat and
    `manage.py fetch_mail` run) and reports the time, messages per second and the subprocess's peak resident
-   memory (ru_maxrss).
-Targets (issue 16): memory flat, peak at 1,000 within 1.1 × the peak at 100; the rate is reported.
+   memory (VmHWM).
+Targets: memory flat in the number of messages (issue 16: peak at 1,000 within 1.1 × the peak at 100) and in
+their size (issue 24: 100 messages of 20 MB within 1.2 × 100 of 20 kB); both ratios are printed.
 """
 
 import argparse
@@ -41,6 +44,19 @@ def setup_django(db_url: str) -> None:
     django.setup()
 
 
+def peak_memory_kb() -> int:
+    """This process's peak resident memory since it started its program: VmHWM. (ru_maxrss is not: Linux keeps it
+    across exec, so a child started by a parent holding 20 MB messages reported the parent's peak.)"""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child() -> None:
     """Fetch every mailbox once and print time and peak memory as JSON (run in a fresh process)."""
     from django.db import connection
@@ -51,7 +67,7 @@ def child() -> None:
     started = time.perf_counter()
     results = fetch_all()
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak_memory_kb()
     print(
         json.dumps(
             {
@@ -75,7 +91,7 @@ def recreate_database(db_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def message(n: int, member: str) -> bytes:
+def message(n: int, member: str, kb: float | None = None) -> bytes:
     email = EmailMessage()
     kind = n % 3
     email["From"] = member if kind == 0 else f"person{n}@customer{n % 50}.test"
@@ -85,7 +101,14 @@ def message(n: int, member: str) -> bytes:
     email["Message-ID"] = make_msgid(idstring=f"bench{n}", domain="customer.test")
     if kind == 2:
         email["Auto-Submitted"] = "auto-replied"
-    email.set_content(f"Please cancel line {n}.\n\nOn Monday the desk wrote:\n> earlier text\n" + "x" * 2000)
+    text = f"Please cancel line {n}.\n\nOn Monday the desk wrote:\n> earlier text\n"
+    if kb is None:
+        text += "x" * 2000
+    else:
+        # Lines of an ordinary mail's length up to the size asked for.
+        line = f"> line {n} of the text quoted below the request, as long as a mail client writes it.....\n"
+        text += line * max(1, int(kb * 1024 - len(text)) // len(line))
+    email.set_content(text)
     if n % 10 == 0:
         email.add_attachment(b"account,number\n1,2\n" * 200, maintype="text", subtype="csv", filename=f"list{n}.csv")
     return email.as_bytes()
@@ -97,6 +120,13 @@ def main() -> None:
     parser.add_argument(
         "--db",
         default=os.environ.get("BENCH_DATABASE_URL_MAIL", "postgres://postgres@127.0.0.1:5432/exitdesk_mail_bench"),
+    )
+    parser.add_argument(
+        "--message-kb",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="each message's size in kB (default: about 2.5); several sizes are each run with every --sizes",
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
@@ -126,8 +156,9 @@ def main() -> None:
     ]
 
     rows = []
+    runs = [(size, kb) for kb in args.message_kb for size in args.sizes]
     with dovecot.running() as server:
-        for size in args.sizes:
+        for size, kb in runs:
             dovecot.empty(server)
             InboundMessage.objects.all().delete()
             Mailbox.objects.all().delete()
@@ -141,7 +172,7 @@ def main() -> None:
             )
             client = server.client()
             for n in range(size):
-                client.append("INBOX", None, None, message(n, members[n % len(members)].email))
+                client.append("INBOX", None, None, message(n, members[n % len(members)].email, kb))
             client.logout()
             out = subprocess.run(
                 [sys.executable, __file__, "--child", "--db", args.db],
@@ -154,7 +185,7 @@ def main() -> None:
             result = json.loads(out.strip().splitlines()[-1])
             assert result["stored"] == size and not result["errors"], result
             counts = {s: InboundMessage.objects.filter(status=s).count() for s in ("triage", "ignored")}
-            rows.append((size, result["seconds"], size / result["seconds"], result["peak_kb"], counts))
+            rows.append((size, kb, result["seconds"], size / result["seconds"], result["peak_kb"], counts))
     if not args.keep:
         from django.db import connection
 
@@ -166,14 +197,22 @@ def main() -> None:
             with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    print("| messages | seconds | messages/s | peak memory (MB) | triage / ignored |")
-    print("| ---: | ---: | ---: | ---: | --- |")
-    for size, seconds, rate, peak_kb, counts in rows:
+    print("| messages | message size | seconds | messages/s | peak memory (MB) | triage / ignored |")
+    print("| ---: | ---: | ---: | ---: | ---: | --- |")
+    for size, kb, seconds, rate, peak_kb, counts in rows:
         split = f"{counts['triage']} / {counts['ignored']}"
-        print(f"| {size:,} | {seconds:.1f} | {rate:.0f} | {peak_kb / 1024:.1f} | {split} |")
-    if len(rows) > 1:
-        ratio = rows[-1][3] / rows[0][3]
-        print(f"\nPeak memory at {rows[-1][0]:,} / at {rows[0][0]:,}: {ratio:.2f} (target ≤ 1.10)")
+        shown = "2.5 kB" if kb is None else (f"{kb / 1024:g} MB" if kb >= 1024 else f"{kb:g} kB")
+        print(f"| {size:,} | {shown} | {seconds:.1f} | {rate:.1f} | {peak_kb / 1024:.1f} | {split} |")
+    by_run = {(size, kb): peak_kb for size, kb, _, _, peak_kb, _ in rows}
+    if len(args.sizes) > 1:
+        for kb in args.message_kb:
+            ratio = by_run[(args.sizes[-1], kb)] / by_run[(args.sizes[0], kb)]
+            print(f"\nPeak memory at {args.sizes[-1]:,} / at {args.sizes[0]:,} messages: {ratio:.2f} (target ≤ 1.10)")
+    if len(args.message_kb) > 1:
+        small, large = args.message_kb[0], args.message_kb[-1]
+        for size in args.sizes:
+            ratio = by_run[(size, large)] / by_run[(size, small)]
+            print(f"\nPeak memory of {size:,} messages of {large:g} kB / of {small:g} kB: {ratio:.2f} (target ≤ 1.20)")
 
 
 if __name__ == "__main__":

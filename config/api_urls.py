@@ -37,6 +37,9 @@ v1 = [
     ),
     path("inbound/", inbound_api.InboundList.as_view(), name="inbound"),
     path("inbound/<id:pk>/convert/", inbound_api.InboundConvert.as_view(), name="inbound-convert"),
+    # Downloads (issue 24, "Size"): the item shows a bounded preview.
+    path("inbound/<id:pk>/text/", inbound_api.InboundDownload.as_view(), {"part": "text"}, name="inbound-text"),
+    path("inbound/<id:pk>/raw/", inbound_api.InboundDownload.as_view(), {"part": "raw"}, name="inbound-raw"),
 ]
 
 

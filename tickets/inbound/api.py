@@ -1,8 +1,10 @@
 """Email in over the API (staff): the triage list and turning a message into a ticket (SPEC appendix)."""
 
 from django.http import Http404
+from django.urls import reverse
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +16,7 @@ from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
 from tickets.api.views import CREATE_REQUEST, SUBMISSION_RULES, _reload
 from tickets.exceptions import Refusal
 
-from . import services
+from . import preview, services
 from .models import InboundMessage
 
 
@@ -33,6 +35,14 @@ class InboundSerializer(serializers.ModelSerializer):
         help_text="How the agent who converted a message from a sender not verified confirmed the requester "
         "(`phone`, `video_call`, `in_person`); empty otherwise.",
     )
+    text = serializers.SerializerMethodField(
+        help_text=f"The message's own text, at most its first {preview.PREVIEW_CHARS:,} characters (see text_more_kb)."
+    )
+    text_more_kb = serializers.SerializerMethodField(
+        help_text="Kilobytes of text left out of `text` (0: it is whole); `text_url` downloads all of it."
+    )
+    text_url = serializers.SerializerMethodField(help_text="The whole text, as a file (staff).")
+    raw_url = serializers.SerializerMethodField(help_text="The email as received (.eml), as a file (staff).")
 
     class Meta:
         model = InboundMessage
@@ -49,9 +59,31 @@ class InboundSerializer(serializers.ModelSerializer):
             "authentication",
             "requester_confirmed_by",
             "text",
+            "text_more_kb",
+            "text_url",
+            "raw_url",
             "note",
         ]
         read_only_fields = fields
+
+    def get_text(self, message: InboundMessage) -> str:
+        return preview.preview(message)[0]
+
+    def get_text_more_kb(self, message: InboundMessage) -> int:
+        return preview.preview(message)[1]
+
+    def _download(self, message: InboundMessage, part: str) -> str:
+        url = reverse(f"api:v1:inbound-{part}", args=[message.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_text_url(self, message: InboundMessage) -> str:
+        return self._download(message, "text")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_raw_url(self, message: InboundMessage) -> str:
+        return self._download(message, "raw")
 
 
 class SenderField(serializers.EmailField):
@@ -89,7 +121,8 @@ class InboundList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return InboundMessage.objects.none()
         _require_agent(self.request)
-        return InboundMessage.objects.defer("raw").order_by("-received_at", "-pk")
+        # A bounded preview of each text, never the whole (issue 24, "Size"): the downloads hold the rest.
+        return preview.with_preview(InboundMessage.objects.order_by("-received_at", "-pk"))
 
     @extend_schema(
         tags=["email in"],
@@ -102,6 +135,24 @@ class InboundList(generics.ListAPIView):
             # django-filter takes an empty value as "any"; the schema names the four statuses only.
             raise exceptions.ValidationError({"status": ["Choose one of: " + ", ".join(InboundMessage.Status.values)]})
         return super().get(request, *args, **kwargs)
+
+
+class InboundDownload(APIView):
+    @extend_schema(
+        tags=["email in"],
+        summary="A message's whole text (`text`) or the email as received (`raw`), as a file (staff)",
+        responses={
+            (200, "text/plain"): OpenApiTypes.BINARY,
+            (200, "message/rfc822"): OpenApiTypes.BINARY,
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request, pk: int, part: str):
+        _require_agent(request)
+        response = preview.download_response(pk, part)
+        if response is None:
+            raise Http404
+        return response
 
 
 class InboundConvert(APIView):

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import tempfile
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from imap_tools import MailBox, MailBoxUnencrypted, MailMessage, MailMessageFlags
 
+from . import spool
 from .models import InboundMessage, Mailbox
-from .services import receive
+from .services import MAX_MESSAGE_BYTES, receive
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +97,8 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
 
     1. Log in and read the folder's UIDVALIDITY: when it changed, every UID is new again (the Message-ID store
        keeps what was already stored from being stored twice).
-    2. List the UIDs above the last one stored, and fetch them in batches without marking them seen.
+    2. List the UIDs above the last one stored, and fetch them in batches without marking them seen, one message at
+       a time into a temporary file (fetch_message): never a whole batch, nor a whole message, in memory.
     3. Store each message through the pipeline (one that cannot be stored is quarantined, never blocking the ones
        after it), then flag the batch \\Seen and remember its last UID.
     The mailbox is claimed first with a conditional update, so two rounds never read it at once.
@@ -122,9 +127,9 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
             )
             for start in range(0, len(uids), BATCH):
                 batch = [str(u) for u in uids[start : start + BATCH]]
-                for fetched in box.fetch(uid_list=batch, mark_seen=False, bulk=True):
+                for uid, size in _sizes(box.client, batch):
                     # A message that cannot be stored comes back quarantined: the UID still moves past it.
-                    message = receive(fetched.raw, source=InboundMessage.Source.IMAP, mailbox=mailbox)
+                    message = fetch_message(box.client, uid, size, mailbox)
                     result.stored += 1
                     result.quarantined += message.status == InboundMessage.Status.QUARANTINED
                 box.flag(batch, MailMessageFlags.SEEN, True)
@@ -143,3 +148,59 @@ def fetch_mailbox(mailbox: Mailbox) -> FetchResult:
         failures=0, retry_after=None, last_error="", last_fetched_at=timezone.now(), claimed_until=None
     )
     return result
+
+
+def _sizes(client, uids: list[str]) -> list[tuple[str, int]]:
+    """Each message's UID and size (RFC822.SIZE), in UID order; a message gone meanwhile is not listed."""
+    typ, data = client.uid("FETCH", ",".join(uids), "(UID RFC822.SIZE)")
+    if typ != "OK":
+        raise ConnectionError(f"FETCH RFC822.SIZE: {typ} {data!r}")
+    sizes = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        if not isinstance(line, bytes):
+            continue
+        uid, size = re.search(rb"\bUID (\d+)", line), re.search(rb"\bRFC822\.SIZE (\d+)", line)
+        if uid and size:
+            sizes[int(uid.group(1))] = int(size.group(1))
+    return [(str(uid), sizes[uid]) for uid in sorted(sizes)]
+
+
+def _fetch_into(client, uid: str, section: str, file) -> int:
+    """Write one message's `section` into `file`, CHUNK_BYTES per FETCH (a partial fetch, RFC 3501 BODY[]<o.n>)."""
+    written = 0
+    while True:
+        typ, data = client.uid("FETCH", uid, f"(BODY.PEEK[{section}]<{written}.{spool.CHUNK_BYTES}>)")
+        if typ != "OK":
+            raise ConnectionError(f"FETCH {uid}: {typ} {data!r}")
+        chunk = b"".join(item[1] for item in data if isinstance(item, tuple) and isinstance(item[1], bytes))
+        file.write(chunk)
+        written += len(chunk)
+        if len(chunk) < spool.CHUNK_BYTES:
+            return written
+
+
+def fetch_message(client, uid: str, size: int, mailbox: Mailbox) -> InboundMessage:
+    """Fetch one message into a temporary file and store it (inbound/spool.py): what is parsed is bounded, and the
+    copy as received is written to the database from the file. A message over the 25 MB cap
+    (services.MAX_MESSAGE_BYTES) is fetched as its headers alone, which are all it keeps."""
+    with tempfile.TemporaryFile(prefix="exitdesk-mail-") as file:
+        if size > MAX_MESSAGE_BYTES:
+            _fetch_into(client, uid, "HEADER", file)
+            return receive(spool.spool_whole(file), source=InboundMessage.Source.IMAP, mailbox=mailbox, size=size)
+        received = _fetch_into(client, uid, "", file)
+        digest = spool.digest(file)
+        with transaction.atomic():
+            message = receive(digest.raw, source=InboundMessage.Source.IMAP, mailbox=mailbox, size=received)
+            stored_now = message.pk is not None and message.raw is digest.raw
+            if stored_now and not digest.whole and message.status != InboundMessage.Status.QUARANTINED:
+                notes = [message.note, digest.note()]
+                try:
+                    with transaction.atomic():
+                        spool.store_raw(message, file, received)
+                except Exception as error:  # noqa: BLE001 - the message stays stored; only its whole copy is lost
+                    logger.warning("Inbound message %s: its whole copy could not be kept (%s).", message.pk, error)
+                    notes.append("Its copy as received could not be kept whole: only what was read of it is kept.")
+                message.note = " ".join(filter(None, notes))
+                InboundMessage.objects.filter(pk=message.pk).update(note=message.note)
+        return message

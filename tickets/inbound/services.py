@@ -69,7 +69,7 @@ def member_for(email: str) -> User | None:
     return member or access.former_member_by_email(email)
 
 
-def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> InboundMessage:
+def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None, size: int | None = None) -> InboundMessage:
     """Store one raw message and act on it; a message already stored is returned as it is.
 
     1. Parse it; a Message-ID already stored ends here (a message fetched or posted twice is stored once).
@@ -80,17 +80,18 @@ def receive(raw: bytes, *, source: str, mailbox: Mailbox | None = None) -> Inbou
        reply's ticket's assignee.
     A message that cannot be stored (a NUL character in a header, a parser or database error) is quarantined instead:
     the error never reaches the caller, so one message never stops the mailbox or the webhook behind it.
+    `size`: the message's size as received, when `raw` is less than all of it (inbound/spool.py).
     """
     try:
         # Its own savepoint: a failure rolls back this message alone, never what was stored before it.
         with transaction.atomic():
-            return _store(raw, source=source, mailbox=mailbox)
+            return _store(raw, source=source, mailbox=mailbox, size=size)
     except Exception as error:  # noqa: BLE001 - whatever fails is kept for staff, with its error
         return quarantine(raw, source=source, mailbox=mailbox, error=error)
 
 
-def _store(raw: bytes, *, source: str, mailbox: Mailbox | None) -> InboundMessage:
-    too_large = len(raw) > MAX_MESSAGE_BYTES
+def _store(raw: bytes, *, source: str, mailbox: Mailbox | None, size: int | None = None) -> InboundMessage:
+    too_large = (size if size is not None else len(raw)) > MAX_MESSAGE_BYTES
     if too_large:
         head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
         parsed = parse(head + b"\r\n\r\n")

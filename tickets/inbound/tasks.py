@@ -11,7 +11,8 @@ from .models import InboundMessage
 @shared_task(**EMAIL_RETRIES)
 def send_acknowledgement(self, message_id: int) -> str:
     """One acknowledgement to the sender of new mail, threaded under their message."""
-    message = InboundMessage.objects.filter(pk=message_id, status=InboundMessage.Status.TRIAGE).first()
+    # Never the copy as received (up to 25 MB): an email names the message, it never carries it.
+    message = InboundMessage.objects.defer("raw").filter(pk=message_id, status=InboundMessage.Status.TRIAGE).first()
     if message is None or not message.from_email:
         return "skipped"
     return send_once(
@@ -27,7 +28,8 @@ def send_acknowledgement(self, message_id: int) -> str:
 def tell_assignee(self, message_id: int) -> str:
     """A reply reached a ticket: tell the agent working it."""
     message = (
-        InboundMessage.objects.select_related("ticket__assignee", "ticket__account")
+        InboundMessage.objects.defer("raw")
+        .select_related("ticket__assignee", "ticket__account")
         .filter(pk=message_id, status=InboundMessage.Status.COMMENT)
         .first()
     )
