@@ -102,7 +102,11 @@ def crafted(name: str, desk) -> bytes:
         "REPLY_TO_STAFF": addresses.reply_address(desk.ticket.pk, desk.manager.pk),
         "REPLY_TO_OWNER_CLOSED": addresses.reply_address(desk.closed.pk, desk.owner.pk),
     }
-    return Template((HOSTILE / name).read_text()).substitute(values).encode()
+    text = (HOSTILE / name).read_text()
+    if "${BIG_BODY}" in text:  # 20 MB of lines, made here rather than kept in the repository
+        values["BIG_BODY"] = "All work and no play makes a very long letter. " * 20 + "\n"
+        values["BIG_BODY"] *= 20 * 1024 * 1024 // len(values["BIG_BODY"])
+    return Template(text).substitute(values).encode()
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -135,5 +139,41 @@ def test_a_crafted_message_read_over_imap_acts_only_as_far_as_its_sender_is_auth
     assert len([m for m in mail.outbox if m.to == [message.from_email]]) == int(acknowledged)
 
 
+# Messages that would stop the intake or flood a case once stored (issue 24's poison, attachment and size bullets).
+SHAPES = {
+    # A NUL in an encoded word of the Subject (PostgreSQL refuses NUL): quarantined, and the next message is stored.
+    "nul-in-the-subject.eml": Status.QUARANTINED,
+    # The owner's authenticated reply with 30 files: a comment, and the case takes its 20 (the portal's limit).
+    "thirty-attachments.eml": Status.COMMENT,
+    # 20 MB of text: stored with its text bounded, waiting in triage like any unknown sender's mail.
+    "twenty-mb-body.eml": Status.TRIAGE,
+    # An auto-reply (to the desk's own acknowledgement, say): ignored, and answered by nothing (no loop).
+    "looping-auto-reply.eml": Status.IGNORED,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_a_crafted_message_never_stops_the_intake_nor_floods_a_case(
+    name, scene, intake, django_capture_on_commit_callbacks, settings
+):
+    # rule: SPEC §6 "Email in", "a message that cannot be stored is quarantined and never blocks the ones after it"
+    intake.mailbox()
+    intake.append(crafted(name, scene))
+    intake.append(crafted("spoofed-owner-new-mail.eml", scene))  # an ordinary message right behind it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = fetch_all()
+
+    assert (result.stored, result.error) == (2, "")
+    message, behind = InboundMessage.objects.order_by("pk")
+    assert message.status == SHAPES[name], message.note
+    assert behind.status == Status.TRIAGE and behind.message_id == "<spoofed-owner-new@attacker.test>"
+    stored = scene.ticket.attachments.count()
+    assert stored == (settings.ATTACHMENTS_PER_TICKET if name == "thirty-attachments.eml" else 0)
+    if name == "twenty-mb-body.eml":
+        assert len(message.text) <= 256 * 1024 and "very long letter" in message.text
+    assert not [m for m in mail.outbox if m.to == [message.from_email] and name == "looping-auto-reply.eml"]
+
+
 def test_the_corpus_holds_each_crafted_message_once():
-    assert {path.name for path in HOSTILE.glob("*.eml")} >= set(EXPECTED)
+    assert {path.name for path in HOSTILE.glob("*.eml")} == set(EXPECTED) | set(SHAPES)
