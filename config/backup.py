@@ -65,7 +65,7 @@ def table_row_counts() -> dict[str, int]:
         names = sorted(connection.introspection.table_names(cursor))
         counts = {}
         for name in names:
-            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(name)}")  # noqa: S608 - introspected
+            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(name)}")  # noqa: S608 # nosec B608 - introspected table names
             counts[name] = cursor.fetchone()[0]
     return counts
 
@@ -119,7 +119,7 @@ def _copy_sqlite(target: Path) -> dict[str, int]:
         connection.connection.backup(copy, pages=-1)
         names = [row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {
-            name: copy.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608 - the copy's own tables
+            name: copy.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608 # nosec B608 - the copy's own tables
             for name in sorted(names)
             if not name.startswith("sqlite_")
         }

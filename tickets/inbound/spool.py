@@ -178,7 +178,7 @@ def store_raw(message: InboundMessage, spool: BinaryIO, size: int) -> None:
     connection.ensure_connection()
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f'UPDATE "{table}" SET "raw" = zeroblob(%s) WHERE "id" = %s', [size, message.pk])  # noqa: S608
+            cursor.execute(f'UPDATE "{table}" SET "raw" = zeroblob(%s) WHERE "id" = %s', [size, message.pk])  # noqa: S608 # nosec B608
         with connection.connection.blobopen(table, "raw", message.pk) as blob:
             while chunk := spool.read(CHUNK_BYTES):
                 blob.write(chunk)
@@ -199,7 +199,7 @@ def store_raw(message: InboundMessage, spool: BinaryIO, size: int) -> None:
                     copy.connection.wait(copy_to(copy.connection.pgconn, b"", flush=True))
                 copy.write(b"\n")
             cursor.execute(
-                f'UPDATE "{table}" SET "raw" = (SELECT raw FROM inbound_spool LIMIT 1) WHERE "id" = %s',  # noqa: S608
+                f'UPDATE "{table}" SET "raw" = (SELECT raw FROM inbound_spool LIMIT 1) WHERE "id" = %s',  # noqa: S608 # nosec B608
                 [message.pk],
             )
             cursor.execute("TRUNCATE inbound_spool")
