@@ -17,7 +17,7 @@ demo traffic driven through them, then the invariants checked; everything is sto
    counts match); every log row (each ticket's log is its submission plus exactly the transitions that
    answered 200, in order); every email sent once (every EmailNotice of the run has sent_at; each API ticket
    has one notice per log row, and a port-out one alert per owner and billing admin; the mail files hold exactly
-   one message per notice sent, by ticket).
+   one message per notice sent, a ticket's notice one copy per recipient, by ticket).
 Exit status 0 when every invariant holds. The run is bounded (--budget seconds).
 """
 
@@ -215,20 +215,29 @@ def check(api_tickets: list[dict], mail_dir: Path) -> list[tuple[str, bool, str]
         or alerts[t["id"]] != (alerted[t["id"]] if t["kind"] == "port_out" else 0)
     ]
     subjects = mail_subjects(mail_dir)
-    sent_with_recipients = notices.filter(sent_at__isnull=False).exclude(recipients=[]).count()
+    # An email about a ticket goes to each of its recipients apart (a reply address signed for each, issue 24);
+    # any other email is one message to all of its recipients.
+    sent = notices.filter(sent_at__isnull=False).exclude(recipients=[]).values_list("ticket_id", "recipients")
+    copies_by_ticket: collections.Counter = collections.Counter()
+    copies = 0
+    for ticket_id, recipients in sent:
+        n = len(recipients) if ticket_id else 1
+        copies += n
+        if ticket_id:
+            copies_by_ticket[ticket_id] += n
     mailed = collections.Counter(int(m.group(1)) for s in subjects if (m := re.match(r"\[Exitdesk #(\d+)\]", s)))
-    notice_by_ticket = collections.Counter(
-        notices.filter(sent_at__isnull=False, ticket__isnull=False)
-        .exclude(recipients=[])
-        .values_list("ticket_id", flat=True)
-    )
-    twice = [t for t, n in mailed.items() if n > notice_by_ticket[t]]
+    # The purge empties the recipients of a purged account's notices (the demo purges one): their copies are
+    # in the mail files but can no longer be counted per recipient, so those tickets are left out of both sides.
+    purged = set(Ticket.objects.filter(redacted_at__isnull=False).values_list("pk", flat=True))
+    subjects = [s for s in subjects if not ((m := re.match(r"\[Exitdesk #(\d+)\]", s)) and int(m.group(1)) in purged)]
+    twice = [t for t, n in mailed.items() if n > copies_by_ticket[t] and t not in purged]
     checks.append(
         (
             "every email sent once",
-            unsent == 0 and not missing and not twice and len(subjects) == sent_with_recipients,
+            unsent == 0 and not missing and not twice and len(subjects) == copies,
             f"{notices.count()} notices, {unsent} unsent; {len(subjects)} messages in the mail files for "
-            f"{sent_with_recipients} notices sent; API tickets with a notice per log row (and a port-out's alerts): "
+            f"{copies} copies of {len(sent)} notices sent; API tickets with a notice per log row (and a port-out's "
+            "alerts): "
             f"{len(ids) - len(missing)}"
             f"/{len(ids)}; tickets mailed more often than noticed: {len(twice)}",
         )
