@@ -30,6 +30,7 @@ from .forms import (
     add_refusal,
 )
 from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
+from .rules.account import reactivation_closed_sentence
 from .services import (
     add_comment,
     available_transitions,
@@ -66,8 +67,7 @@ def _a_kind(kind: str) -> str:
 
 def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> HttpResponse:
     """S4, A5, U1: a kind the role may not request is refused with the roles that may."""
-    policy = membership.account.plan.policy
-    allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+    allowed = access.requesting_roles(membership.account.plan.policy, kind)
     sentence = f"Your role ({membership.get_role_display()}) may not request {_a_kind(kind)}; allowed: {allowed}."
     return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
 
@@ -110,8 +110,17 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
             and account.status == Account.Status.ACTIVE
             and bool({Kind.ACCOUNT_CANCELLATION, Kind.DOWNGRADE} & set(kinds)),
             subscription=getattr(account, "subscription", None),
+            port_out_lock_link=_port_out_lock_link(request.user, account),
         ),
     )
+
+
+def _port_out_lock_link(user, account: Account) -> bool:
+    """The dashboard links the port-out lock's page for whoever may switch it, where the policy offers the lock or
+    it is on (SPEC §4)."""
+    policy = account.plan.policy
+    offered = policy.port_out_lock_offered or account.port_out_locked
+    return bool(offered and account.status == Account.Status.ACTIVE and access.may_switch_port_out_lock(user, account))
 
 
 @login_required
@@ -215,7 +224,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
     if kind not in KIND_FORMS:
         raise Http404("No such request.")
     policy = account.plan.policy
-    if not policy.allows_role(kind, membership.role):
+    if not access.may_request(policy, membership.role, kind):
         return _not_allowed(request, membership, kind)
 
     form_class = KIND_FORMS[kind]
@@ -258,6 +267,8 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
             route=route,
             route_text=selectors.route_explanation(policy, route),
             unavailable=unavailable,
+            # The page links the lock's page when the lock is on, to whoever may switch it off.
+            may_switch_port_out_lock=account.port_out_locked and access.may_switch_port_out_lock(request.user, account),
             outstanding_balance=account.invoices.outstanding().exists(),
             lowest=selectors.lower_plans(account).first(),
             back_up=list(selectors.plans_back_up(account)) if kind == Kind.DOWNGRADE else [],
@@ -266,13 +277,9 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
 
 
 def _unavailable_sentence(account: Account, kind: str) -> str:
-    policy = account.plan.policy
+    """Why the kind is not available on this account now; a reactivation's is its rule's own sentence."""
     if kind == Kind.REACTIVATION:
-        if policy.reactivation == policy.Reactivation.NEVER:
-            return "A cancelled account cannot be reactivated on this plan; a returning customer starts a new account."
-        if account.status == Account.Status.ACTIVE:
-            return "This account is active: there is nothing to reactivate."
-        return "The reactivation window has closed: the account's data is deleted and a new account is needed."
+        return reactivation_closed_sentence(account.plan.policy, account)
     if account.status != Account.Status.ACTIVE:
         return "This account is not active."
     return f"There is nothing on this account {_a_kind(kind)} could be about."
@@ -289,7 +296,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
     """Who may start the flow at all: the role (S4, A5, U1) and the policy's channels and hours (K6)."""
     account = membership.account
     policy = account.plan.policy
-    if not policy.allows_role(Kind.ACCOUNT_CANCELLATION, membership.role):
+    if not access.may_request(policy, membership.role, Kind.ACCOUNT_CANCELLATION):
         return _not_allowed(request, membership, Kind.ACCOUNT_CANCELLATION)
     web = selectors.takes_cancellations_on_the_web(policy)
     if not web or (policy.intake_hours_enforced and not policy.within_intake_hours()):

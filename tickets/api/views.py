@@ -17,7 +17,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Account, Membership
+from accounts.models import Account
 from tickets import access, idempotency, services, verification_links
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment
 from tickets.exceptions import Code, Refusal
@@ -236,18 +236,16 @@ class TicketList(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"requester": ["Staff submit on a customer's behalf: give the member's user id."]}
             )
-        members = Membership.objects.select_related("user").filter(account=account, user_id=values["requester"])
-        if values["kind"] != Kind.REACTIVATION:  # a reactivation is asked by someone whose access was removed
-            members = members.filter(user__is_active=True)
-        membership = members.first()
-        if membership is None:
+        # Who may be named: tickets.access.requester_choices, as the admin's "Record a request" offers them.
+        requester = access.requester_choices(account).filter(pk=values["requester"]).first()
+        if requester is None:
             # SPEC §4, S11: the account's rules come before anything about the requester (a purged account's
             # former members are gone; its reactivation is refused for what it is).
             refused = blockers(Account.objects.select_related("plan__policy").get(pk=account.pk), values["kind"])
             if refused:
                 raise refused[0]
             raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
-        return membership.user, values.get("channel") or Channel.API
+        return requester, values.get("channel") or Channel.API
 
     @staticmethod
     def _idempotency_key(request) -> str | None:
