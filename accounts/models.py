@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, transition
 
-from tickets.vocabulary import LogChannel, Role
+from accounts.vocabulary import LogChannel, Role
 
 
 class UserManager(BaseUserManager):
@@ -251,7 +251,7 @@ class Account(models.Model):
 
 
 class Membership(models.Model):
-    Role = Role  # defined once in tickets.vocabulary
+    Role = Role  # defined once in accounts.vocabulary
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")

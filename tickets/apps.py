@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class TicketsConfig(AppConfig):
     name = "tickets"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Django's admin autodiscover imports only `tickets.admin`; the desk is a package (tickets/desk/), so its
+        # registrations (accounts', billing's and tickets' models) are imported here, after the stock ones they adjust.
+        # Celery's autodiscover reads only `tickets.tasks`; the purge's tasks (moved from accounts) register here.
+        from . import purge_tasks  # noqa: F401
+        from .desk import accounts, billing, tickets  # noqa: F401

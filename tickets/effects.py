@@ -12,16 +12,16 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts.exceptions import Code, Refusal
 from accounts.invitations import invite
 from accounts.lifecycle import move_account
 from accounts.models import Account, User
-from accounts.purge import deletable_users
-from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from billing.services import lower_seats, restore_billing
 from numbers.models import PhoneNumber
+from tickets.purge import deletable_users
+from tickets.purge_tasks import purge_account
 
-from .exceptions import Code, Refusal
 from .models import Kind, Ticket
 from .notifications import render_ticket_email_ahead, send_port_out_alert, send_ticket_email
 

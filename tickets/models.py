@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from .vocabulary import Channel, ExitReason, Kind, LogChannel
+from accounts.vocabulary import Channel, ExitReason, Kind, LogChannel
 
-__all__ = ["Channel", "Kind", "LogChannel"]  # defined once in tickets.vocabulary, read from here by most of tickets
+__all__ = ["Channel", "Kind", "LogChannel"]  # defined once in accounts.vocabulary, read from here by most of tickets
 
 
 class State(models.TextChoices):

@@ -6,10 +6,10 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD
 from accounts.models import Account, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License
 from numbers.models import PhoneNumber
+from tickets.management.commands.demo import ACCOUNTS, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = ["accounts", "billing", "numbers", "tickets"]

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Membership
+from accounts.vocabulary import Role
 from billing.models import Policy
-from tickets.exceptions import Code, Refusal
 from tickets.models import Channel, Kind
 from tickets.rules.table import RULES
-from tickets.vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ["accounts", "billing", "numbers", "tickets", "config"]

@@ -18,18 +18,18 @@ from django.urls import get_script_prefix, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.exceptions import Refusal
 from accounts.models import Account, User
 from billing import services as billing_services
 from billing.models import AddOn, License, Plan
 from config.admin_mixins import ValidInitialIdsMixin
 from config.ids import as_id
 from numbers.models import PhoneNumber
-
-from . import access, admin_desk, selectors, services, sla, verification_links
-from .attachments import add_attachment, check_quota
-from .exceptions import Refusal
-from .forms import clean_attachment
-from .models import (
+from tickets import access, selectors, services, sla, verification_links
+from tickets.attachments import add_attachment, check_quota
+from tickets.desk import wording as admin_desk
+from tickets.desk.changelist import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
+from tickets.models import (
     OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
     TRANSITIONS,
@@ -45,11 +45,11 @@ from .models import (
     Ticket,
     TransitionLog,
 )
-from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
-from .rules.objects import plans_to_move_to
-from .rules.table import blockers
-from .sla import SlaStatusListFilter
-from .templatetags.portal_format import money
+from tickets.portal.forms import clean_attachment
+from tickets.rules.objects import plans_to_move_to
+from tickets.rules.table import blockers
+from tickets.sla import SlaStatusListFilter
+from tickets.templatetags.portal_format import money
 
 # The desk's own names (SPEC §6): agents and managers work in "Exitdesk", not "Django administration".
 admin.site.site_header = "Exitdesk"
@@ -288,7 +288,7 @@ class SlaFilter(admin.SimpleListFilter):
         return [("yes", "Open"), ("no", "Closed")]
 
     def queryset(self, request, queryset):
-        from .models import OPEN_STATES
+        from tickets.models import OPEN_STATES
 
         if self.value() == "yes":
             return queryset.filter(state__in=OPEN_STATES)
@@ -700,7 +700,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(self.get_queryset(request), pk=ticket_id)
-        from .views import attachment_response
+        from tickets.portal.views import attachment_response
 
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_id))
 

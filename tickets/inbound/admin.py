@@ -209,7 +209,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Dismiss the selected emails waiting in triage")
     def dismiss(self, request, queryset) -> None:
-        from tickets.exceptions import Refusal
+        from accounts.exceptions import Refusal
 
         from .services import ignore_message
 

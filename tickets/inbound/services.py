@@ -18,13 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, User
-from accounts.purge import count_refused_mail
 from tickets import access
 from tickets import services as tickets
 from tickets.attachments import add_attachment, check_file, display_name
-from tickets.exceptions import Code, Refusal
 from tickets.models import Channel, Comment, Ticket
+from tickets.purge import count_refused_mail
 from tickets.rules.verification import record_failed_attempt
 
 from . import addresses

@@ -22,8 +22,8 @@ from health_check.contrib.celery import Ping
 from health_check.contrib.redis import Redis
 from health_check.exceptions import HealthCheckException, ServiceUnavailable
 
-from accounts.purge import OVERDUE_AFTER, overdue_accounts
 from tickets.inbound.models import InboundMessage, Mailbox
+from tickets.purge import OVERDUE_AFTER, overdue_accounts
 
 from .models import Heartbeat
 from .tasks import BEAT
@@ -170,7 +170,7 @@ class Mailboxes(HealthCheck):
 
 @dataclasses.dataclass
 class Purge(HealthCheck):
-    """No account is past its purge date by more than a day without a legal hold (accounts.purge.overdue_accounts)."""
+    """No account is past its purge date by more than a day without a legal hold (tickets.purge.overdue_accounts)."""
 
     def run(self) -> str:
         overdue = overdue_accounts()

@@ -9,15 +9,16 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, Membership
 from billing.models import AddOn, Route
 from billing.services import coming_bill
 from config.ids import as_id
-
-from . import access
-from . import portal_selectors as selectors
-from .exceptions import Code, Refusal
-from .forms import (
+from tickets import access
+from tickets.models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
+from tickets.notifications import send_meeting_request
+from tickets.portal import selectors
+from tickets.portal.forms import (
     KIND_FORMS,
     AcknowledgementForm,
     AttachmentForm,
@@ -27,9 +28,7 @@ from .forms import (
     PortOutLockForm,
     add_refusal,
 )
-from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
-from .notifications import send_meeting_request
-from .services import (
+from tickets.services import (
     Request,
     add_comment,
     available_transitions,
@@ -39,7 +38,7 @@ from .services import (
     transition_ticket,
     withdraw_with_link,
 )
-from .withdraw_links import read_token
+from tickets.withdraw_links import read_token
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 SUBMITTED_NAME_SESSION_KEY = "portal_submitted_cancellation_account_name"
