@@ -70,12 +70,6 @@ class User(AbstractUser):
             # A password change or reset ends the API tokens too, as Django ends the other sessions (issue 24).
             revoke_tokens(self)
 
-    @property
-    def is_support_manager(self) -> bool:
-        from tickets.access import is_manager  # the rule lives there; this name stays for templates and admin
-
-        return is_manager(self)
-
 
 STAFF_GROUP_AGENTS = "Support agents"
 STAFF_GROUP_MANAGERS = "Support managers"

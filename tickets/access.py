@@ -12,15 +12,12 @@ see and do nothing. Another account's object is a 404, never a 403: the queryset
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from accounts.models import Account, Membership
+from accounts.models import Account, Membership, User
 from billing.models import Route
 
-if TYPE_CHECKING:
-    from .models import Comment, Ticket, TransitionLog
+from .models import OPEN_STATES, Comment, Kind, Ticket, TransitionLog
 
 # Roles that see every case of their account and hold "access billing & account info" (U1).
 ACCOUNT_WIDE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN})
@@ -128,8 +125,6 @@ def is_former_member(user) -> bool:
 def former_member_by_email(email: str):
     """The former member (a customer of a cancelled, not purged, account) with this address, or None: the email
     channel's sender and the password reset's addressee once their access was removed."""
-    from accounts.models import User
-
     if not email:
         return None
     former = Membership.objects.filter(account__status__in=FORMER_ACCOUNT_STATUSES).values("user_id")
@@ -139,8 +134,6 @@ def former_member_by_email(email: str):
 def former_requesters(account: Account):
     """Who may be recorded as asking for this cancelled account's reactivation: its former members (their access
     was removed, K8, U5); nobody for an account that is not cancelled."""
-    from accounts.models import User
-
     if account.status not in FORMER_ACCOUNT_STATUSES:
         return User.objects.none()
     return User.objects.filter(memberships__account=account, is_staff=False).distinct()
@@ -161,8 +154,6 @@ def memberships_for(user) -> QuerySet[Membership]:
 
 
 def visible_tickets(user) -> QuerySet[Ticket]:
-    from .models import Ticket
-
     if staff_may(user, "tickets.view_ticket"):
         return Ticket.objects.all()
     if not is_customer(user):
@@ -179,8 +170,6 @@ def visible_tickets(user) -> QuerySet[Ticket]:
 def queue_for(user) -> QuerySet[Ticket]:
     """The manager queues' rows: a manager (the queues' permission) works the whole desk; an agent their own
     tickets and the open, unassigned pool they claim from (they still open any ticket in the admin)."""
-    from .models import OPEN_STATES, Ticket
-
     if is_manager(user):
         return Ticket.objects.all()
     tickets = visible_tickets(user)
@@ -475,8 +464,6 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     reach customers through public comments. Once the account is not active, nobody hears about its other cases:
     its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
     "Account lifecycle")."""
-    from .models import Kind
-
     if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
         Kind.ACCOUNT_CANCELLATION,
         Kind.REACTIVATION,

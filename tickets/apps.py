@@ -6,6 +6,10 @@ class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import access, models
+
+        # django-fsm's permission hook on each transition asks tickets.access, which reads the models: handed in.
+        models.answer_transition_permissions(access.may_run)
         # Django's admin autodiscover imports only `tickets.admin`; the desk is a package (tickets/desk/), so its
         # registrations (accounts', billing's and tickets' models) are imported here, after the stock ones they adjust.
         # Celery's autodiscover reads only `tickets.tasks`; the purge's tasks (moved from accounts) register here.

@@ -59,6 +59,21 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
         notify(ticket, ticket.state, log_id=log_id)
 
 
+def _engine_not_loaded(account: Account, *, cancellation: Ticket) -> list[Ticket]:
+    raise RuntimeError("tickets.services hands in settle_account when it loads (uses_settle_account)")
+
+
+# Closing an account's other open cases runs the transition engine again (tickets.services.settle_account). The
+# engine sits above this module and calls into it, so it hands that one step in when it loads: no import points up.
+settle_account = _engine_not_loaded
+
+
+def uses_settle_account(step) -> None:
+    """tickets.services, at import: completing an account cancellation settles the account's other cases with it."""
+    global settle_account
+    settle_account = step
+
+
 def cancel_account(ticket: Ticket) -> None:
     """K8, U5, S6–S8, K4, U6, U10: everything an account cancellation does, in the caller's transaction."""
     now = timezone.now()
@@ -81,9 +96,7 @@ def cancel_account(ticket: Ticket) -> None:
         purge_after=now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None,
     )
     # SPEC §4, "Account lifecycle": the other open cases close now, before the numbers they name are released and
-    # before the confirmation that lists them is rendered. (services imports this module: imported here.)
-    from .services import settle_account
-
+    # before the confirmation that lists them is rendered (tickets.services hands the step in: uses_settle_account).
     settle_account(account, cancellation=ticket)
     _remove_access(account)  # K8, U5
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8

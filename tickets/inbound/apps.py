@@ -10,6 +10,7 @@ class InboundConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound
 
+        from . import imap  # noqa: F401 - registers the fetch_mail task (Celery's autodiscover reads only tasks.py)
         from .webhooks import handle_inbound
 
         inbound.connect(handle_inbound, dispatch_uid="exitdesk-inbound")
