@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, transition
 
+from accounts.tokens import revoke_tokens
 from accounts.vocabulary import LogChannel, Role
 
 
@@ -65,8 +66,6 @@ class User(AbstractUser):
         password_changed = self.pk is not None and self._password is not None
         super().save(*args, **kwargs)
         if password_changed:
-            from .tokens import revoke_tokens
-
             # A password change or reset ends the API tokens too, as Django ends the other sessions (issue 24).
             revoke_tokens(self)
 

@@ -6,6 +6,7 @@ class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported at start-up: models, then access (which reads them), are loaded by now.
         from . import access, models
 
         # django-fsm's permission hook on each transition asks tickets.access, which reads the models: handed in.

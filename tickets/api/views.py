@@ -37,6 +37,7 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
+from tickets.portal.views import attachment_response
 from tickets.rules.table import blockers
 
 from .common import (
@@ -451,8 +452,6 @@ class TicketAttachmentFile(APIView):
         },
     )
     def get(self, request, pk: int, attachment_pk: int):
-        from tickets.portal.views import attachment_response
-
         ticket = ticket_for(request, pk)
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
 

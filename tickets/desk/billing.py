@@ -26,6 +26,7 @@ from billing.models import (
     Subscription,
 )
 from config.admin_mixins import ValidInitialIdsMixin
+from tickets import sla
 from tickets.desk.policy_widgets import (
     GridField,
     LinesField,
@@ -437,8 +438,6 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
 
     @admin.display(description="Service-level targets (business hours)")
     def sla_targets__edit(self, obj: Policy) -> str:
-        from tickets import sla
-
         return _lines(
             (label, "first response {first_response:g} h, resolution {resolution:g} h".format(**sla.targets(obj, kind)))
             for kind, label in Kind.choices

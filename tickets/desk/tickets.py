@@ -46,6 +46,7 @@ from tickets.models import (
     TransitionLog,
 )
 from tickets.portal.forms import clean_attachment
+from tickets.portal.views import attachment_response
 from tickets.rules.objects import plans_to_move_to
 from tickets.rules.table import blockers
 from tickets.sla import SlaStatusListFilter
@@ -288,8 +289,6 @@ class SlaFilter(admin.SimpleListFilter):
         return [("yes", "Open"), ("no", "Closed")]
 
     def queryset(self, request, queryset):
-        from tickets.models import OPEN_STATES
-
         if self.value() == "yes":
             return queryset.filter(state__in=OPEN_STATES)
         if self.value() == "no":
@@ -700,8 +699,6 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(self.get_queryset(request), pk=ticket_id)
-        from tickets.portal.views import attachment_response
-
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_id))
 
     def add_view(self, request, form_url="", extra_context=None):

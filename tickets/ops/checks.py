@@ -37,6 +37,7 @@ IN_PROCESS = "no broker configured: tasks run in-process"
 
 
 def _celery_app():
+    # Read when a check runs: the probes' middleware loads before Celery is wanted.
     from config.celery import app
 
     return app
@@ -88,6 +89,7 @@ def broker_check() -> HealthCheck | str:
         return IN_PROCESS
     url = settings.CELERY_BROKER_URL
     if url.startswith(("redis://", "rediss://", "unix://")):
+        # Only for a Redis broker (its client is then installed).
         from redis.asyncio import Redis as RedisClient
 
         timeout = BROKER_TIMEOUT.total_seconds()
