@@ -18,7 +18,7 @@ urlpatterns = [
     path("accounts/former/", former_member_view, name="former_member"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("config.api_urls")),
-    path("queues/triage/", include("tickets.inbound.urls")),
+    path("queues/triage/", include("tickets.queues.triage_urls")),
     # Hosted providers post inbound email here (tickets/inbound/webhooks.py), e.g. /inbound/mailgun/inbound/.
     path("inbound/", include(("tickets.inbound.webhooks", "inbound_webhooks"))),
     path("queues/", include("tickets.queues.urls")),

@@ -15,9 +15,8 @@ from tickets import access
 from tickets.api.common import StrictFilterSet, business_rules, error_responses
 from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
 from tickets.api.views import CREATE_REQUEST, SUBMISSION_RULES, _reload
-
-from . import preview, services
-from .models import InboundMessage
+from tickets.inbound import preview, services
+from tickets.inbound.models import InboundMessage
 
 
 class InboundSerializer(serializers.ModelSerializer):

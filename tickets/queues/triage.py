@@ -11,12 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.exceptions import Refusal
 from accounts.models import Membership
 from tickets import access
+from tickets.inbound import services
+from tickets.inbound.models import InboundMessage
 from tickets.models import Kind
+from tickets.queues.triage_forms import ConvertForm
 from tickets.queues.views import _nav, staff_view
-
-from . import services
-from .forms import ConvertForm
-from .models import InboundMessage
 
 PAGE_SIZE = 25
 
