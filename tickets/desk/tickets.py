@@ -79,7 +79,7 @@ class TransitionLogInline(ReadOnlyInline):
 
 
 class CommentInline(admin.StackedInline):
-    """Adds a comment; the comments already made are read in the page's timeline (tickets.admin_desk)."""
+    """Adds a comment; the comments already made are read in the page's timeline (tickets.desk.wording)."""
 
     model = Comment
     extra = 1
@@ -377,7 +377,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         "kind",
         SlaFilter,
         "channel",
-        RouteListFilter,  # bounded lookups (tickets.queue_admin): no DISTINCT over every ticket
+        RouteListFilter,  # bounded lookups (tickets.desk.changelist): no DISTINCT over every ticket
         AssigneeListFilter,
         PolicyListFilter,
         "priority",

@@ -84,7 +84,7 @@ def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> Htt
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     memberships = list(selectors.memberships_of(request.user))
-    # A person who also has a cancelled account finds its page (the way back, accounts.former) from here.
+    # A person who also has a cancelled account finds its page (the way back, tickets.former) from here.
     has_former = access.is_former_member(request.user)
     if len(memberships) == 1 and not has_former:
         return redirect("portal:dashboard", account_id=memberships[0].account.account_id)
