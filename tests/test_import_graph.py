@@ -18,7 +18,7 @@ LOW_APPS = ("accounts", "billing", "numbers")
 
 # Circles Django demands, each with why. None today: django-fsm's permission hook is handed tickets.access.may_run at
 # start-up (tickets/apps.py) and the completion of an account cancellation is handed the engine's settle step
-# (tickets.effects.uses_settle_account), so both arrows point down.
+# (tickets.effects.uses_settle_account, also in tickets/apps.py), so both arrows point down.
 ALLOWED_CIRCLES: dict[frozenset[str], str] = {}
 
 

@@ -60,16 +60,17 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
 
 
 def _engine_not_loaded(account: Account, *, cancellation: Ticket) -> list[Ticket]:
-    raise RuntimeError("tickets.services hands in settle_account when it loads (uses_settle_account)")
+    raise RuntimeError("TicketsConfig.ready hands in tickets.services.settle_account (uses_settle_account)")
 
 
 # Closing an account's other open cases runs the transition engine again (tickets.services.settle_account). The
-# engine sits above this module and calls into it, so it hands that one step in when it loads: no import points up.
+# engine sits above this module and calls into it, so start-up hands that one step in (TicketsConfig.ready): no
+# import points up.
 settle_account = _engine_not_loaded
 
 
 def uses_settle_account(step) -> None:
-    """tickets.services, at import: completing an account cancellation settles the account's other cases with it."""
+    """TicketsConfig.ready: completing an account cancellation settles the account's other cases with this step."""
     global settle_account
     settle_account = step
 
@@ -96,7 +97,7 @@ def cancel_account(ticket: Ticket) -> None:
         purge_after=now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None,
     )
     # SPEC §4, "Account lifecycle": the other open cases close now, before the numbers they name are released and
-    # before the confirmation that lists them is rendered (tickets.services hands the step in: uses_settle_account).
+    # before the confirmation that lists them is rendered (start-up hands the step in: uses_settle_account).
     settle_account(account, cancellation=ticket)
     _remove_access(account)  # K8, U5
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8

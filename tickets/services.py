@@ -476,10 +476,6 @@ def settle_account(account: Account, *, cancellation: Ticket) -> list[Ticket]:
     return closed
 
 
-# effects.cancel_account closes the account's other open cases through the engine (effects sits below it).
-effects.uses_settle_account(settle_account)
-
-
 def settled_note(account: Account) -> str:
     return f"Closed: the account was cancelled on {cancelled_on(account)}."
 
