@@ -307,7 +307,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": FETCH_MAIL_SECONDS},
     "beat-heartbeat": {"task": "tickets.ops.tasks.beat_heartbeat", "schedule": 60},
 }
-# The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
+# The purge (tickets/purge.py): rows per batch transaction, and how long a claim lives without progress.
 # The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.
 PORT_OUT_WITHDRAW_LINK_HOURS = _read("PORT_OUT_WITHDRAW_LINK_HOURS", env.int, 72)
 if PORT_OUT_WITHDRAW_LINK_HOURS < 1:
@@ -374,7 +374,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Uploads (tickets/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
+# Uploads (tickets/portal/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
 # files and ATTACHMENT_MB_PER_TICKET in all; per person ATTACHMENTS_PER_USER_HOUR files an hour. A request body
 # larger than REQUEST_MAX_MB is refused with 413 from its Content-Length, before any of it is read
 # (config/hostile_input.py); form fields without files are held to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).

@@ -12,16 +12,13 @@ see and do nothing. Another account's object is a 404, never a 403: the queryset
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib.auth.models import Permission
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Account, Membership, User
 from billing.models import Policy, Route
 
-if TYPE_CHECKING:
-    from .models import Comment, Ticket, TransitionLog
+from .models import OPEN_STATES, Comment, Kind, Ticket, TransitionLog
 
 # Roles that see every case of their account and hold "access billing & account info" (U1).
 ACCOUNT_WIDE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN})
@@ -171,8 +168,6 @@ def memberships_for(user) -> QuerySet[Membership]:
 
 
 def visible_tickets(user) -> QuerySet[Ticket]:
-    from .models import Ticket
-
     if staff_may(user, "tickets.view_ticket"):
         return Ticket.objects.all()
     if not is_customer(user):
@@ -189,8 +184,6 @@ def visible_tickets(user) -> QuerySet[Ticket]:
 def queue_for(user) -> QuerySet[Ticket]:
     """The manager queues' rows: a manager (the queues' permission) works the whole desk; an agent their own
     tickets and the open, unassigned pool they claim from (they still open any ticket in the admin)."""
-    from .models import OPEN_STATES, Ticket
-
     if is_manager(user):
         return Ticket.objects.all()
     tickets = visible_tickets(user)
@@ -517,8 +510,6 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     reach customers through public comments. Once the account is not active, nobody hears about its other cases:
     its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
     "Account lifecycle")."""
-    from .models import Kind
-
     if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
         Kind.ACCOUNT_CANCELLATION,
         Kind.REACTIVATION,

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .exceptions import Code, Refusal
+from accounts.exceptions import Code, Refusal
+
 from .models import IdempotencyKey, Ticket
 
 if TYPE_CHECKING:

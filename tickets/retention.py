@@ -3,8 +3,8 @@ here and nowhere else, so the insights (tickets.selectors.retention_summary) cou
 page they did it on.
 
 A run starts "abandoned" and stays so unless the customer reaches an outcome: they keep the account, ask for a
-meeting, take the downgrade offered, or cancel. The portal (tickets.views) keeps the run's place in the session and
-shows the pages; it asks this module to start, read and finish a run.
+meeting, take the downgrade offered, or cancel. The portal (tickets.portal.views) keeps the run's place in the session
+and shows the pages; it asks this module to start, read and finish a run.
 """
 
 from __future__ import annotations

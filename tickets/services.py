@@ -3,7 +3,7 @@
 Every interface (portal, admin, API, Celery tasks) calls these functions; none of them changes a ticket's
 state any other way. A refusal is a `Refusal` with a stable code.
 
-Locks, in one order for every service here, in accounts/purge.py and tickets/effects.py (config/locking.py says
+Locks, in one order for every service here, in tickets/purge.py and tickets/effects.py (config/locking.py says
 why): the account row first, then its tickets, then licenses and add-ons, then phone numbers. `submit_ticket`
 locks the account; `transition_ticket` locks the account, then the ticket (a reactivation's completion and the
 purge of the same account both start with the account, so they queue instead of deadlocking). A lock conflict the
@@ -18,13 +18,13 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from accounts.exceptions import Code, Refusal
 from accounts.lifecycle import cancelled_on
 from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import access, effects, sla
-from .exceptions import Code, Refusal
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     OPEN_STATES,

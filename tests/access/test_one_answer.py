@@ -12,11 +12,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from tests.factories import PIN, StaffFactory, move_account
 from tests.queues.conftest import ticket
 from tickets import access, services
-from tickets.admin import RecordRequestForm
-from tickets.exceptions import Refusal
+from tickets.desk.tickets import RecordRequestForm
 from tickets.forms import KIND_FORMS
 from tickets.models import Kind
 

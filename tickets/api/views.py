@@ -17,10 +17,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account
 from tickets import access, idempotency, services, verification_links
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment
-from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
     Attachment,
@@ -32,6 +32,7 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
+from tickets.portal.views import attachment_response
 from tickets.rules.table import blockers
 
 from .common import (
@@ -402,8 +403,6 @@ class TicketAttachmentFile(APIView):
         },
     )
     def get(self, request, pk: int, attachment_pk: int):
-        from tickets.views import attachment_response
-
         ticket = ticket_for(request, pk)
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from django.db.models import F, FilteredRelation, Q, Sum
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account
 from billing.models import License, Plan, Policy
 from config.ids import as_id
 
-from ..exceptions import Code, Refusal
 from ..models import OPEN_STATES, Kind, Ticket
 
 NUMBER_KINDS = {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from tickets.queues import triage as views
 
 app_name = "inbound"
 

@@ -11,15 +11,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, Membership
 from billing.models import AddOn, Route
 from billing.services import coming_bill
 from config.ids import as_id
-
-from . import access, retention
-from . import portal_selectors as selectors
-from .exceptions import Code, Refusal
-from .forms import (
+from tickets import access, retention
+from tickets.models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
+from tickets.portal import selectors
+from tickets.portal.forms import (
     KIND_FORMS,
     AcknowledgementForm,
     AttachmentForm,
@@ -29,9 +29,8 @@ from .forms import (
     PortOutLockForm,
     add_refusal,
 )
-from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
-from .rules.account import reactivation_closed_sentence
-from .services import (
+from tickets.rules.account import reactivation_closed_sentence
+from tickets.services import (
     add_comment,
     available_transitions,
     port_out_lock_needs_password,
@@ -40,7 +39,7 @@ from .services import (
     transition_ticket,
     withdraw_with_link,
 )
-from .withdraw_links import read_token
+from tickets.withdraw_links import read_token
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 SUBMITTED_NAME_SESSION_KEY = "portal_submitted_cancellation_account_name"
@@ -78,7 +77,7 @@ def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> Htt
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     memberships = list(selectors.memberships_of(request.user))
-    # A person who also has a cancelled account finds its page (the way back, accounts.former) from here.
+    # A person who also has a cancelled account finds its page (the way back, tickets.former) from here.
     has_former = access.is_former_member(request.user)
     if len(memberships) == 1 and not has_former:
         return redirect("portal:dashboard", account_id=memberships[0].account.account_id)
@@ -555,7 +554,7 @@ class CancelStep:
     show: Callable[[CancelPage], HttpResponse]
 
 
-# The flow's steps; which of them a run takes, in which order, is portal_selectors.cancellation_steps.
+# The flow's steps; which of them a run takes, in which order, is tickets.portal.selectors.cancellation_steps.
 CANCEL_STEPS: dict[str, CancelStep] = {
     "survey": CancelStep("Why are you leaving?", _survey_step),
     "offers": CancelStep("Before you go", _offers_step),

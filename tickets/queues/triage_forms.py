@@ -1,9 +1,8 @@
 from django import forms
 
+from tickets.inbound.models import InboundMessage
 from tickets.models import ExitReason, Kind
 from tickets.services import Request
-
-from .models import InboundMessage
 
 
 class ConvertForm(forms.Form):

@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from . import sla
-from .models import OPEN_STATES, Kind, Priority, State
+from tickets import sla
+from tickets.models import OPEN_STATES, Kind, Priority, State
 
 if TYPE_CHECKING:
-    from .selectors import Row
+    from tickets.selectors import Row
 
 _PK = 2_147_483_647  # a stand-in id: each URL is reversed once and the row's id put in its place
 

@@ -12,12 +12,12 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from accounts.models import Account, AccountEvent, Membership, Tombstone, User
-from billing.admin import LicenseForm
 from billing.models import AddOn, CardOnFile, Invoice, License, Subscription
 from config.admin_mixins import ValidInitialIdsMixin
 from numbers.admin import PhoneNumberForm, PhoneNumberFormSet
 from numbers.models import PhoneNumber
 from tickets import access
+from tickets.desk.billing import LicenseForm
 
 
 class EmailUserCreationForm(AdminUserCreationForm):
@@ -254,7 +254,7 @@ class AccountAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         if not access.is_manager(request.user):  # a legal hold is a support manager's decision (issue 7)
             fields += ["legal_hold", "legal_hold_reason"]
         if obj is not None and obj.status in (Account.Status.PURGING, Account.Status.PURGED):
-            fields += ["purge_after"]  # the purge owns it now (accounts/purge.py)
+            fields += ["purge_after"]  # the purge owns it now (tickets/purge.py)
         return fields
 
 

@@ -1,4 +1,4 @@
-"""Sign-in and password reset (with a former member's way back, accounts.former) and staff two-factor."""
+"""Sign-in and password reset (with a former member's way back, tickets.former) and staff two-factor."""
 
 from django import forms
 from django.contrib import messages
@@ -14,19 +14,18 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token
 
-from tickets import access
+from accounts import two_factor
+from accounts.exceptions import Refusal
+from accounts.models import User
+from tickets import access, former
 from tickets import services as ticket_services
-from tickets.exceptions import Refusal
 from tickets.models import Channel, Kind
-
-from . import former, two_factor
-from .models import User
 
 
 class SignInForm(AuthenticationForm):
     """Django's sign-in, plus the way back of a former member (SPEC §4, "Account lifecycle"; K9, U7, S11): someone
     whose account was cancelled, giving the right password, is not signed in (their user stays inactive) but gets
-    a former-member session (accounts.former) that leads to one page about the account. A wrong password, an
+    a former-member session (tickets.former) that leads to one page about the account. A wrong password, an
     unknown email or an account that was never cancelled get Django's one generic error, so the form reveals
     nothing without the password.
 

@@ -9,15 +9,14 @@ from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.exceptions import Refusal
 from accounts.models import Account
 from tickets import access
 from tickets.api.common import StrictFilterSet, business_rules, error_responses
 from tickets.api.serializers import CREATE_SERIALIZERS, TicketSerializer
 from tickets.api.views import CREATE_REQUEST, SUBMISSION_RULES, _reload
-from tickets.exceptions import Refusal
-
-from . import preview, services
-from .models import InboundMessage
+from tickets.inbound import preview, services
+from tickets.inbound.models import InboundMessage
 
 
 class InboundSerializer(serializers.ModelSerializer):

@@ -17,7 +17,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import services, tokens, two_factor
+from accounts.exceptions import Code, Refusal
 from accounts.invitations import invite
 from accounts.models import Account, Membership
 from billing.models import AddOn, CardOnFile, Invoice, License, Plan
@@ -32,9 +33,6 @@ from tickets.api.common import (
     business_rules,
     error_responses,
 )
-from tickets.exceptions import Code, Refusal
-
-from . import tokens, two_factor
 
 logger = logging.getLogger(__name__)
 

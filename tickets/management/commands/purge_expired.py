@@ -6,8 +6,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts import purge
 from accounts.models import Account
+from tickets import purge
 
 DELETED = [step.kind for step in purge.STEPS if step.kind != "tickets_redacted"]
 REDACTED = ["tickets_redacted", "log_entries_redacted", "exit_comments"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import queues
+from tickets.queues import views as queues
 
 app_name = "queues"
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.forms.fields import InvalidJSONInput
 from django.utils.html import format_html, format_html_join
 
+from accounts.vocabulary import Channel, ExitReason, Kind, Role
 from billing.models import (
     ACKNOWLEDGEMENT_TEXTS,
     REQUIRED_INFO_FIELDS,
@@ -24,7 +25,9 @@ from billing.models import (
     Route,
     Subscription,
 )
-from billing.policy_widgets import (
+from config.admin_mixins import ValidInitialIdsMixin
+from tickets import sla
+from tickets.desk.policy_widgets import (
     GridField,
     LinesField,
     LinesTextarea,
@@ -32,8 +35,6 @@ from billing.policy_widgets import (
     OrderedChoicesField,
     TableField,
 )
-from config.admin_mixins import ValidInitialIdsMixin
-from tickets.vocabulary import Channel, ExitReason, Kind, Role
 
 PORT_OUT_DENY_WARNING = (
     "K10: the port-out balance rule is “deny”. In the US the losing provider may not refuse a valid "
@@ -201,7 +202,7 @@ EDIT = "{}__edit"  # the widget's form field name beside the JSON field's own
 
 class PolicyForm(forms.ModelForm):
     """The policy as widgets; each JSON field also stays editable as JSON under "Advanced" (see
-    billing/policy_widgets.py for which wins). The model's validators and clean() check whatever is saved."""
+    tickets/desk/policy_widgets.py for which wins). The model's validators and clean() check whatever is saved."""
 
     intake_time_zone = forms.ChoiceField(choices=_time_zones, label="Intake time zone")
 
@@ -437,8 +438,6 @@ class PolicyAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
 
     @admin.display(description="Service-level targets (business hours)")
     def sla_targets__edit(self, obj: Policy) -> str:
-        from tickets import sla
-
         return _lines(
             (label, "first response {first_response:g} h, resolution {resolution:g} h".format(**sla.targets(obj, kind)))
             for kind, label in Kind.choices

@@ -15,9 +15,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from billing.models import ACKNOWLEDGEMENT_TEXTS, REQUIRED_INFO_FIELDS, Route
-
-from . import access, sla
-from .models import PORT_OUT_REJECTION_CODES, TRANSITIONS, Kind, LogChannel, State, Ticket
+from tickets import access, sla
+from tickets.inbound.models import InboundMessage
+from tickets.models import PORT_OUT_REJECTION_CODES, TRANSITIONS, Kind, LogChannel, State, Ticket
 
 # The details each kind shows on its page (admin field or display method names, in order).
 KIND_FIELDS: dict[str, list[str]] = {
@@ -296,8 +296,6 @@ class Event:
 
 def timeline(ticket: Ticket, user) -> list[Event]:
     """Transitions, comments and emails in and out, oldest first: three or four queries, whatever their number."""
-    from .inbound.models import InboundMessage
-
     events: list[Event] = []
     for row in access.history_for(user, ticket):
         if row.transition == "assign":

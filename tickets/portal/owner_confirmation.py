@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from .exceptions import Refusal
-from .verification_links import check_unused, confirm_with_link, read_token
+from accounts.exceptions import Refusal
+from tickets.verification_links import check_unused, confirm_with_link, read_token
 
 TEMPLATE = "portal/owner_confirmation.html"
 

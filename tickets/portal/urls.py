@@ -1,6 +1,8 @@
 from django.urls import include, path
 
-from . import account_export_views, verification_link_views, views
+from tickets.portal import account_export as account_export_views
+from tickets.portal import owner_confirmation as verification_link_views
+from tickets.portal import views
 
 portal_patterns = [
     path("", views.home, name="home"),

@@ -14,16 +14,15 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from accounts.exceptions import Code
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, CreditEntry, License, Policy, Route
 from billing.services import ComingBill, coming_bill, months_after
 from numbers.models import PhoneNumber
-
-from . import access
-from .exceptions import Code
-from .models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
-from .rules.objects import lower_plans, plans_back_up, plans_to_move_to, port_outs_pending
-from .rules.table import blockers
+from tickets import access
+from tickets.models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
+from tickets.rules.objects import lower_plans, plans_back_up, plans_to_move_to, port_outs_pending
+from tickets.rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
     Route.SELF_SERVICE: "It is completed at once, without waiting for an agent.",

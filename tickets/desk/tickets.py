@@ -18,18 +18,18 @@ from django.urls import get_script_prefix, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.exceptions import Refusal
 from accounts.models import Account, User
 from billing import services as billing_services
 from billing.models import AddOn, License, Plan
 from config.admin_mixins import ValidInitialIdsMixin
 from config.ids import as_id
 from numbers.models import PhoneNumber
-
-from . import access, admin_desk, selectors, services, sla, verification_links
-from .attachments import add_attachment, check_quota
-from .exceptions import Refusal
-from .forms import clean_attachment
-from .models import (
+from tickets import access, selectors, services, sla, verification_links
+from tickets.attachments import add_attachment, check_quota
+from tickets.desk import wording as admin_desk
+from tickets.desk.changelist import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
+from tickets.models import (
     OPEN_STATES,
     PORT_OUT_REJECTION_CODES,
     TRANSITIONS,
@@ -45,11 +45,12 @@ from .models import (
     Ticket,
     TransitionLog,
 )
-from .queue_admin import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
-from .rules.objects import plans_to_move_to
-from .rules.table import blockers
-from .sla import SlaStatusListFilter
-from .templatetags.portal_format import money
+from tickets.portal.forms import clean_attachment
+from tickets.portal.views import attachment_response
+from tickets.rules.objects import plans_to_move_to
+from tickets.rules.table import blockers
+from tickets.sla import SlaStatusListFilter
+from tickets.templatetags.portal_format import money
 
 # The desk's own names (SPEC §6): agents and managers work in "Exitdesk", not "Django administration".
 admin.site.site_header = "Exitdesk"
@@ -78,7 +79,7 @@ class TransitionLogInline(ReadOnlyInline):
 
 
 class CommentInline(admin.StackedInline):
-    """Adds a comment; the comments already made are read in the page's timeline (tickets.admin_desk)."""
+    """Adds a comment; the comments already made are read in the page's timeline (tickets.desk.wording)."""
 
     model = Comment
     extra = 1
@@ -286,8 +287,6 @@ class SlaFilter(admin.SimpleListFilter):
         return [("yes", "Open"), ("no", "Closed")]
 
     def queryset(self, request, queryset):
-        from .models import OPEN_STATES
-
         if self.value() == "yes":
             return queryset.filter(state__in=OPEN_STATES)
         if self.value() == "no":
@@ -376,7 +375,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         "kind",
         SlaFilter,
         "channel",
-        RouteListFilter,  # bounded lookups (tickets.queue_admin): no DISTINCT over every ticket
+        RouteListFilter,  # bounded lookups (tickets.desk.changelist): no DISTINCT over every ticket
         AssigneeListFilter,
         PolicyListFilter,
         "priority",
@@ -398,7 +397,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
     autocomplete_fields = ["assignee"]
     inlines = [CommentInline, AttachmentInline]  # the log, the comments and the emails: the page's timeline
     change_form_template = "admin/tickets/ticket/change_form.html"
-    # The page's fields follow the ticket's kind (tickets.admin_desk.KIND_FIELDS); staff write only these two here.
+    # The page's fields follow the ticket's kind (tickets.desk.wording.KIND_FIELDS); staff write only these two here.
     WRITABLE = ("assignee", "priority")
     fieldsets = [(None, {"fields": ["assignee", "priority", "channel_text", "route_text"]})]  # see get_fieldsets
 
@@ -419,7 +418,7 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         return access.may_submit_for_others(request.user)
 
     def get_fieldsets(self, request, obj=None):
-        """Only what this kind of request carries, each in words (tickets.admin_desk)."""
+        """Only what this kind of request carries, each in words (tickets.desk.wording)."""
         sets = [(None, {"fields": ["assignee", "priority", "channel_text", "route_text"]})]
         if obj is None:
             return sets
@@ -704,8 +703,6 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         ticket = get_object_or_404(self.get_queryset(request), pk=ticket_id)
-        from .views import attachment_response
-
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_id))
 
     def add_view(self, request, form_url="", extra_context=None):

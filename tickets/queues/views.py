@@ -24,12 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.exceptions import Refusal
 from accounts.models import User
 from config.ids import as_id
-
-from . import access, queue_render, selectors, services, sla
-from .exceptions import Refusal
-from .models import Kind, Ticket
+from tickets import access, selectors, services, sla
+from tickets.models import Kind, Ticket
+from tickets.queues import render as queue_render
 
 # -- access ---------------------------------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     sorts = [(key, label) for key, (label, _) in selectors.SORTS.items()]
     plans = all_plans if manager else []
     staff_choices = list(selectors.staff_choices().values_list("pk", "email")) if manager else []
-    # The filter form's options, built here rather than by template loops (tickets/queue_render.py).
+    # The filter form's options, built here rather than by template loops (tickets/queues/render.py).
     form = {
         "presets": queue_render.preset_links(presets, request.GET.get("preset", "")),
         "kind": queue_render.options(Kind.choices, filters.kind),

@@ -11,8 +11,7 @@ from django.utils.functional import cached_property
 
 from billing.models import Route
 from config.ids import as_id
-
-from . import access
+from tickets import access
 
 COUNT_CAP = 10_000
 

@@ -3,18 +3,17 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.exceptions import Refusal
 from accounts.models import Account, User
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, Policy
 from config.ids import as_id
 from numbers.models import PhoneNumber
-
-from .attachments import ATTACHMENT_TYPES, add_attachment, check_file
-from .exceptions import Refusal
-from .models import Attachment, ExitReason, Kind
-from .portal_selectors import national_number
-from .rules.objects import plans_to_move_to
-from .services import CANCELLATION_KINDS, COMMENT_MAX, Request
-from .templatetags.portal_format import money
+from tickets.attachments import ATTACHMENT_TYPES, add_attachment, check_file
+from tickets.models import Attachment, ExitReason, Kind
+from tickets.portal.selectors import national_number
+from tickets.rules.objects import plans_to_move_to
+from tickets.services import CANCELLATION_KINDS, COMMENT_MAX, Request
+from tickets.templatetags.portal_format import money
 
 # The Refusal.field names of tickets.services → this module's field names.
 REFUSAL_FIELDS = {"number": "numbers", "company_or_account_id": "company"}

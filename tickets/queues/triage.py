@@ -8,15 +8,14 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.exceptions import Refusal
 from accounts.models import Membership
 from tickets import access
-from tickets.exceptions import Refusal
+from tickets.inbound import services
+from tickets.inbound.models import InboundMessage
 from tickets.models import Kind
-from tickets.queues import _nav, staff_view
-
-from . import services
-from .forms import ConvertForm
-from .models import InboundMessage
+from tickets.queues.triage_forms import ConvertForm
+from tickets.queues.views import _nav, staff_view
 
 PAGE_SIZE = 25
 

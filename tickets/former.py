@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
+from accounts.models import Account, Membership, User
 from tickets import access
 from tickets.models import OPEN_STATES, Kind, Ticket
 from tickets.rules.table import blockers
-
-from .models import Account, Membership, User
 
 SESSION_KEY = "_former_member"
 

@@ -42,6 +42,7 @@ from importlib import import_module
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.core.cache import caches
 from django.db import models, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -254,8 +255,6 @@ def _delete_sessions(account_id: int, keys: list[str]) -> dict[str, int]:
     store = _session_store()
     deleted, _ = store.get_model_class().objects.filter(session_key__in=keys).delete()
     if hasattr(store, "cache_key_prefix"):  # cached_db: the cached copy goes too
-        from django.core.cache import caches
-
         caches[settings.SESSION_CACHE_ALIAS].delete_many([store.cache_key_prefix + key for key in keys])
     return {"sessions": deleted}
 

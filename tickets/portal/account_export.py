@@ -6,9 +6,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import portal_selectors as selectors
-from .account_export import export_account_data
-from .exceptions import Refusal
+from accounts.exceptions import Refusal
+from tickets.account_export import export_account_data
+from tickets.portal import selectors
 
 
 @never_cache

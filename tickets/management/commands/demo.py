@@ -27,6 +27,7 @@ from accounts import services, two_factor
 from accounts.models import STAFF_GROUP_AGENTS, STAFF_GROUP_MANAGERS, Account, Membership, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Plan
 from numbers.models import PhoneNumber
+from tickets.demo import FORMER_LOGINS, load_demo_tickets
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_PIN = "2468"  # every demo account's port-out PIN
@@ -308,11 +309,10 @@ class Command(BaseCommand):
     # -- tickets -------------------------------------------------------------------------------------------
     def load_tickets(self, accounts: dict[str, Account], staff: dict[str, User]) -> None:
         """Tickets of every kind in every state, through the workflow's own services."""
-        from tickets.demo import FORMER_LOGINS, load_demo_tickets
-
         load_demo_tickets(accounts, staff)
         self.logins += FORMER_LOGINS  # SPEC §4: a cancelled account's owner signs in to the former-member page
         try:
+            # an app that may be left out
             from tickets.inbound.demo import load_demo_emails
         except ImportError:  # the email channel's app is not installed
             return
