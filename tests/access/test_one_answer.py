@@ -17,7 +17,7 @@ from tests.factories import PIN, StaffFactory, move_account
 from tests.queues.conftest import ticket
 from tickets import access, services
 from tickets.desk.tickets import RecordRequestForm
-from tickets.forms import KIND_FORMS
+from tickets.portal.forms import KIND_FORMS
 from tickets.models import Kind
 
 pytestmark = pytest.mark.django_db
