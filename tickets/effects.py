@@ -92,7 +92,7 @@ def cancel_account(ticket: Ticket) -> None:
     events.numbers_left(account, events.read_numbers(released), ticket)
     REFUNDS[policy.refunds](account, ticket)  # K4, S7
     if Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now):
-        events.subscription_changed(account, Subscription.objects.get(account=account), "ended", ticket)
+        events.subscription_changed(account, Subscription.objects.get(account=account), events.ENDED, ticket)
     ending = list(account.addons.filter(status=AddOn.Status.ACTIVE).values_list("pk", flat=True))
     AddOn.objects.filter(pk__in=ending).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
     events.addons_changed(account, events.read_addons(ending), ticket)
@@ -197,7 +197,7 @@ def reactivate_account(ticket: Ticket) -> None:
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
     subscription, restored = restore_billing(account, now)  # K9: seats, licenses, add-ons and a billing date ahead
     if subscription is not None:
-        events.subscription_changed(account, subscription, "restored", ticket)
+        events.subscription_changed(account, subscription, events.RESTORED, ticket)
     events.addons_changed(account, events.read_addons(restored), ticket)
     if account.plan.policy.credit_at_cancellation == Policy.CreditAtCancellation.KEEP:
         _restore_forfeited_credit(account, ticket)  # U7
@@ -231,7 +231,7 @@ def reduce_license(ticket: Ticket) -> None:
     events.license_changed(ticket.account, license_, previous, ticket)
     subscription = lower_seats(license_, ticket.quantity or 0)
     if subscription is not None:
-        events.subscription_changed(ticket.account, subscription, "seats", ticket)
+        events.subscription_changed(ticket.account, subscription, events.SEATS, ticket)
 
 
 def release_numbers(ticket: Ticket) -> None:
@@ -282,7 +282,7 @@ def downgrade(ticket: Ticket) -> None:
     Account.objects.filter(pk=ticket.account_id).update(plan=target)
     ticket.account.plan = target
     subscription = Subscription.objects.filter(account_id=ticket.account_id).select_related("downgraded_from").first()
-    events.subscription_changed(ticket.account, subscription, "plan", ticket)
+    events.subscription_changed(ticket.account, subscription, events.PLAN, ticket)
     if subscription is None:
         return
     remembered = subscription.downgraded_from

@@ -81,6 +81,9 @@ TICKET_FIELDS: dict[str, Any] = {
     "rejection_reason": lambda t: t.rejection_reason,
 }
 TICKET_EVENT_FIELDS = access.event_ticket_fields(TICKET_FIELDS)
+# What a `subscription.changed` says changed: the account's cancellation ended it, its reactivation restored it, a
+# seat-license cancellation lowered the seats, a downgrade moved the plan.
+ENDED, RESTORED, SEATS, PLAN = SUBSCRIPTION_CHANGES = ("ended", "restored", "seats", "plan")
 
 
 def _ticket_numbers(ticket: Ticket) -> list[str]:

@@ -8,14 +8,17 @@ run on PostgreSQL too (DATABASE_URL=postgres://…).
 import datetime as dt
 import json
 
+import jsonschema
 import pytest
 import time_machine
+from drf_spectacular.generators import SchemaGenerator
 
 from accounts import lifecycle, purge
 from accounts import services as provisioning
 from accounts.models import Account, OutboxEvent, Tombstone
 from accounts.outbox import EventType, record
 from billing.models import AddOn, Plan
+from tickets.api.events import component_name
 from tickets.exceptions import Refusal
 from tickets.models import Kind, LogChannel, State
 from tickets.services import add_comment, transition_ticket
@@ -76,6 +79,34 @@ def monday():
         yield traveller
 
 
+@pytest.fixture(scope="module")
+def documented():
+    """The OpenAPI schema's event components, as JSON Schema (3.0's `nullable` spelt as a null type), closed: a body
+    holds exactly the properties its component documents."""
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]
+    return {"components": _json_schema(components)}
+
+
+def _json_schema(node):
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        node = {"anyOf": [node, {"type": "null"}]}
+    elif node.get("type") == "object" and "properties" in node:
+        node["additionalProperties"] = False
+    return node
+
+
+def assert_documented(events, documented) -> None:
+    """Each body is what the schema's component of its type says, no more and no less (SPEC §6a)."""
+    for event in events:
+        component = {"$ref": f"#/components/schemas/{component_name(EventType(event['type']))}", **documented}
+        jsonschema.validate(event, component)
+
+
 def bodies(account) -> list[dict]:
     """What receivers see of the account's events, in their order."""
     return [event.body() for event in OutboxEvent.objects.filter(account=account).order_by("sequence")]
@@ -127,7 +158,7 @@ def ask(desk, submit, kind, **fields):
     return submit(desk, kind, requester=requester, authorized_name=requester.full_name, **PERSONAL, **fields)
 
 
-def test_every_kind_walked_to_completion_tells_each_step_and_its_effects_in_order(cast, submit, monday):
+def test_every_kind_walked_to_completion_tells_each_step_and_its_effects_in_order(cast, submit, monday, documented):
     # SPEC §6a; rules K8, K9 (the cancellation releases the numbers, the reactivation brings the add-ons back)
     desk = kixie_desk(cast)
     account = desk.account
@@ -202,9 +233,10 @@ def test_every_kind_walked_to_completion_tells_each_step_and_its_effects_in_orde
     cancelled = of_ticket(events, walked[Kind.ACCOUNT_CANCELLATION])
     assert [s["data"]["transition"]["by"] for s in cancelled] == ["staff", "system", "staff", "staff"]
     assert_nothing_secret(events, desk.owner.full_name, desk.billing_admin.full_name, desk.owner.email)
+    assert_documented(events, documented)
 
 
-def test_the_completions_name_numbers_plans_licenses_and_add_ons_by_their_public_ids(cast, submit, monday):
+def test_the_completions_name_numbers_plans_licenses_and_add_ons_by_their_public_ids(cast, submit, monday, documented):
     # SPEC §6a; rules K5 (the seats off the bill), K2 (the plan at once), A7, A8 (add-on tiers)
     desk = cast("avoxi")
     account = desk.account
@@ -220,6 +252,7 @@ def test_the_completions_name_numbers_plans_licenses_and_add_ons_by_their_public
     assert [e["type"] for e in of_ticket(events, change)] == STEPS
     assert {e["data"]["ticket"]["tier"] for e in of_ticket(events, change)} == {"Jetpack Plus"}
     assert_nothing_secret(events, desk.owner.full_name, desk.billing_admin.full_name)
+    assert_documented(events, documented)
     effects = [e for e in events if not e["type"].startswith("ticket.")]
     assert [e["type"] for e in effects] == ["addon.changed", "number.released", "addon.cancelled"]
     tier, released, ended = (e["data"] for e in effects)
@@ -272,7 +305,7 @@ def test_a_license_cancellation_tells_the_license_and_the_seats_billed(cast, sub
     }
 
 
-def test_closed_cases_are_told_rejected_or_withdrawn(cast, submit, monday):
+def test_closed_cases_are_told_rejected_or_withdrawn(cast, submit, monday, documented):
     # SPEC §6a; rules K8, U5: the cancellation closes the other open cases as the system, each an event
     desk = kixie_desk(cast)
     lines = [provisioning.add_number(account=desk.account, number=f"+1202555019{i}") for i in range(2)]
@@ -306,6 +339,7 @@ def test_closed_cases_are_told_rejected_or_withdrawn(cast, submit, monday):
     cancelled_at = types.index("account.cancelled")
     assert types[cancelled_at : cancelled_at + 3] == ["account.cancelled", "ticket.rejected", "number.released"]
     assert_nothing_secret(events, desk.owner.full_name, desk.billing_admin.full_name, desk.owner.email)
+    assert_documented(events, documented)
 
 
 def test_a_rolled_back_completion_leaves_no_event(cast, submit, in_business_hours):
@@ -332,7 +366,7 @@ def test_a_rolled_back_completion_leaves_no_event(cast, submit, in_business_hour
 
 
 def test_cancel_reactivate_cancel_purge_is_told_in_order_and_the_purge_keeps_the_events(
-    cast, submit, in_business_hours
+    cast, submit, in_business_hours, documented
 ):
     # SPEC §6a; rules U6, U7: the account's moves, in order; the purge deletes the account's data, not its events
     desk = cast("kustomer")
@@ -379,6 +413,7 @@ def test_cancel_reactivate_cancel_purge_is_told_in_order_and_the_purge_keeps_the
     # The purge redacted the tickets; the events never named the customer in the first place.
     assert not [w for e in events for w in words_in(e["data"]) if "customer" in w and "kustomer" in w.lower()]
     assert_nothing_secret(events, desk.owner.full_name, desk.billing_admin.full_name, desk.owner.email)
+    assert_documented(events, documented)
     assert "number.released" in json.dumps([e["type"] for e in events])
 
 
@@ -392,3 +427,15 @@ def test_a_stale_whole_row_save_of_the_account_keeps_the_event_numbering(cast):
     second = record(desk.account, EventType.ACCOUNT_REACTIVATED, {})
     assert second.sequence == 2
     assert Account.objects.get(pk=desk.account.pk).legal_hold_reason == "Subpoena 42"
+
+
+def test_the_schema_describes_every_event_body(client):
+    # SPEC §6a, issue 26 "Must show": a component per type, and the catalogue under x-webhooks
+    schema = client.get("/api/schema/?format=json").json()
+    for event_type in EventType:
+        name = component_name(event_type)
+        assert schema["components"]["schemas"][name]["properties"]["type"]["enum"] == [event_type.value]
+        body = schema["x-webhooks"][event_type.value]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": f"#/components/schemas/{name}"}
+    ticket = schema["components"]["schemas"]["EventTicket"]["properties"]
+    assert set(ticket) == TICKET_KEYS
