@@ -48,7 +48,9 @@ def record(account: Account, type: EventType | str, data: dict[str, Any]) -> Out
     account waits for this one to commit and gets the next number; numbers rise in commit order with no gaps.
     """
     event_type = EventType(type)
-    with transaction.atomic():
+    # No savepoint of its own: the event stands or falls with the caller's transaction (and two round trips a change
+    # fewer); called outside one, this block is the transaction.
+    with transaction.atomic(savepoint=False):
         Account.objects.filter(pk=account.pk).update(event_sequence=F("event_sequence") + 1)
         sequence = Account.objects.filter(pk=account.pk).values_list("event_sequence", flat=True).get()
         account.event_sequence = sequence
