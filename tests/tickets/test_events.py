@@ -13,12 +13,13 @@ import pytest
 import time_machine
 from drf_spectacular.generators import SchemaGenerator
 
-from accounts import lifecycle, purge
+from accounts import lifecycle
 from accounts import services as provisioning
 from accounts.exceptions import Refusal
 from accounts.models import Account, OutboxEvent, Tombstone
 from accounts.outbox import EventType, record
 from billing.models import AddOn, Plan
+from tickets import purge
 from tickets.api.events import component_name
 from tickets.models import Kind, LogChannel, State
 from tickets.services import add_comment, transition_ticket
