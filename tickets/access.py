@@ -19,6 +19,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from accounts.models import Account, Membership
 from billing.models import Route
 
+from .kinds import registry
+
 if TYPE_CHECKING:
     from .models import Comment, Ticket, TransitionLog
 
@@ -475,12 +477,8 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     reach customers through public comments. Once the account is not active, nobody hears about its other cases:
     its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
     "Account lifecycle")."""
-    from .models import Kind
-
-    if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
-        Kind.ACCOUNT_CANCELLATION,
-        Kind.REACTIVATION,
-    ):
+    kind = registry.spec(ticket.kind)  # which kinds still write, and which reach the owner: their specs say
+    if ticket.account.status != Account.Status.ACTIVE and not kind.writes_once_closed:
         return []
     emails: list[str] = []
     members = dict(ticket.account.memberships.values_list("user_id", "user__email"))
@@ -488,7 +486,7 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
         emails.append(members[ticket.requester_id])
     if "@" in ticket.contact and ticket.contact not in emails:
         emails.append(ticket.contact)
-    if event == "completed" and ticket.kind == Kind.ACCOUNT_CANCELLATION:
+    if event == "completed" and kind.closes_account:
         owner = ticket.account.owner
         if owner and owner.email not in emails:
             emails.append(owner.email)

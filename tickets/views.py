@@ -27,6 +27,7 @@ from .forms import (
     PortOutLockForm,
     add_refusal,
 )
+from .kinds import registry
 from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
 from .notifications import send_meeting_request
 from .services import (
@@ -129,7 +130,7 @@ def products(request: HttpRequest, account_id: str) -> HttpResponse:
     account = membership.account
     policy = account.plan.policy
     addons = [
-        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
+        (addon, registry.route_for(policy, Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
     ]
     return render_page(
@@ -217,8 +218,9 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
 def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpResponse:
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
-    if kind == Kind.ACCOUNT_CANCELLATION:
-        return redirect("portal:cancel", account_id=account_id)
+    spec = registry.specs().get(kind)
+    if spec is not None and spec.flow:  # a kind with its own pages (an account cancellation)
+        return redirect(spec.flow, account_id=account_id)
     if kind not in KIND_FORMS:
         raise Http404("No such request.")
     policy = account.plan.policy
@@ -248,14 +250,14 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
         form = form_class(initial=initial, **form_kwargs)
 
     addon = None
-    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
+    if "addon" in form.fields:  # a request about one add-on takes that add-on's route (A8, A9, A11)
         addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
         addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
-    route = policy.route_for(kind, addon.route_key if addon else None)
+    route = spec.route(policy, addon.route_key if addon else None)
     unavailable = "" if selectors.kind_applies(account, kind) else _unavailable_sentence(account, kind)
     return render_page(
         request,
-        f"portal/request_{kind}.html",
+        spec.template,
         _context(
             membership,
             form=form,
@@ -273,13 +275,9 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
 
 
 def _unavailable_sentence(account: Account, kind: str) -> str:
-    policy = account.plan.policy
-    if kind == Kind.REACTIVATION:
-        if policy.reactivation == policy.Reactivation.NEVER:
-            return "A cancelled account cannot be reactivated on this plan; a returning customer starts a new account."
-        if account.status == Account.Status.ACTIVE:
-            return "This account is active: there is nothing to reactivate."
-        return "The reactivation window has closed: the account's data is deleted and a new account is needed."
+    unavailable = registry.spec(kind).unavailable  # a kind's own sentence (a reactivation's window), where it has one
+    if unavailable is not None:
+        return unavailable(account)
     if account.status != Account.Status.ACTIVE:
         return "This account is not active."
     return f"There is nothing on this account {_a_kind(kind)} could be about."

@@ -25,6 +25,8 @@ from accounts.models import Account, Membership
 from tickets import access, services, verification_links
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment
 from tickets.exceptions import Code, Refusal
+from tickets.kinds import registry
+from tickets.kinds.serializers import TicketCreateSerializer
 from tickets.models import (
     TRANSITIONS,
     Attachment,
@@ -52,7 +54,6 @@ from .serializers import (
     CREATE_SERIALIZERS,
     AttachmentSerializer,
     CommentSerializer,
-    TicketCreateSerializer,
     TicketSerializer,
     TransitionSerializer,
 )
@@ -247,7 +248,7 @@ class TicketList(generics.ListAPIView):
                 {"requester": ["Staff submit on a customer's behalf: give the member's user id."]}
             )
         members = Membership.objects.select_related("user").filter(account=account, user_id=values["requester"])
-        if values["kind"] != Kind.REACTIVATION:  # a reactivation is asked by someone whose access was removed
+        if not registry.spec(values["kind"]).asked_by_former_members:  # e.g. a reactivation (K9, U7)
             members = members.filter(user__is_active=True)
         membership = members.first()
         if membership is None:
