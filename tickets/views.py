@@ -129,19 +129,27 @@ def products(request: HttpRequest, account_id: str) -> HttpResponse:
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
     policy = account.plan.policy
+    kinds = selectors.requestable_kinds(account, membership.role)
+
+    def links(section: str, item, **facts) -> list[tuple[str, str, str]]:
+        return registry.product_links(kinds, section, item, facts)  # each kind offers its own (tickets/kinds/)
+
     addons = [
-        (addon, registry.route_for(policy, Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
+        (addon, route, tiers, links("addons", addon, route=route, tiers=tiers))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
+        for route, tiers in [
+            (registry.route_for(policy, Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
+        ]
     ]
     return render_page(
         request,
         "portal/products.html",
         _context(
             membership,
-            licenses=account.licenses.all(),
-            numbers=account.numbers.on_account(),
+            licenses=[(license_, links("licenses", license_)) for license_ in account.licenses.all()],
+            numbers=[(number, links("numbers", number)) for number in account.numbers.on_account()],
             addons=addons,
-            kinds=selectors.requestable_kinds(account, membership.role),
+            kinds=kinds,
             routes=dict(Route.choices),
         ),
     )

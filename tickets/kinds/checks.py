@@ -22,6 +22,7 @@ def kinds_complete(app_configs=None, **kwargs) -> list[Error]:
 
 
 def _spec_errors(kind: str, spec) -> list[Error]:
+    kind = str(kind)  # the value, not the enum member's name
     errors = []
     if kind not in Kind.values:
         errors.append(Error(f"The spec of {kind!r} names no kind of Kind.", id="kinds.E002"))

@@ -68,6 +68,18 @@ def route_for(policy: Any, kind: str, addon_key: str | None = None) -> str:
     return spec(kind).route(policy, addon_key)
 
 
+def product_links(kinds: list[str], section: str, item: Any, facts: Mapping) -> list[tuple[str, str, str]]:
+    """The links the products page shows beside one item (a license, a number, an add-on): (kind, label, query)
+    for each of `kinds` (those the member may ask for now) whose spec offers one there."""
+    links = []
+    for kind in kinds:
+        offer = spec(kind).product_link
+        link = offer(section, item, facts) if offer else None
+        if link is not None:
+            links.append((kind, *link))
+    return links
+
+
 class View(Mapping):
     """A read-only table keyed by kind, read from the registry when asked (never copied at import, so a module
     imported before the kinds are loaded still sees all of them). Kinds whose part is None are left out."""
