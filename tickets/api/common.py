@@ -82,8 +82,6 @@ def account_for(request, pk: int, *, part: str | None = None, provision: str | N
     return account
 
 
-
-
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
