@@ -70,6 +70,7 @@ SPEC = registry.register(
         export_columns=("numbers",),
         form=NumberCancellationForm,
         template="portal/request_number_cancellation.html",
+        numbers_doing="cancelled",
         product_link=product_link,
     )
 )

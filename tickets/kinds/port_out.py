@@ -128,6 +128,7 @@ SPEC = registry.register(
         form=PortOutForm,
         template="portal/request_port_out.html",
         ports_numbers=True,
+        numbers_doing="ported out",
         product_link=product_link,
     )
 )

@@ -37,11 +37,15 @@ def load() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
+    _loaded = True  # before the imports: a kind module asking the registry while it loads does not loop
     package = __name__.rpartition(".")[0]
-    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if module.name not in HELPERS and not module.name.startswith("_"):
-            importlib.import_module(f"{package}.{module.name}")
+    try:
+        for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            if module.name not in HELPERS and not module.name.startswith("_"):
+                importlib.import_module(f"{package}.{module.name}")
+    except BaseException:
+        _loaded = False  # a kind that fails to import fails every question, never leaves a registry short of it
+        raise
 
 
 def specs() -> dict[str, Any]:

@@ -132,6 +132,8 @@ class KindSpec:
     # Its numbers are in flight while it is open (porting out): marked at submission, freed when it closes
     # without completing; the owner is alerted at once, and the approval sets the day they move (FOC).
     ports_numbers: bool = False
+    # Its open request ties up its numbers (no other request may take them): what is being done to them, in words.
+    numbers_doing: str | None = None
     # The products page: links this kind offers beside an item; (section, item, facts) → (label, query) or None.
     product_link: Callable[[str, Any, Mapping], tuple[str, str] | None] | None = None
 

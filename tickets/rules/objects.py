@@ -18,9 +18,13 @@ from billing.models import License, Plan, Policy
 from config.ids import as_id
 
 from ..exceptions import Code, Refusal
+from ..kinds import registry
 from ..models import OPEN_STATES, Kind, Ticket
 
-NUMBER_KINDS = {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}
+
+def number_kinds() -> list[str]:
+    """The kinds whose open request ties up its numbers (each spec's `numbers_doing`: a cancellation, a port-out)."""
+    return registry.kinds_where(lambda spec: spec.numbers_doing)
 
 
 def instance(model, value, account: Account, what: str):
@@ -54,9 +58,10 @@ def check_one_open_request(kind: str, *, account=None, license=None, addon=None)
 def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
     """The numbers chosen, each on this account and free for a request of `kind`, read in one query."""
     wanted = {v.pk if hasattr(v, "pk") else v for v in values}
-    statuses = ["active", "porting_out"] if kind == Kind.NUMBER_CANCELLATION else ["active"]
+    # A port-out takes active numbers only; a cancellation also one still marked porting out.
+    statuses = ["active"] if registry.spec(kind).ports_numbers else ["active", "porting_out"]
     # Per number, the first open request of a number kind it is in (the same kind first).
-    busy = Ticket.objects.filter(numbers=OuterRef("pk"), kind__in=NUMBER_KINDS, state__in=OPEN_STATES).order_by(
+    busy = Ticket.objects.filter(numbers=OuterRef("pk"), kind__in=number_kinds(), state__in=OPEN_STATES).order_by(
         Case(When(kind=kind, then=0), default=1), "pk"
     )
     found = list(
@@ -68,7 +73,7 @@ def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
         if number.busy_kind == kind:
             raise already_requested(kind, f"The number {number}", number.busy_ticket)
         if number.busy_kind:
-            doing = "ported out" if number.busy_kind == Kind.PORT_OUT else "cancelled"
+            doing = registry.spec(number.busy_kind).numbers_doing
             raise Refusal(
                 Code.NUMBER_BUSY,
                 f"The number {number} is being {doing} (request #{number.busy_ticket}); "
