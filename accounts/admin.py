@@ -88,6 +88,14 @@ class UserAdmin(DjangoUserAdmin):
             password.widget = PasswordSummaryWidget()
         return form
 
+    def get_search_results(self, request, queryset, search_term):
+        """The ticket form's assignee search offers whom a ticket may be given to (tickets.access.assignable_staff),
+        as the queues do."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == "ticket" and request.GET.get("field_name") == "assignee":
+            queryset = queryset.filter(pk__in=access.assignable_staff().values("pk"))
+        return queryset, may_have_duplicates
+
 
 class MembershipFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:

@@ -80,8 +80,8 @@ def former_accounts(user: User) -> list[FormerAccount]:
         )
         refusals = blockers(account, Kind.REACTIVATION)
         refusal = refusals[0].detail if refusals else ""
-        if not refusal and not policy.allows_role(Kind.REACTIVATION, membership.role):
-            roles = ", ".join(Membership.Role(r).label for r in policy.roles_for(Kind.REACTIVATION)) or "nobody"
+        if not refusal and not access.may_request(policy, membership.role, Kind.REACTIVATION):
+            roles = access.requesting_roles(policy, Kind.REACTIVATION)
             refusal = f"A reactivation is asked for by the account's {roles}; you can ask them, or contact us."
         shown.append(
             FormerAccount(

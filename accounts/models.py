@@ -1,3 +1,4 @@
+import base64
 import secrets
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from tickets.vocabulary import LogChannel, Role
@@ -121,6 +123,9 @@ class Account(models.Model):
     purge_claim = models.CharField(max_length=32, blank=True, editable=False)
     purge_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     legal_hold = models.BooleanField(default=False, help_text="Blocks the purge while set.")
+    # The sequence of the account's last outbox event (accounts.outbox.record): bumped by an UPDATE, which locks the
+    # row until the change commits, so one account's events are numbered in commit order on PostgreSQL and SQLite.
+    event_sequence = models.PositiveBigIntegerField(default=0, editable=False)
     legal_hold_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -323,3 +328,43 @@ class Tombstone(models.Model):
 
     def __str__(self) -> str:
         return f"Tombstone of {self.account_code}"
+
+
+def new_message_id() -> str:
+    """An event's public id and its `webhook-id`: `msg_` and 26 random base-32 characters."""
+    return "msg_" + base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()[:26]
+
+
+class OutboxEvent(models.Model):
+    """One state change worth telling the provider's systems (SPEC §6a), written in the transaction of the change.
+
+    Rows are written by accounts.outbox.record only; a rolled-back change leaves none. The body names things by
+    public ids and is what every webhook endpoint receives, unchanged on every retry.
+    """
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_message_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="outbox_events")
+    sequence = models.PositiveBigIntegerField(help_text="Per account, rising from 1, with no gaps.")
+    type = models.CharField(max_length=40, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "sequence"], name="outbox_event_account_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.sequence} ({self.public_id})"
+
+    def body(self) -> dict:
+        """The JSON body of SPEC §6a: id, type, created_at, account (public id), sequence, data."""
+        return {
+            "id": self.public_id,
+            "type": self.type,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "account": self.account.account_id,
+            "sequence": self.sequence,
+            "data": self.data,
+        }

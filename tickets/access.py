@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import Permission
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from accounts.models import Account, Membership
-from billing.models import Route
+from accounts.models import Account, Membership, User
+from billing.models import Policy, Route
 
 from .kinds import registry
 
@@ -130,8 +131,6 @@ def is_former_member(user) -> bool:
 def former_member_by_email(email: str):
     """The former member (a customer of a cancelled, not purged, account) with this address, or None: the email
     channel's sender and the password reset's addressee once their access was removed."""
-    from accounts.models import User
-
     if not email:
         return None
     former = Membership.objects.filter(account__status__in=FORMER_ACCOUNT_STATUSES).values("user_id")
@@ -141,11 +140,22 @@ def former_member_by_email(email: str):
 def former_requesters(account: Account):
     """Who may be recorded as asking for this cancelled account's reactivation: its former members (their access
     was removed, K8, U5); nobody for an account that is not cancelled."""
-    from accounts.models import User
-
     if account.status not in FORMER_ACCOUNT_STATUSES:
         return User.objects.none()
     return User.objects.filter(memberships__account=account, is_staff=False).distinct()
+
+
+def requester_choices(account: Account | int) -> QuerySet[User]:
+    """Who may be recorded as asking for a request on this account, the one answer the API's `requester` and the
+    admin's "Record a request" both take: an active account's active customers among its members; a cancelled
+    account's former members (their access was removed, K8, U5: they ask for its reactivation); nobody of any other
+    account (purged). Staff are never requesters. Whether their role may ask for the kind is may_request's."""
+    return User.objects.filter(
+        Q(memberships__account__status=Account.Status.ACTIVE, is_active=True)
+        | Q(memberships__account__status__in=FORMER_ACCOUNT_STATUSES),
+        memberships__account=account,
+        is_staff=False,
+    ).distinct()
 
 
 def only_former(memberships) -> bool:
@@ -391,6 +401,27 @@ def may_assign(user, ticket: Ticket, assignee) -> bool:
     return assignee is not None and assignee.pk == getattr(user, "pk", None) and may_claim(user, ticket)
 
 
+def _holders_of(perm: str) -> Q:
+    """The users holding this Django permission: superusers, and through their groups or their own permissions."""
+    app_label, codename = perm.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    through_group = User.groups.through.objects.filter(group__permissions__in=permission).values("user_id")
+    own = User.user_permissions.through.objects.filter(permission__in=permission).values("user_id")
+    return Q(is_superuser=True) | Q(pk__in=through_group) | Q(pk__in=own)
+
+
+def assignable_staff() -> QuerySet[User]:
+    """Whom a ticket may be given to, in every list and check of assignees (the queues, their bulk assignment, the
+    admin's form and filter, tickets.services.assign_ticket): active staff who work tickets (view_ticket). Staff in
+    no group hold no permission and see nothing (this module's rule), so nobody gives them a ticket."""
+    staff = User.objects.filter(is_staff=True, is_active=True)
+    return staff.filter(_holders_of("tickets.view_ticket")).order_by("email")
+
+
+def may_be_assigned(user) -> bool:
+    return user is not None and assignable_staff().filter(pk=user.pk).exists()
+
+
 def may_assign_anyone(user) -> bool:
     return staff_may(user, ASSIGN_PERMISSION)
 
@@ -400,6 +431,17 @@ def may_provision(user, part: str) -> bool:
     if part == "accounts":
         return staff_may(user, "accounts.add_account")
     return staff_may(user, ACCOUNT_PARTS[part][2])
+
+
+def may_request(policy: Policy, role: str | None, kind: str) -> bool:
+    """S4, A5, U1: whether a member in this role may request this kind, on an account of this policy (its
+    request_roles): the portal's links and pages, its offers (K1's downgrade), the submission and the way back ask."""
+    return policy.allows_role(kind, role)
+
+
+def requesting_roles(policy: Policy, kind: str) -> str:
+    """The roles that may request this kind, as a refusal names them ("Owner, Super admin"; "nobody")."""
+    return ", ".join(Membership.Role(role).label for role in policy.roles_for(kind)) or "nobody"
 
 
 def may_submit_for_others(user) -> bool:

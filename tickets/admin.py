@@ -226,10 +226,8 @@ class RecordRequestForm(forms.Form):
         if account is None:
             return
         self.fields["account"].initial = account.pk
-        if account.status == Account.Status.ACTIVE:
-            requesters = User.objects.filter(memberships__account=account, is_active=True, is_staff=False).distinct()
-        else:
-            requesters = access.former_requesters(account)
+        requesters = access.requester_choices(account)
+        if account.status != Account.Status.ACTIVE:
             # Former members ask for one thing: the account back.
             self.fields["kind"].choices = [(Kind.REACTIVATION, Kind.REACTIVATION.label)]
             self.fields["kind"].initial = Kind.REACTIVATION
@@ -443,6 +441,12 @@ class TicketAdmin(ValidInitialIdsMixin, admin.ModelAdmin):
         writable = access.writable_ticket_fields(request.user, obj)
         shown = {name for _, options in self.get_fieldsets(request, obj) for name in options["fields"]}
         return sorted(name for name in shown if name not in self.WRITABLE or name not in writable)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """The assignee is one of tickets.access.assignable_staff, as in the queues (not any staff account)."""
+        if db_field.name == "assignee":
+            kwargs["queryset"] = access.assignable_staff()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -143,7 +143,7 @@ def kind_applies(account: Account, kind: str) -> bool:
 def requestable_kinds(account: Account, role: str) -> list[str]:
     """S4, A5, U1: the kinds this role may request on this account now, in the order of Kind."""
     policy = account.plan.policy
-    return [kind for kind in Kind.values if policy.allows_role(kind, role) and kind_applies(account, kind)]
+    return [kind for kind in Kind.values if access.may_request(policy, role, kind) and kind_applies(account, kind)]
 
 
 def takes_cancellations_on_the_web(policy: Policy) -> bool:
@@ -296,7 +296,9 @@ def retention_offers(account: Account, role: str, reason: str | None = None) -> 
     is always possible). Without an answer yet: every offer some answer could lead to."""
     policy = account.plan.policy
     offers = policy.offers_for_reason(reason)
-    if "downgrade" in offers and not (policy.allows_role(Kind.DOWNGRADE, role) and lower_plans(account).exists()):
+    if "downgrade" in offers and not (
+        access.may_request(policy, role, Kind.DOWNGRADE) and lower_plans(account).exists()
+    ):
         offers.remove("downgrade")
     return offers
 

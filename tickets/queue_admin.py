@@ -9,9 +9,10 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from accounts.models import User
 from billing.models import Route
 from config.ids import as_id
+
+from . import access
 
 COUNT_CAP = 10_000
 
@@ -62,7 +63,7 @@ class AssigneeListFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        staff = User.objects.filter(is_staff=True, is_active=True).order_by("email").values_list("pk", "email")
+        staff = access.assignable_staff().values_list("pk", "email")
         return [("none", "Unassigned")] + [(str(pk), email) for pk, email in staff]
 
     def queryset(self, request, queryset):

@@ -382,7 +382,7 @@ def assign(request: HttpRequest) -> HttpResponseRedirect:
         assignee = None
     else:
         pk = as_id(target)
-        assignee = User.objects.filter(pk=pk, is_staff=True, is_active=True).first() if pk else None
+        assignee = access.assignable_staff().filter(pk=pk).first() if pk else None
         if assignee is None:
             messages.error(request, "Choose an active member of staff.")
             return _back(request)

@@ -280,8 +280,8 @@ def _check_requester(account: Account, policy, kind: str, requester: User) -> No
     # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
     if role is None or not (requester.is_active or registry.spec(kind).asked_by_former_members):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "You are not a member of this account.")
-    if not policy.allows_role(kind, role):
-        allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+    if not access.may_request(policy, role, kind):
+        allowed = access.requesting_roles(policy, kind)
         raise Refusal(
             Code.ROLE_NOT_ALLOWED,
             f"Your role ({Membership.Role(role).label}) may not request a {Kind(kind).label.lower()}; "
@@ -575,7 +575,7 @@ def assign_ticket(
     3. Write the assignee and a log row (transition `assign`, note "from → to") the history shows; assigning
        the ticket to whoever already holds it changes nothing and logs nothing.
     """
-    if assignee is not None and not (assignee.is_staff and assignee.is_active):
+    if assignee is not None and not access.may_be_assigned(assignee):
         raise Refusal(Code.INVALID_REQUEST, "Tickets are assigned to active staff only.", field="assignee")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     with transaction.atomic():

@@ -1,8 +1,10 @@
 """The customer portal. Each view parses input, calls one service, and renders the result or the refusal."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,7 +16,7 @@ from billing.models import AddOn, Route
 from billing.services import coming_bill
 from config.ids import as_id
 
-from . import access
+from . import access, retention
 from . import portal_selectors as selectors
 from .exceptions import Code, Refusal
 from .forms import (
@@ -29,9 +31,7 @@ from .forms import (
 )
 from .kinds import registry
 from .models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
-from .notifications import send_meeting_request
 from .services import (
-    Request,
     add_comment,
     available_transitions,
     port_out_lock_needs_password,
@@ -44,13 +44,6 @@ from .withdraw_links import read_token
 
 SUBMITTED_SESSION_KEY = "portal_submitted_cancellation"
 SUBMITTED_NAME_SESSION_KEY = "portal_submitted_cancellation_account_name"
-STEP_TITLES = {
-    "survey": "Why are you leaving?",
-    "offers": "Before you go",
-    "preview": "What cancelling will do",
-    "acknowledge": "Please acknowledge",
-    "verify": "Confirm the cancellation",
-}
 
 
 def _context(membership: Membership, **extra) -> dict:
@@ -74,8 +67,7 @@ def _a_kind(kind: str) -> str:
 
 def _not_allowed(request: HttpRequest, membership: Membership, kind: str) -> HttpResponse:
     """S4, A5, U1: a kind the role may not request is refused with the roles that may."""
-    policy = membership.account.plan.policy
-    allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+    allowed = access.requesting_roles(membership.account.plan.policy, kind)
     sentence = f"Your role ({membership.get_role_display()}) may not request {_a_kind(kind)}; allowed: {allowed}."
     return render_page(request, "portal/not_allowed.html", _context(membership, sentence=sentence), status=403)
 
@@ -118,8 +110,17 @@ def dashboard(request: HttpRequest, account_id: str) -> HttpResponse:
             and account.status == Account.Status.ACTIVE
             and bool({Kind.ACCOUNT_CANCELLATION, Kind.DOWNGRADE} & set(kinds)),
             subscription=getattr(account, "subscription", None),
+            port_out_lock_link=_port_out_lock_link(request.user, account),
         ),
     )
+
+
+def _port_out_lock_link(user, account: Account) -> bool:
+    """The dashboard links the port-out lock's page for whoever may switch it, where the policy offers the lock or
+    it is on (SPEC §4)."""
+    policy = account.plan.policy
+    offered = policy.port_out_lock_offered or account.port_out_locked
+    return bool(offered and account.status == Account.Status.ACTIVE and access.may_switch_port_out_lock(user, account))
 
 
 @login_required
@@ -232,7 +233,7 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
     if kind not in KIND_FORMS:
         raise Http404("No such request.")
     policy = account.plan.policy
-    if not policy.allows_role(kind, membership.role):
+    if not access.may_request(policy, membership.role, kind):
         return _not_allowed(request, membership, kind)
 
     form_class = KIND_FORMS[kind]
@@ -275,6 +276,8 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
             route=route,
             route_text=selectors.route_explanation(policy, route),
             unavailable=unavailable,
+            # The page links the lock's page when the lock is on, to whoever may switch it off.
+            may_switch_port_out_lock=account.port_out_locked and access.may_switch_port_out_lock(request.user, account),
             outstanding_balance=account.invoices.outstanding().exists(),
             lowest=selectors.lower_plans(account).first(),
             back_up=list(selectors.plans_back_up(account)) if kind == Kind.DOWNGRADE else [],
@@ -283,7 +286,9 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
 
 
 def _unavailable_sentence(account: Account, kind: str) -> str:
-    unavailable = registry.spec(kind).unavailable  # a kind's own sentence (a reactivation's window), where it has one
+    """Why the kind is not available on this account now; a kind with its own sentence (a reactivation's is its
+    rule's) says it."""
+    unavailable = registry.spec(kind).unavailable
     if unavailable is not None:
         return unavailable(account)
     if account.status != Account.Status.ACTIVE:
@@ -302,7 +307,7 @@ def _cancellation_gate(request: HttpRequest, membership: Membership) -> HttpResp
     """Who may start the flow at all: the role (S4, A5, U1) and the policy's channels and hours (K6)."""
     account = membership.account
     policy = account.plan.policy
-    if not policy.allows_role(Kind.ACCOUNT_CANCELLATION, membership.role):
+    if not access.may_request(policy, membership.role, Kind.ACCOUNT_CANCELLATION):
         return _not_allowed(request, membership, Kind.ACCOUNT_CANCELLATION)
     web = selectors.takes_cancellations_on_the_web(policy)
     if not web or (policy.intake_hours_enforced and not policy.within_intake_hours()):
@@ -332,7 +337,7 @@ def cancel_start(request: HttpRequest, account_id: str) -> HttpResponse:
     steps = selectors.cancellation_steps(account, membership.role)
     if request.method == "POST" and not blockers:
         # One RetentionOutcome per run: it stays "abandoned" unless the customer reaches an outcome.
-        run = RetentionOutcome.objects.create(account=account, plan=account.plan, user=request.user)
+        run = retention.start_run(account=account, user=request.user)
         request.session[_flow_key(account)] = {"run": run.pk, "done": []}
         return redirect("portal:cancel_step", account_id=account_id, step=steps[0])
     return render_page(
@@ -345,10 +350,10 @@ def cancel_start(request: HttpRequest, account_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpResponse:
-    """One page of the flow. Steps must be taken in order; the state lives in the session."""
+    """One page of the flow. Steps must be taken in order; the state lives in the session, the outcomes in
+    tickets.retention; each step's page is its entry in CANCEL_STEPS."""
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
-    policy = account.plan.policy
     gate = _cancellation_gate(request, membership)
     if gate is not None:
         return gate
@@ -357,157 +362,219 @@ def cancel_step(request: HttpRequest, account_id: str, step: str) -> HttpRespons
     steps = selectors.cancellation_steps(account, membership.role, (flow or {}).get("reason") or None)
     if step not in steps:
         raise Http404("No such step.")
-    run = RetentionOutcome.objects.filter(pk=(flow or {}).get("run"), account=account, user=request.user).first()
-    if not flow or run is None or run.outcome != RetentionOutcome.Outcome.ABANDONED:
+    run = retention.open_run(account=account, user=request.user, pk=(flow or {}).get("run"))
+    if not flow or run is None:
         return redirect("portal:cancel", account_id=account_id)
     first_open = next((s for s in steps if s not in flow["done"]), steps[-1])
     if steps.index(step) > steps.index(first_open):
         return redirect("portal:cancel_step", account_id=account_id, step=first_open)
+    page = CancelPage(request=request, membership=membership, step=step, steps=steps, flow=flow, run=run)
+    return CANCEL_STEPS[step].show(page)
 
-    def advance() -> HttpResponse:
-        flow["done"] = sorted(set(flow["done"]) | {step}, key=steps.index)
-        request.session[_flow_key(account)] = flow
-        return redirect("portal:cancel_step", account_id=account_id, step=steps[steps.index(step) + 1])
 
-    def finish(outcome: str, ticket: Ticket | None = None) -> None:
-        RetentionOutcome.objects.filter(pk=run.pk).update(outcome=outcome, ticket=ticket)
-        request.session.pop(_flow_key(account), None)
+@dataclass
+class CancelPage:
+    """One request to one step of the flow: who, where in the flow, the session's answers so far and the run."""
 
-    context = _context(
-        membership,
-        step=step,
-        step_title=STEP_TITLES[step],
-        step_number=steps.index(step) + 1,
-        step_count=len(steps),
-        previous=steps[steps.index(step) - 1] if steps.index(step) else None,
+    request: HttpRequest
+    membership: Membership
+    step: str
+    steps: list[str]
+    flow: dict
+    run: RetentionOutcome
+
+    @property
+    def account(self) -> Account:
+        return self.membership.account
+
+    @property
+    def posted(self) -> bool:
+        return self.request.method == "POST"
+
+    @property
+    def data(self):
+        return self.request.POST if self.posted else None
+
+    def render(self, template: str, **extra) -> HttpResponse:
+        index = self.steps.index(self.step)
+        context = _context(
+            self.membership,
+            step=self.step,
+            step_title=STEP_TITLES[self.step],
+            step_number=index + 1,
+            step_count=len(self.steps),
+            previous=self.steps[index - 1] if index else None,
+        )
+        return render_page(self.request, template, {**context, **extra})
+
+    def advance(self) -> HttpResponse:
+        """This step is done: on to the next one (of the steps as the answers so far decide them)."""
+        steps = self.steps
+        self.flow["done"] = sorted(set(self.flow["done"]) | {self.step}, key=steps.index)
+        self.request.session[_flow_key(self.account)] = self.flow
+        return redirect(
+            "portal:cancel_step", account_id=self.account.account_id, step=steps[steps.index(self.step) + 1]
+        )
+
+    def end(self) -> None:
+        """The run reached an outcome: the flow is over."""
+        self.request.session.pop(_flow_key(self.account), None)
+
+
+def _survey_step(page: CancelPage) -> HttpResponse:
+    """U8: why the customer leaves; the answer decides the offers (S2, U9)."""
+    form = ExitSurveyForm(page.data, policy=page.account.plan.policy, initial=page.flow)
+    if page.posted and form.is_valid():
+        page.flow["reason"], page.flow["comment"] = form.cleaned_data["reason"], form.cleaned_data["comment"]
+        retention.record_reason(page.run, page.flow["reason"])
+        page.steps = selectors.cancellation_steps(page.account, page.membership.role, page.flow["reason"] or None)
+        return page.advance()
+    return page.render("portal/cancel_survey.html", form=form)
+
+
+def _keep_offer(page: CancelPage, offers: list[str]) -> HttpResponse:
+    retention.keep(page.run)
+    page.end()
+    messages.success(page.request, "Thank you for staying. Nothing has changed on your account.")
+    return redirect("portal:dashboard", account_id=page.account.account_id)
+
+
+def _meeting_offer(page: CancelPage, offers: list[str]) -> HttpResponse | None:
+    if "meeting" not in offers:
+        return None
+    retention.ask_for_meeting(page.run)
+    page.end()
+    messages.success(
+        page.request, "We have asked customer success to contact you to book a meeting. Your account stays as it is."
     )
-    method = request.method
+    return redirect("portal:dashboard", account_id=page.account.account_id)
 
-    if step == "survey":
-        form = ExitSurveyForm(request.POST if method == "POST" else None, policy=policy, initial=flow)
-        if method == "POST" and form.is_valid():
-            flow["reason"], flow["comment"] = form.cleaned_data["reason"], form.cleaned_data["comment"]
-            RetentionOutcome.objects.filter(pk=run.pk).update(reason=flow["reason"])
-            steps = selectors.cancellation_steps(account, membership.role, flow["reason"] or None)
-            return advance()
-        return render_page(request, "portal/cancel_survey.html", {**context, "form": form})
 
-    if step == "offers":
-        offers = selectors.retention_offers(account, membership.role, flow.get("reason") or None)
-        if run.offers_shown != offers:
-            RetentionOutcome.objects.filter(pk=run.pk).update(offers_shown=offers)
-        lowest = selectors.lower_plans(account).first()
-        error = ""
-        if method == "POST":
-            action = request.POST.get("action")
-            if action == "keep":
-                finish(RetentionOutcome.Outcome.KEPT)
-                messages.success(request, "Thank you for staying. Nothing has changed on your account.")
-                return redirect("portal:dashboard", account_id=account_id)
-            if action == "meeting" and "meeting" in offers:
-                finish(RetentionOutcome.Outcome.MEETING)
-                transaction.on_commit(lambda: send_meeting_request.delay(run.pk))
-                messages.success(
-                    request,
-                    "We have asked customer success to contact you to book a meeting. Your account stays as it is.",
-                )
-                return redirect("portal:dashboard", account_id=account_id)
-            if action == "downgrade" and "downgrade" in offers:
-                try:
-                    ticket = submit_ticket(
-                        account=account,
-                        kind=Kind.DOWNGRADE,
-                        requester=request.user,
-                        request=Request(
-                            full_name=request.user.full_name,
-                            company=f"{account.name} ({account.account_id})",
-                            contact=request.user.email,
-                            plan=lowest,
-                        ),
-                    )
-                except Refusal as refusal:
-                    error = refusal.detail
-                else:
-                    finish(RetentionOutcome.Outcome.DOWNGRADED, ticket)
-                    ticket.refresh_from_db()
-                    messages.success(
-                        request,
-                        f"Case #{ticket.pk}: downgrade to {lowest.name} requested. " + selectors.next_step(ticket),
-                    )
-                    return redirect("portal:ticket", pk=ticket.pk)
-            elif action == "continue":
-                return advance()
-            else:
-                error = "Choose one of the options."
-        return render_page(
-            request,
-            "portal/cancel_offers.html",
-            {
-                **context,
-                "offers": offers,
-                "lowest": lowest,
-                "error": error,
-                "reason_label": ExitReason(flow["reason"]).label if flow.get("reason") else "",
-            },
-        )
+def _downgrade_offer(page: CancelPage, offers: list[str]) -> HttpResponse | str | None:
+    """K1: the lower plan instead of leaving; a refusal is the page's error sentence."""
+    if "downgrade" not in offers:
+        return None
+    lowest = selectors.lower_plans(page.account).first()
+    try:
+        ticket = retention.downgrade(page.run, account=page.account, user=page.request.user, plan=lowest)
+    except Refusal as refusal:
+        return refusal.detail
+    page.end()
+    ticket.refresh_from_db()
+    messages.success(
+        page.request, f"Case #{ticket.pk}: downgrade to {lowest.name} requested. " + selectors.next_step(ticket)
+    )
+    return redirect("portal:ticket", pk=ticket.pk)
 
-    if step == "preview":
-        impact = selectors.cancellation_impact(account)
-        if method == "POST" and not impact.port_outs_block:
-            return advance()
-        return render_page(
-            request,
-            "portal/cancel_preview.html",
-            {
-                **context,
-                "impact": impact,
-                "subscription": getattr(account, "subscription", None),
-                "port_out_cases": selectors.pending_port_outs(account) if impact.port_outs_block else [],
-            },
-        )
 
-    if step == "acknowledge":
-        form = AcknowledgementForm(
-            request.POST if method == "POST" else None,
-            policy=policy,
-            initial={key: True for key in flow.get("acknowledgements", [])},
-        )
-        if method == "POST" and form.is_valid():
-            flow["acknowledgements"] = form.acknowledged()
-            return advance()
-        return render_page(request, "portal/cancel_acknowledge.html", {**context, "form": form})
+def _continue_offer(page: CancelPage, offers: list[str]) -> HttpResponse:
+    return page.advance()
 
-    # step == "verify"
-    form_kwargs = {"account": account, "user": request.user, "kind": Kind.ACCOUNT_CANCELLATION}
-    form = CancellationVerificationForm(request.POST if method == "POST" else None, **form_kwargs)
-    if method == "POST" and form.is_valid():
-        cancellation = form.to_request()
-        cancellation.reason = flow.get("reason", "")
-        cancellation.comment = flow.get("comment", "")
-        cancellation.acknowledgements = flow.get("acknowledgements", [])
+
+# What each button of the offers page does; None: not an option here, a string: the sentence the page shows.
+OFFER_ACTIONS = {
+    "keep": _keep_offer,
+    "meeting": _meeting_offer,
+    "downgrade": _downgrade_offer,
+    "continue": _continue_offer,
+}
+
+
+def _offers_step(page: CancelPage) -> HttpResponse:
+    """S2, U9, K1: the offers the policy makes for the survey's answer; taking one ends the run there."""
+    reason = page.flow.get("reason") or None
+    offers = selectors.retention_offers(page.account, page.membership.role, reason)
+    retention.record_offers_shown(page.run, offers)
+    error = ""
+    if page.posted:
+        action = OFFER_ACTIONS.get(page.request.POST.get("action", ""))
+        taken = action(page, offers) if action is not None else None
+        if isinstance(taken, HttpResponse):
+            return taken
+        error = taken or "Choose one of the options."
+    return page.render(
+        "portal/cancel_offers.html",
+        offers=offers,
+        lowest=selectors.lower_plans(page.account).first(),
+        error=error,
+        reason_label=ExitReason(reason).label if reason else "",
+    )
+
+
+def _preview_step(page: CancelPage) -> HttpResponse:
+    """K5, S7, S8, U6: what cancelling will do; a port-out in progress blocks going on (S10)."""
+    account = page.account
+    impact = selectors.cancellation_impact(account)
+    if page.posted and not impact.port_outs_block:
+        return page.advance()
+    return page.render(
+        "portal/cancel_preview.html",
+        impact=impact,
+        subscription=getattr(account, "subscription", None),
+        port_out_cases=selectors.pending_port_outs(account) if impact.port_outs_block else [],
+    )
+
+
+def _acknowledge_step(page: CancelPage) -> HttpResponse:
+    """The policy's acknowledgements, each ticked."""
+    form = AcknowledgementForm(
+        page.data,
+        policy=page.account.plan.policy,
+        initial={key: True for key in page.flow.get("acknowledgements", [])},
+    )
+    if page.posted and form.is_valid():
+        page.flow["acknowledgements"] = form.acknowledged()
+        return page.advance()
+    return page.render("portal/cancel_acknowledge.html", form=form)
+
+
+def _verify_step(page: CancelPage) -> HttpResponse:
+    """The policy's verification, then the cancellation is submitted with the flow's answers."""
+    account, user, flow = page.account, page.request.user, page.flow
+    form = CancellationVerificationForm(page.data, account=account, user=user, kind=Kind.ACCOUNT_CANCELLATION)
+    if page.posted and form.is_valid():
         try:
-            ticket = submit_ticket(
-                account=account, kind=Kind.ACCOUNT_CANCELLATION, requester=request.user, request=cancellation
+            ticket = retention.cancel(
+                page.run,
+                account=account,
+                user=user,
+                request=form.to_request(),
+                reason=flow.get("reason", ""),
+                comment=flow.get("comment", ""),
+                acknowledgements=flow.get("acknowledgements", []),
             )
         except Refusal as refusal:
             add_refusal(form, refusal)
         else:
-            finish(RetentionOutcome.Outcome.CANCELLED, ticket)
+            page.end()
             # A self-service cancellation removes the user's access at once (K8, U5): the page that follows
             # must not need a signed-in user, so it finds the case through the session.
             # The name too: a purge at completion (S6, retention 0) has already replaced it with the account id.
-            request.session[SUBMITTED_SESSION_KEY] = ticket.pk
-            request.session[SUBMITTED_NAME_SESSION_KEY] = account.name
+            page.request.session[SUBMITTED_SESSION_KEY] = ticket.pk
+            page.request.session[SUBMITTED_NAME_SESSION_KEY] = account.name
             return redirect("portal:cancel_done")
-    return render_page(
-        request,
-        "portal/cancel_verify.html",
-        {
-            **context,
-            "form": form,
-            "acknowledged": [policy.acknowledgement_text(k) for k in flow.get("acknowledgements", [])],
-        },
-    )
+    policy = account.plan.policy
+    acknowledged = [policy.acknowledgement_text(k) for k in flow.get("acknowledgements", [])]
+    return page.render("portal/cancel_verify.html", form=form, acknowledged=acknowledged)
+
+
+@dataclass(frozen=True)
+class CancelStep:
+    """A step of the flow: its title (the start page lists them) and its page."""
+
+    title: str
+    show: Callable[[CancelPage], HttpResponse]
+
+
+# The flow's steps; which of them a run takes, in which order, is portal_selectors.cancellation_steps.
+CANCEL_STEPS: dict[str, CancelStep] = {
+    "survey": CancelStep("Why are you leaving?", _survey_step),
+    "offers": CancelStep("Before you go", _offers_step),
+    "preview": CancelStep("What cancelling will do", _preview_step),
+    "acknowledge": CancelStep("Please acknowledge", _acknowledge_step),
+    "verify": CancelStep("Confirm the cancellation", _verify_step),
+}
+STEP_TITLES = {name: step.title for name, step in CANCEL_STEPS.items()}
 
 
 def cancel_done(request: HttpRequest) -> HttpResponse:

@@ -11,6 +11,8 @@ from tickets import access, services
 from tickets.kinds import registry
 from tickets.models import TRANSITIONS, Attachment, Comment, Ticket, TransitionLog
 
+from .common import FieldsBuiltOnce
+
 # -- creating a ticket -----------------------------------------------------------------------------------------
 
 
@@ -22,7 +24,7 @@ CREATE_SERIALIZERS = registry.View(lambda spec: spec.serializer)
 # -- reading a ticket ------------------------------------------------------------------------------------------
 
 
-class HistorySerializer(serializers.ModelSerializer):
+class HistorySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor_label", help_text='Who acted: an email for staff readers; customers read "Support" for staff.'
     )
@@ -40,7 +42,7 @@ class HistorySerializer(serializers.ModelSerializer):
         return data
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.account_id", read_only=True)
     plan = serializers.PrimaryKeyRelatedField(source="target_plan", read_only=True, allow_null=True)
     numbers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)

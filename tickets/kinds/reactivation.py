@@ -23,13 +23,8 @@ class ReactivationSerializer(TicketCreateSerializer):
 
 
 def unavailable(account: Account) -> str:
-    """Why the account cannot be reactivated now, in the customer's words."""
-    policy = account.plan.policy
-    if policy.reactivation == policy.Reactivation.NEVER:
-        return "A cancelled account cannot be reactivated on this plan; a returning customer starts a new account."
-    if account.status == Account.Status.ACTIVE:
-        return "This account is active: there is nothing to reactivate."
-    return "The reactivation window has closed: the account's data is deleted and a new account is needed."
+    """Why the account cannot be reactivated now: the rule's own sentence (S11, U7)."""
+    return acct.reactivation_closed_sentence(account.plan.policy, account)
 
 
 SPEC = registry.register(
