@@ -457,13 +457,6 @@ class Policy(models.Model):
     def allows_role(self, kind: str, role: str | None) -> bool:
         return role is not None and role in self.roles_for(kind)
 
-    def route_for(self, kind: str, addon_key: str | None = None) -> str:
-        if kind == "account_cancellation":
-            return self.route
-        if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE) and addon_key:  # A8, A9, A11: as its cancellation
-            return self.addon_routes.get(addon_key, Route.SUPPORT_CASE)
-        return self.kind_routes.get(kind, Route.SUPPORT_CASE)
-
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.intake_time_zone)

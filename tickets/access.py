@@ -20,7 +20,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from accounts.models import Account, Membership, User
 from billing.models import Policy, Route
 
-from .models import OPEN_STATES, Comment, Kind, Ticket, TransitionLog
+from .kinds import registry
+from .models import OPEN_STATES, Comment, Ticket, TransitionLog
 
 # Roles that see every case of their account and hold "access billing & account info" (U1).
 ACCOUNT_WIDE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN})
@@ -277,7 +278,7 @@ def hidden_ticket_fields(user) -> frozenset[str]:
 
 
 # SPEC §6a: what names or reaches a person on a ticket, or is free text someone wrote. Customers read these of their
-# own cases; an event does not carry them, because it outlives the purge that erases them (accounts.purge).
+# own cases; an event does not carry them, because it outlives the purge that erases them (tickets.purge).
 PERSONAL_TICKET_FIELDS = frozenset(
     {
         "requester",
@@ -536,10 +537,8 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     reach customers through public comments. Once the account is not active, nobody hears about its other cases:
     its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
     "Account lifecycle")."""
-    if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
-        Kind.ACCOUNT_CANCELLATION,
-        Kind.REACTIVATION,
-    ):
+    kind = registry.spec(ticket.kind)  # which kinds still write, and which reach the owner: their specs say
+    if ticket.account.status != Account.Status.ACTIVE and not kind.writes_once_closed:
         return []
     emails: list[str] = []
     members = dict(ticket.account.memberships.values_list("user_id", "user__email"))
@@ -547,7 +546,7 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
         emails.append(members[ticket.requester_id])
     if "@" in ticket.contact and ticket.contact not in emails:
         emails.append(ticket.contact)
-    if event == "completed" and ticket.kind == Kind.ACCOUNT_CANCELLATION:
+    if event == "completed" and kind.closes_account:
         owner = ticket.account.owner
         if owner and owner.email not in emails:
             emails.append(owner.email)

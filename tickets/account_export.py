@@ -19,7 +19,7 @@ import json
 import logging
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from accounts.exceptions import Code, Refusal
 from accounts.models import Account, AccountEvent, User
 
 from . import access
+from .kinds import registry
 from .models import Comment
 
 security_log = logging.getLogger("exitdesk.security")
@@ -45,7 +46,7 @@ class Part:
 
     name: str
     rows: Callable[[User, Account], QuerySet]
-    columns: dict[str, Callable[[Any], Any]]
+    columns: Mapping[str, Callable[[Any], Any]]
     access_part: str | None = None  # tickets.access.ACCOUNT_PARTS key the reader must see, where there is one
 
 
@@ -77,7 +78,8 @@ def _comment_author(user: User, policy) -> Callable[[Comment], str]:
     return author
 
 
-CASE_COLUMNS: dict[str, Callable[[Any], Any]] = {
+# Every case's columns, first and last; between them the kinds' own details (DETAIL_COLUMNS).
+CASE_HEAD: dict[str, Callable[[Any], Any]] = {
     "case": lambda t: t.pk,
     "kind": lambda t: t.kind,
     "state": lambda t: t.state,
@@ -89,6 +91,10 @@ CASE_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "full_name": lambda t: t.full_name,
     "company": lambda t: t.company,
     "contact": lambda t: t.contact,
+}
+# The kinds' own details, each column once and in this order: a column is written where some kind's spec
+# exports it (`export_columns`, tickets/kinds/<kind>.py).
+DETAIL_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "numbers": lambda t: " ".join(n.number for n in t.numbers.all()),
     "license": lambda t: t.license.get_product_display() if t.license else "",
     "quantity": lambda t: t.quantity,
@@ -100,9 +106,35 @@ CASE_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "exit_reason": lambda t: t.reason,
     "exit_comment": lambda t: t.comment,
     "acknowledgements": lambda t: list(t.acknowledgements or []),
+}
+CASE_TAIL: dict[str, Callable[[Any], Any]] = {
     "rejection_code": lambda t: t.rejection_code,
     "rejection_reason": lambda t: t.rejection_reason,
 }
+
+
+class _CaseColumns(Mapping):
+    """The cases' columns, read from the kinds' specs when the archive is written (never copied at import)."""
+
+    def _columns(self) -> dict[str, Callable[[Any], Any]]:
+        exported = {name for spec in registry.specs().values() for name in spec.export_columns}
+        unknown = exported - set(DETAIL_COLUMNS)
+        if unknown:
+            raise ValueError(f"Kinds export columns the archive does not know: {', '.join(sorted(unknown))}.")
+        details = {name: get for name, get in DETAIL_COLUMNS.items() if name in exported}
+        return {**CASE_HEAD, **details, **CASE_TAIL}
+
+    def __getitem__(self, name: str) -> Callable[[Any], Any]:
+        return self._columns()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns())
+
+    def __len__(self) -> int:
+        return len(self._columns())
+
+
+CASE_COLUMNS = _CaseColumns()
 
 PARTS: list[Part] = [
     Part("cases", _cases, CASE_COLUMNS),

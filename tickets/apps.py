@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class TicketsConfig(AppConfig):
@@ -18,3 +19,8 @@ class TicketsConfig(AppConfig):
         # Celery's autodiscover reads only `tickets.tasks`; the purge's tasks (moved from accounts) register here.
         from . import purge_tasks  # noqa: F401
         from .desk import accounts, billing, tickets  # noqa: F401
+
+        # Every kind is whole (a spec with every part) or the start-up says which is not (tickets/kinds/).
+        from .kinds.checks import kinds_complete  # noqa: PLC0415 - the check reads models: not before ready()
+
+        checks.register(kinds_complete)

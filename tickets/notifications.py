@@ -22,7 +22,8 @@ from tickets.inbound.addresses import desk_address, reply_address, threading_hea
 
 from . import sla
 from .access import account_notice_members, notice_recipients
-from .models import SETTLED_CODE, EmailNotice, Kind, RetentionOutcome, State, Ticket
+from .kinds import registry
+from .models import SETTLED_CODE, EmailNotice, RetentionOutcome, State, Ticket
 from .signed_links import OWNER_CONFIRMATION, OWNER_CONFIRMATION_HOURS
 from .withdraw_links import make_token, max_age
 
@@ -135,7 +136,7 @@ def _ticket_context(ticket: Ticket, event: str) -> dict:
         "event_label": dict(State.choices).get(event, event),
         "site_url": settings.SITE_URL,
     }
-    if event == "completed" and ticket.kind == Kind.ACCOUNT_CANCELLATION:
+    if event == "completed" and registry.spec(ticket.kind).closes_account:  # U10: it names the cases it closed
         context["closed_cases"] = closed_with_cancellation(ticket)
     return context
 

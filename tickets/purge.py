@@ -54,12 +54,12 @@ from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License, Sub
 from config.locking import retrying
 from numbers.models import PhoneNumber
 from tickets.inbound.models import InboundMessage
+from tickets.kinds import registry as kind_registry
 from tickets.models import (
     OPEN_STATES,
     Attachment,
     Comment,
     EmailNotice,
-    Kind,
     LogChannel,
     Ticket,
     TransitionLog,
@@ -287,14 +287,18 @@ def _redact_tickets(account_id: int, pks: list[int]) -> dict[str, int]:
         full_name="",
         company="",
         contact="",
-        comment="",
-        authorized_name="",
-        gaining_carrier="",
+        **dict.fromkeys(_kind_fields_to_blank(), ""),
         rejection_reason=Case(When(rejection_reason="", then=Value("")), default=Value(REDACTED_TEXT)),
         requester=None,
         redacted_at=timezone.now(),
     )
     return {"tickets_redacted": redacted, "log_entries_redacted": logs_redacted, "exit_comments": exit_comments}
+
+
+def _kind_fields_to_blank() -> list[str]:
+    """The fields of the kinds' own details that may name or reach a person (each kind's spec, `purge_blanks`: an
+    exit comment, a port-out's carrier and authorized name), blanked on every ticket of the account."""
+    return sorted({name for spec in kind_registry.specs().values() for name in spec.purge_blanks})
 
 
 STEPS: list[Step] = [
@@ -376,7 +380,7 @@ def _reactivation_pending() -> Exists:
     return Exists(
         Ticket.objects.filter(
             account_id=OuterRef("pk"),
-            kind=Kind.REACTIVATION,
+            kind__in=kind_registry.kinds_where(lambda spec: spec.holds_purge),  # a reactivation (its spec)
             state__in=OPEN_STATES,
             created_at__lt=OuterRef("purge_after"),
         )

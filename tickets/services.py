@@ -25,6 +25,7 @@ from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import access, effects, events, sla
+from .kinds import registry
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     OPEN_STATES,
@@ -42,8 +43,6 @@ from .notifications import send_port_out_lock_off
 from .rules.context import Move, Request, Submission
 from .rules.guards import COMMENT_MAX
 from .rules.objects import port_outs_pending
-from .rules.submission import required_info_given
-from .rules.table import RULES
 from .rules.verification import (
     check_not_locked,
     count_failed_attempt,
@@ -67,8 +66,6 @@ __all__ = [
 
 # Free text a person writes, in characters: longer is refused (`invalid_request`) whatever the interface.
 TEXT_LIMITS = {"full_name": 200, "company": 200, "contact": 200, "gaining_carrier": 120, "authorized_name": 200}
-# The kinds whose request carries the policy's required information (A4): read from the rules table.
-CANCELLATION_KINDS = frozenset(kind for kind, rules in RULES.items() if required_info_given in rules.submit)
 TARGETS = {
     "verify": State.VERIFIED,
     "approve": State.APPROVED,
@@ -207,7 +204,8 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
         raise Refusal(Code.INVALID_REQUEST, f"Unknown request kind {kind!r}.", field="kind")
     if channel not in Channel.values:
         raise Refusal(Code.INVALID_REQUEST, f"Unknown channel {channel!r}.", field="channel")
-    rules = RULES[kind]
+    spec = registry.spec(kind)  # the kind's rules, route and effects (tickets/kinds/<kind>.py)
+    rules = spec.rules
     created_at = received_at or timezone.now()
 
     # SPEC §4, S11: the account's rules first, whoever asks.
@@ -240,7 +238,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
         check(submission)
     numbers, addon, checks = submission.numbers, submission.addon, submission.checks
 
-    route = policy.route_for(kind, addon.route_key if addon else None)
+    route = spec.route(policy, addon.route_key if addon else None)
     ticket.route = route
     if route == Route.ACCOUNT_MANAGER and account.account_manager_id:
         ticket.assignee_id = account.account_manager_id  # U3, A11
@@ -248,7 +246,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     ticket.save()
     if numbers:
         ticket.numbers.add(*numbers)
-        if kind == Kind.PORT_OUT:
+        if spec.ports_numbers:  # in flight while the request is open
             account.numbers.filter(pk__in=[n.pk for n in numbers]).update(status="porting_out")
             for number in numbers:
                 number.status = "porting_out"
@@ -259,7 +257,7 @@ def _submit(*, account, kind, requester, request: Request, channel, actor, recei
     if ticket.assignee_id:
         _log_assignment(ticket, None, account.account_manager, actor=None, channel=LogChannel.SYSTEM)
     effects.notify(ticket, "submitted")
-    if kind == Kind.PORT_OUT:
+    if spec.ports_numbers:
         effects.alert_port_out(ticket)  # SPEC §4: the owner and billing admins hear of it, whoever asked
 
     if route == Route.SELF_SERVICE and rules.self_service_ready(checks):
@@ -282,7 +280,7 @@ def _check_requester(account: Account, policy, kind: str, requester: User) -> No
     """The requester is a member of the account whose role the policy allows for the kind (S4, A5, U1)."""
     role = account.requester_role
     # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
-    if role is None or not (requester.is_active or kind == Kind.REACTIVATION):
+    if role is None or not (requester.is_active or registry.spec(kind).asked_by_former_members):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "You are not a member of this account.")
     if not access.may_request(policy, role, kind):
         allowed = access.requesting_roles(policy, kind)
@@ -403,7 +401,7 @@ def _run(
     kwargs: dict[str, Any] = {"by": actor}
     if name == "approve":
         kwargs["foc_date"] = evidence.get("foc_date") or (
-            effects.next_business_day(ticket.account.plan.policy) if ticket.kind == Kind.PORT_OUT else None
+            effects.next_business_day(ticket.account.plan.policy) if registry.spec(ticket.kind).ports_numbers else None
         )
     if name == "reject":
         kwargs.update(reason=evidence.get("reason", "").strip(), code=evidence.get("code", "") or "")
@@ -439,9 +437,9 @@ def _past(name: str) -> str:
 
 
 def _guard(ticket: Ticket, name: str, actor, evidence: dict, *, by_system: bool, settling: bool = False) -> None:
-    """The policy's guards for this transition and kind (tickets.rules.table), each refusing with its own code."""
+    """The policy's guards for this transition and kind (its spec, tickets/kinds/), each refusing with its own code."""
     move = Move(ticket=ticket, name=name, actor=actor, evidence=evidence, by_system=by_system, settling=settling)
-    for guard in RULES[ticket.kind].guards[name]:
+    for guard in registry.spec(ticket.kind).rules.guards[name]:
         guard(move)
 
 

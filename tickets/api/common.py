@@ -21,6 +21,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from accounts.models import Account
 from config.ids import MAX_ID
 from tickets import access
+from tickets.kinds.serializers import IdField as IdField  # a database id; the kinds' serializers use it too
 
 # -- errors ----------------------------------------------------------------------------------------------------
 
@@ -99,15 +100,6 @@ class FieldsBuiltOnce:
             built = super().get_fields()
             cls._fields_built_once = built
         return copy.deepcopy(built)
-
-
-class IdField(serializers.IntegerField):
-    """A database id: a positive integer that fits a bigint, so no lookup overflows."""
-
-    def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
 
 
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}

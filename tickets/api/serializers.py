@@ -7,163 +7,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.models import ACKNOWLEDGEMENT_TEXTS
 from tickets import access, services
-from tickets.models import TRANSITIONS, Attachment, Channel, Comment, ExitReason, Kind, Ticket, TransitionLog
+from tickets.kinds import registry
+from tickets.models import TRANSITIONS, Attachment, Comment, Ticket, TransitionLog
 
-from .common import FieldsBuiltOnce, IdField
+from .common import FieldsBuiltOnce
 
 # -- creating a ticket -----------------------------------------------------------------------------------------
 
 
-class TicketCreateSerializer(serializers.Serializer):
-    """What every request carries; the subclasses add their kind's fields."""
-
-    kind = serializers.ChoiceField(choices=Kind.choices)
-    account = IdField(help_text="Id of the account the request is about.")
-    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    company = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="Company name or account ID (A4)."
-    )
-    contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    channel = serializers.ChoiceField(
-        choices=Channel.choices, required=False, help_text="Staff only: how the customer asked. Customers: api."
-    )
-    requester = IdField(
-        required=False, help_text="Staff only: the user id of the member asking (the members endpoint's `user`)."
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        # Read-only for the requester (tickets.access.STAFF_WRITTEN_TICKET_FIELDS): said, not silently dropped.
-        sent = sorted(access.STAFF_WRITTEN_TICKET_FIELDS & set(getattr(self, "initial_data", {}) or {}))
-        if sent:
-            raise serializers.ValidationError({name: ["Read-only: the support desk sets this."] for name in sent})
-        return attrs
-
-    def kind_fields(self, data: dict) -> dict:
-        return {}
-
-    def to_request(self) -> services.Request:
-        data = self.validated_data
-        return services.Request(
-            full_name=data["full_name"],
-            company=data["company"],
-            contact=data["contact"],
-            **self.kind_fields(data),
-        )
-
-
-class AccountCancellationSerializer(TicketCreateSerializer):
-    reason = serializers.ChoiceField(
-        choices=ExitReason.choices, required=False, allow_blank=True, default="", help_text="Exit survey (U8)."
-    )
-    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    acknowledgements = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(ACKNOWLEDGEMENT_TEXTS)),
-        required=False,
-        default=list,
-        max_length=len(ACKNOWLEDGEMENT_TEXTS) * 2,
-        help_text="The policy's acknowledgement keys (see the plans endpoint).",
-    )
-    confirmation = serializers.CharField(
-        max_length=100,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,  # S3: " CONFIRM" is not CONFIRM
-        help_text="The typed confirmation word, when the policy's verification asks for one.",
-    )
-    card_last4 = serializers.RegexField(
-        r"^[0-9]{4}$",
-        required=False,
-        allow_blank=True,
-        help_text="The card's last four digits, when the policy's verification asks for them (K7).",
-    )
-
-    def kind_fields(self, data):
-        return {
-            "reason": data["reason"],
-            "comment": data["comment"],
-            "acknowledgements": data["acknowledgements"],
-            "confirmation": data.get("confirmation"),
-            "card_last4": data.get("card_last4") or None,
-        }
-
-
-class LicenseCancellationSerializer(TicketCreateSerializer):
-    license = IdField(help_text="Id of the license line.")
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, help_text="How many licenses to cancel.")
-
-    def kind_fields(self, data):
-        return {"license": data["license"], "quantity": data["quantity"]}
-
-
-class NumberCancellationSerializer(TicketCreateSerializer):
-    number = IdField(help_text="Id of the phone number to cancel.")
-
-    def kind_fields(self, data):
-        return {"numbers": [data["number"]]}
-
-
-class AddOnCancellationSerializer(TicketCreateSerializer):
-    addon = IdField(help_text="Id of the add-on to cancel.")
-
-    def kind_fields(self, data):
-        return {"addon": data["addon"]}
-
-
-class AddOnChangeSerializer(TicketCreateSerializer):
-    addon = IdField(help_text="Id of the add-on to change.")
-    tier = serializers.CharField(max_length=40, help_text="The tier or package to move to (A8, A9, A11).")
-
-    def kind_fields(self, data):
-        return {"addon": data["addon"], "tier": data["tier"]}
-
-
-class PortOutSerializer(TicketCreateSerializer):
-    numbers = serializers.ListField(child=IdField(), min_length=1, max_length=1000, help_text="Ids of the numbers.")
-    gaining_carrier = serializers.CharField(max_length=120)
-    authorized_name = serializers.CharField(max_length=200, help_text="The authorized person's name.")
-    pin = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="The account's port-out PIN, where it has one."
-    )
-    account_number = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        help_text="The account number (its public id, AC-…): authorizes the port-out of an account without a PIN.",
-    )
-
-    def kind_fields(self, data):
-        return {
-            "numbers": list(dict.fromkeys(data["numbers"])),
-            "gaining_carrier": data["gaining_carrier"],
-            "authorized_name": data["authorized_name"],
-            "pin": data.get("pin") or None,
-            "account_number": data.get("account_number") or None,
-        }
-
-
-class DowngradeSerializer(TicketCreateSerializer):
-    plan = IdField(help_text="Id of a lower plan, or of the plan a downgrade left (where the policy allows).")
-
-    def kind_fields(self, data):
-        return {"plan": data["plan"]}
-
-
-class ReactivationSerializer(TicketCreateSerializer):
-    pass
-
-
-CREATE_SERIALIZERS: dict[str, type[TicketCreateSerializer]] = {
-    Kind.ACCOUNT_CANCELLATION: AccountCancellationSerializer,
-    Kind.LICENSE_CANCELLATION: LicenseCancellationSerializer,
-    Kind.NUMBER_CANCELLATION: NumberCancellationSerializer,
-    Kind.ADDON_CANCELLATION: AddOnCancellationSerializer,
-    Kind.ADDON_CHANGE: AddOnChangeSerializer,
-    Kind.PORT_OUT: PortOutSerializer,
-    Kind.DOWNGRADE: DowngradeSerializer,
-    Kind.REACTIVATION: ReactivationSerializer,
-}
+# Each kind's serializer, by kind: a view of the registry (tickets/kinds/<kind>.py); their base is
+# tickets.kinds.serializers.TicketCreateSerializer.
+CREATE_SERIALIZERS = registry.View(lambda spec: spec.serializer)
 
 
 # -- reading a ticket ------------------------------------------------------------------------------------------

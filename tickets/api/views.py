@@ -21,6 +21,7 @@ from accounts.exceptions import Code, Refusal
 from accounts.models import Account
 from tickets import access, idempotency, services, verification_links
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment
+from tickets.kinds.serializers import TicketCreateSerializer
 from tickets.models import (
     TRANSITIONS,
     Attachment,
@@ -48,7 +49,6 @@ from .serializers import (
     CREATE_SERIALIZERS,
     AttachmentSerializer,
     CommentSerializer,
-    TicketCreateSerializer,
     TicketSerializer,
     TransitionSerializer,
 )

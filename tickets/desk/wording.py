@@ -2,8 +2,8 @@
 transition panel (what this person may do now and, where they may not, who may), and the history as one timeline.
 
 Nothing here decides access: tickets.access and tickets.services answer, this module only puts their answers
-into sentences. A kind added to tickets.models.Kind without an entry in KIND_FIELDS shows every detail field that
-holds a value (never a blank page).
+into sentences. A kind's fields and one-line summary are its spec's (tickets/kinds/<kind>.py); a kind without a
+spec shows every detail field that holds a value (never a blank page).
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ from django.utils import timezone
 from billing.models import ACKNOWLEDGEMENT_TEXTS, REQUIRED_INFO_FIELDS, Route
 from tickets import access, sla
 from tickets.inbound.models import InboundMessage
-from tickets.models import PORT_OUT_REJECTION_CODES, TRANSITIONS, Kind, LogChannel, State, Ticket
+from tickets.kinds import registry
+from tickets.models import PORT_OUT_REJECTION_CODES, TRANSITIONS, LogChannel, State, Ticket
 
-# The details each kind shows on its page (admin field or display method names, in order).
-KIND_FIELDS: dict[str, list[str]] = {
-    Kind.ACCOUNT_CANCELLATION: ["reason_text", "comment", "acknowledgement_list", "check_list", "billing_note"],
-    Kind.LICENSE_CANCELLATION: ["license_text", "quantity", "billing_note"],
-    Kind.NUMBER_CANCELLATION: ["number_list", "billing_note"],
-    Kind.ADDON_CANCELLATION: ["addon_text", "billing_note"],
-    Kind.ADDON_CHANGE: ["addon_text", "tier", "billing_note"],
-    Kind.PORT_OUT: ["number_list", "gaining_carrier", "authorized_name", "foc_date", "check_list", "review_text"],
-    Kind.DOWNGRADE: ["target_plan", "reason_text", "comment", "billing_note"],
-    Kind.REACTIVATION: ["comment"],
-}
+# The details each kind shows on its page (admin field or display method names, in order): a view of the registry,
+# each kind's spec's `desk_fields` (tickets/kinds/<kind>.py).
+KIND_FIELDS = registry.View(lambda spec: list(spec.desk_fields))
 # Every detail a kind may show: a kind without an entry above shows those of these that hold a value.
 DETAIL_FIELDS = [
     "license_text",
@@ -149,30 +142,9 @@ def detail_fields(ticket: Ticket | None) -> list[str]:
 
 def summary(ticket: Ticket) -> str:
     """What the request is about, in one line, from the row's own columns (no query)."""
-    kind = ticket.kind
-    if kind == Kind.ACCOUNT_CANCELLATION:
-        return f"Whole account — {ticket.get_reason_display()}" if ticket.reason else "Whole account"
-    if kind == Kind.LICENSE_CANCELLATION:
-        what = ticket.license.get_product_display() if ticket.license_id and ticket.license else "licenses"
-        return f"Cancel {ticket.quantity} × {what}" if ticket.quantity else f"Cancel {what}"
-    if kind == Kind.NUMBER_CANCELLATION:
-        return "Cancel phone numbers"
-    if kind == Kind.ADDON_CANCELLATION:
-        addon = ticket.addon if ticket.addon_id else None  # its name, not str(): that reads the add-on's number
-        return f"Cancel {addon.name or addon.get_product_display()}" if addon else "Cancel an add-on"
-    if kind == Kind.ADDON_CHANGE:
-        addon = ticket.addon if ticket.addon_id else None
-        what = (addon.name or addon.get_product_display()) if addon else "an add-on"
-        return f"Change {what} to {ticket.tier}" if ticket.tier else f"Change {what}"
-    if kind == Kind.PORT_OUT:
-        carrier = f" to {ticket.gaining_carrier}" if ticket.gaining_carrier else ""
-        foc = f", FOC {ticket.foc_date:%d %b}" if ticket.foc_date else ""
-        return f"Port numbers out{carrier}{foc}"
-    if kind == Kind.DOWNGRADE:
-        return f"Downgrade to {ticket.target_plan}" if ticket.target_plan_id and ticket.target_plan else "Downgrade"
-    if kind == Kind.REACTIVATION:
-        return "Restore the cancelled account"
-    return words(kind)
+    if ticket.kind in registry.specs():
+        return registry.spec(ticket.kind).summary(ticket)  # each kind says its own (tickets/kinds/<kind>.py)
+    return words(ticket.kind)
 
 
 # -- the header --------------------------------------------------------------------------------------------------

@@ -4,16 +4,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.exceptions import Refusal
-from accounts.models import Account, User
-from billing.models import REQUIRED_INFO_FIELDS, AddOn, Policy
-from config.ids import as_id
-from numbers.models import PhoneNumber
+from accounts.models import User
+from billing.models import Policy
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment, check_file
-from tickets.models import Attachment, ExitReason, Kind
-from tickets.portal.selectors import national_number
-from tickets.rules.objects import plans_to_move_to
-from tickets.services import CANCELLATION_KINDS, COMMENT_MAX, Request
-from tickets.templatetags.portal_format import money
+from tickets.kinds import registry
+from tickets.kinds.forms import RequiredInfoForm
+from tickets.models import Attachment, ExitReason
+from tickets.services import COMMENT_MAX, Request
 
 # The Refusal.field names of tickets.services → this module's field names.
 REFUSAL_FIELDS = {"number": "numbers", "company_or_account_id": "company"}
@@ -27,173 +24,9 @@ def add_refusal(form: forms.Form, refusal: Refusal) -> None:
     form.add_error(name if name in form.fields else None, refusal.detail)
 
 
-class RequiredInfoForm(forms.Form):
-    """A4: who asks and how to reach them, prefilled from the signed-in user; required where the policy says."""
-
-    full_name = forms.CharField(max_length=200, required=False)
-    company = forms.CharField(label="Company name or account ID", max_length=200, required=False)
-    contact = forms.CharField(label="Contact information (email or phone)", max_length=200, required=False)
-
-    def __init__(self, *args, account: Account, user: User, kind: str, **kwargs) -> None:
-        kwargs.setdefault(
-            "initial",
-            {"full_name": user.full_name, "company": f"{account.name} ({account.account_id})", "contact": user.email},
-        )
-        super().__init__(*args, **kwargs)
-        self.account = account
-        self.user = user
-        self.kind = kind
-        self.policy: Policy = account.plan.policy
-        if kind in CANCELLATION_KINDS:
-            attrs = {"full_name": "full_name", "company_or_account_id": "company", "contact": "contact"}
-            for key in self.policy.required_info:
-                self.fields[attrs[key]].required = True
-                self.fields[attrs[key]].label = REQUIRED_INFO_FIELDS[key]
-
-    def to_request(self) -> Request:
-        data = self.cleaned_data
-        return Request(full_name=data["full_name"], company=data["company"], contact=data["contact"])
-
-
-class LicenseCancellationForm(RequiredInfoForm):
-    license = forms.ModelChoiceField(queryset=None, empty_label=None)
-    quantity = forms.IntegerField(min_value=1, help_text="How many licenses to cancel.")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["license"].queryset = self.account.licenses.filter(quantity__gt=0)
-        self.fields["license"].label_from_instance = self._license_label
-
-    def _license_label(self, license_) -> str:
-        minimum = max(license_.minimum, self.policy.license_minimum(license_.product))
-        text = f"{license_.get_product_display()}: {license_.quantity} held"
-        return text + (f", at least {minimum} must remain" if minimum else "")
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        request.license = self.cleaned_data["license"]
-        request.quantity = self.cleaned_data["quantity"]
-        return request
-
-
-class NumberCancellationForm(RequiredInfoForm):
-    number = forms.ModelChoiceField(queryset=None, empty_label=None, label="Number to cancel")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["number"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
-        self.fields["number"].label_from_instance = lambda number: national_number(number.number)
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        request.numbers = [self.cleaned_data["number"]]
-        return request
-
-
-class AddOnCancellationForm(RequiredInfoForm):
-    addon = forms.ModelChoiceField(queryset=None, empty_label=None, label="Add-on to cancel")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["addon"].queryset = self.account.addons.filter(status=AddOn.Status.ACTIVE)
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        request.addon = self.cleaned_data["addon"]
-        return request
-
-
-class AddOnChangeForm(AddOnCancellationForm):
-    """A8, A9, A11: an add-on's tier or package up or down, to one of the tiers its policy lists."""
-
-    tier = forms.ChoiceField(label="New tier or package", choices=())
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["addon"]
-        field.label = "Add-on to change"
-        changeable = [product for product in AddOn.Product.values if self.policy.tiers_for(product)]
-        field.queryset = field.queryset.filter(product__in=changeable)
-        chosen = as_id((self.data.get("addon") if self.is_bound else self.initial.get("addon")) or "")
-        addons = [addon for addon in field.queryset if chosen is None or addon.pk == chosen] or list(field.queryset)
-        # One add-on chosen: its other tiers; none yet: every add-on's, grouped under its name.
-        if len(addons) == 1:
-            self.fields["tier"].choices = self._tiers(addons[0])
-        else:
-            self.fields["tier"].choices = [(str(addon), self._tiers(addon)) for addon in addons]
-
-    def _tiers(self, addon: AddOn) -> list[tuple[str, str]]:
-        return [(tier, tier) for tier in self.policy.tiers_for(addon.product) if tier != addon.tier]
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        request.tier = self.cleaned_data["tier"]
-        return request
-
-
-class PortOutForm(RequiredInfoForm):
-    numbers = forms.ModelMultipleChoiceField(
-        queryset=None, widget=forms.CheckboxSelectMultiple, label="Numbers to port out"
-    )
-    gaining_carrier = forms.CharField(max_length=120, help_text="The carrier the numbers move to.")
-    authorized_name = forms.CharField(
-        max_length=200, help_text="The person authorized on this account, as the gaining carrier has it."
-    )
-    pin = forms.CharField(
-        label="Port-out PIN or account number",
-        max_length=64,
-        widget=forms.PasswordInput(render_value=True),
-    )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["numbers"].queryset = self.account.numbers.filter(status=PhoneNumber.Status.ACTIVE)
-        self.fields["numbers"].label_from_instance = lambda number: national_number(number.number)
-        if self.account.port_out_pin:
-            self.fields["pin"].label = "Port-out PIN"
-        else:  # SPEC §4: an account without a PIN is authorized by its account number
-            self.fields["pin"].label = "Account number"
-            self.fields["pin"].help_text = "This account has no port-out PIN: give its account number (AC-…)."
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        data = self.cleaned_data
-        request.numbers = list(data["numbers"])
-        request.gaining_carrier = data["gaining_carrier"]
-        request.authorized_name = data["authorized_name"]
-        request.pin = data["pin"]
-        return request
-
-
-class DowngradeForm(RequiredInfoForm):
-    plan = forms.ModelChoiceField(queryset=None, empty_label=None, label="Plan to move to")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["plan"].queryset = plans_to_move_to(self.account)
-        self.fields["plan"].label_from_instance = (
-            lambda plan: f"{plan.name}: {money(plan.price_per_seat, self.policy.currency)} per seat a month"
-        )
-
-    def to_request(self) -> Request:
-        request = super().to_request()
-        request.plan = self.cleaned_data["plan"]
-        return request
-
-
-class ReactivationForm(RequiredInfoForm):
-    pass
-
-
-KIND_FORMS: dict[str, type[RequiredInfoForm]] = {
-    Kind.LICENSE_CANCELLATION: LicenseCancellationForm,
-    Kind.NUMBER_CANCELLATION: NumberCancellationForm,
-    Kind.ADDON_CANCELLATION: AddOnCancellationForm,
-    Kind.ADDON_CHANGE: AddOnChangeForm,
-    Kind.PORT_OUT: PortOutForm,
-    Kind.DOWNGRADE: DowngradeForm,
-    Kind.REACTIVATION: ReactivationForm,
-}
+# Each kind's portal form, by kind: a view of the registry (tickets/kinds/<kind>.py; an account cancellation has
+# its own flow of pages instead, below).
+KIND_FORMS = registry.View(lambda spec: spec.form)
 
 
 # -- the account-cancellation flow -----------------------------------------------------------------------------

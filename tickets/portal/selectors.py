@@ -8,7 +8,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import phonenumbers
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -20,8 +19,10 @@ from billing.models import AddOn, CreditEntry, License, Policy, Route
 from billing.services import ComingBill, coming_bill, months_after
 from numbers.models import PhoneNumber
 from tickets import access
+from tickets.kinds import registry
 from tickets.models import CLOSED_STATES, OPEN_STATES, Kind, State, Ticket
-from tickets.rules.objects import lower_plans, plans_back_up, plans_to_move_to, port_outs_pending
+from tickets.rules.objects import lower_plans, port_outs_pending
+from tickets.rules.objects import plans_back_up as plans_back_up  # the portal views read it here
 from tickets.rules.table import blockers
 
 ROUTE_EXPLANATIONS = {
@@ -78,30 +79,12 @@ def route_explanation(policy: Policy, route: str) -> str:
 # -- one line per case: what, which object, when, next step ------------------------------------------------------
 
 
-def national_number(number: str) -> str:
-    """A number as its own country writes it ((415) 555-0100); the E.164 form where it does not parse."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 def case_object(ticket: Ticket) -> str:
-    """Which thing the case is about, in the customer's words."""
-    if ticket.kind == Kind.LICENSE_CANCELLATION and ticket.license_id:
-        return f"{ticket.quantity or ''} × {ticket.license.get_product_display()}".strip(" ×")
-    if ticket.kind == Kind.ADDON_CANCELLATION and ticket.addon_id:
-        addon = ticket.addon
-        label = addon.name or addon.get_product_display()
-        return f"{label} ({national_number(addon.number.number)})" if addon.number_id else label
-    if ticket.kind == Kind.DOWNGRADE and ticket.target_plan_id:
-        return f"to {ticket.target_plan.name}"
-    if ticket.kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
-        numbers = ", ".join(national_number(n.number) for n in ticket.numbers.all())
-        if ticket.kind == Kind.PORT_OUT and ticket.gaining_carrier:
-            return f"{numbers} to {ticket.gaining_carrier}"
-        return numbers
+    """Which thing the case is about, in the customer's words: the kind's spec names it (tickets/kinds/<kind>.py);
+    where it names nothing, the account."""
+    named = registry.spec(ticket.kind).names(ticket)
+    if named is not None:
+        return named
     return ticket.account.name if ticket.account.name != ticket.account.account_id else ticket.account.account_id
 
 
@@ -115,11 +98,11 @@ def next_step(ticket: Ticket) -> str:
     if ticket.state == State.VERIFIED:
         if ticket.route == Route.ACCOUNT_MANAGER:
             return "Verified: waiting for your account manager's approval."
-        if ticket.kind == Kind.PORT_OUT:
+        if registry.spec(ticket.kind).ports_numbers:
             return "Verified: a support manager approves it and sets the day the numbers move."
         return "Verified: waiting for a support manager's approval."
     if ticket.state == State.APPROVED:
-        if ticket.kind == Kind.PORT_OUT and ticket.foc_date:
+        if registry.spec(ticket.kind).ports_numbers and ticket.foc_date:
             return f"Approved: the numbers move on {ticket.foc_date:%-d %b %Y}."
         return "Approved: an agent completes it next."
     if ticket.state == State.COMPLETED:
@@ -143,29 +126,17 @@ def case_summary(ticket: Ticket) -> str:
 
 def kind_link_label(account: Account, kind: str) -> str:
     """The words of the link to a kind's form: a plan change that can go back up says so (K1, K2)."""
-    if kind == Kind.DOWNGRADE:
-        back_up = plans_back_up(account).last()
-        if back_up is not None:
-            return "Change the plan" if lower_plans(account).exists() else f"Move back up to {back_up.name}"
-    return Kind(kind).label
+    link_label = registry.spec(kind).link_label
+    return link_label(account) if link_label else Kind(kind).label
 
 
 def kind_applies(account: Account, kind: str) -> bool:
-    """Whether the account has anything this kind of request could be about right now."""
-    policy = account.plan.policy
-    if kind == Kind.REACTIVATION:
-        return policy.reactivation_open(account)
-    if account.status != Account.Status.ACTIVE:
+    """Whether the account has anything this kind of request could be about right now (the kind's spec says); a
+    kind that stops with the account applies to an active account only."""
+    spec = registry.spec(kind)
+    if spec.stops_with_the_account and account.status != Account.Status.ACTIVE:
         return False
-    if kind == Kind.LICENSE_CANCELLATION:
-        return account.licenses.filter(quantity__gt=0).exists()
-    if kind in {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}:
-        return account.numbers.filter(status=PhoneNumber.Status.ACTIVE).exists()
-    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
-        return account.addons.filter(status=AddOn.Status.ACTIVE).exists()
-    if kind == Kind.DOWNGRADE:
-        return plans_to_move_to(account).exists()
-    return True
+    return spec.applies(account)
 
 
 def requestable_kinds(account: Account, role: str) -> list[str]:

@@ -17,6 +17,7 @@ from billing.models import AddOn, Route
 from billing.services import coming_bill
 from config.ids import as_id
 from tickets import access, retention
+from tickets.kinds import registry
 from tickets.models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
 from tickets.portal import selectors
 from tickets.portal.forms import (
@@ -29,7 +30,6 @@ from tickets.portal.forms import (
     PortOutLockForm,
     add_refusal,
 )
-from tickets.rules.account import reactivation_closed_sentence
 from tickets.services import (
     add_comment,
     available_transitions,
@@ -129,19 +129,27 @@ def products(request: HttpRequest, account_id: str) -> HttpResponse:
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
     policy = account.plan.policy
+    kinds = selectors.requestable_kinds(account, membership.role)
+
+    def links(section: str, item, **facts) -> list[tuple[str, str, str]]:
+        return registry.product_links(kinds, section, item, facts)  # each kind offers its own (tickets/kinds/)
+
     addons = [
-        (addon, policy.route_for(Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
+        (addon, route, tiers, links("addons", addon, route=route, tiers=tiers))
         for addon in account.addons.filter(status=AddOn.Status.ACTIVE).select_related("number")
+        for route, tiers in [
+            (registry.route_for(policy, Kind.ADDON_CANCELLATION, addon.route_key), policy.tiers_for(addon.product))
+        ]
     ]
     return render_page(
         request,
         "portal/products.html",
         _context(
             membership,
-            licenses=account.licenses.all(),
-            numbers=account.numbers.on_account(),
+            licenses=[(license_, links("licenses", license_)) for license_ in account.licenses.all()],
+            numbers=[(number, links("numbers", number)) for number in account.numbers.on_account()],
             addons=addons,
-            kinds=selectors.requestable_kinds(account, membership.role),
+            kinds=kinds,
             routes=dict(Route.choices),
         ),
     )
@@ -218,8 +226,9 @@ def port_out_lock(request: HttpRequest, account_id: str) -> HttpResponse:
 def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpResponse:
     membership = selectors.membership_or_404(request.user, account_id)
     account = membership.account
-    if kind == Kind.ACCOUNT_CANCELLATION:
-        return redirect("portal:cancel", account_id=account_id)
+    spec = registry.specs().get(kind)
+    if spec is not None and spec.flow:  # a kind with its own pages (an account cancellation)
+        return redirect(spec.flow, account_id=account_id)
     if kind not in KIND_FORMS:
         raise Http404("No such request.")
     policy = account.plan.policy
@@ -249,14 +258,14 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
         form = form_class(initial=initial, **form_kwargs)
 
     addon = None
-    if kind in (Kind.ADDON_CANCELLATION, Kind.ADDON_CHANGE):
+    if "addon" in form.fields:  # a request about one add-on takes that add-on's route (A8, A9, A11)
         addon_pk = form.data.get("addon") if form.is_bound else form.initial.get("addon")
         addon = account.addons.filter(pk=as_id(addon_pk or "")).first()
-    route = policy.route_for(kind, addon.route_key if addon else None)
+    route = spec.route(policy, addon.route_key if addon else None)
     unavailable = "" if selectors.kind_applies(account, kind) else _unavailable_sentence(account, kind)
     return render_page(
         request,
-        f"portal/request_{kind}.html",
+        spec.template,
         _context(
             membership,
             form=form,
@@ -276,9 +285,11 @@ def request_kind(request: HttpRequest, account_id: str, kind: str) -> HttpRespon
 
 
 def _unavailable_sentence(account: Account, kind: str) -> str:
-    """Why the kind is not available on this account now; a reactivation's is its rule's own sentence."""
-    if kind == Kind.REACTIVATION:
-        return reactivation_closed_sentence(account.plan.policy, account)
+    """Why the kind is not available on this account now; a kind with its own sentence (a reactivation's is its
+    rule's) says it."""
+    unavailable = registry.spec(kind).unavailable
+    if unavailable is not None:
+        return unavailable(account)
     if account.status != Account.Status.ACTIVE:
         return "This account is not active."
     return f"There is nothing on this account {_a_kind(kind)} could be about."

@@ -18,9 +18,13 @@ from accounts.models import Account
 from billing.models import License, Plan, Policy
 from config.ids import as_id
 
+from ..kinds import registry
 from ..models import OPEN_STATES, Kind, Ticket
 
-NUMBER_KINDS = {Kind.NUMBER_CANCELLATION, Kind.PORT_OUT}
+
+def number_kinds() -> list[str]:
+    """The kinds whose open request ties up its numbers (each spec's `numbers_doing`: a cancellation, a port-out)."""
+    return registry.kinds_where(lambda spec: spec.numbers_doing)
 
 
 def instance(model, value, account: Account, what: str):
@@ -59,10 +63,11 @@ def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
     same rows and Django compiles it in a third of the time, on every submission.
     """
     wanted = {v.pk if hasattr(v, "pk") else v for v in values}
-    statuses = ["active", "porting_out"] if kind == Kind.NUMBER_CANCELLATION else ["active"]
+    # A port-out takes active numbers only; a cancellation also one still marked porting out.
+    statuses = ["active"] if registry.spec(kind).ports_numbers else ["active", "porting_out"]
     rows = account.numbers.filter(pk__in=[w for w in wanted if as_id(w)]).annotate(
         open_request=FilteredRelation(
-            "tickets", condition=Q(tickets__kind__in=NUMBER_KINDS, tickets__state__in=OPEN_STATES)
+            "tickets", condition=Q(tickets__kind__in=number_kinds(), tickets__state__in=OPEN_STATES)
         ),
         busy_kind=F("open_request__kind"),
         busy_ticket=F("open_request__pk"),
@@ -77,7 +82,7 @@ def numbers_on_account(account: Account, values: list, *, kind: str) -> list:
         if number.busy_kind == kind:
             raise already_requested(kind, f"The number {number}", number.busy_ticket)
         if number.busy_kind:
-            doing = "ported out" if number.busy_kind == Kind.PORT_OUT else "cancelled"
+            doing = registry.spec(number.busy_kind).numbers_doing
             raise Refusal(
                 Code.NUMBER_BUSY,
                 f"The number {number} is being {doing} (request #{number.busy_ticket}); "

@@ -1,25 +1,13 @@
 """How the portal writes money and phone numbers: in the account's currency, and as the number's country does."""
 
-from decimal import Decimal, InvalidOperation
-
 from django import template
 
-from tickets.portal.selectors import national_number
+from tickets.kinds.formats import money, national_number
 
 register = template.Library()
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
-
-
-@register.filter
-def money(amount, currency: str = "USD") -> str:
-    """`40` with `USD` → "$40.00 USD": the symbol people read and the code that makes it unambiguous."""
-    try:
-        value = Decimal(amount)
-    except (InvalidOperation, TypeError, ValueError):
-        return str(amount)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{SYMBOLS.get(currency, '')}{abs(value):,.2f} {currency}"
+# `40` with `USD` → "$40.00 USD" (tickets.kinds.formats, which the kinds' forms share).
+register.filter("money", money)
 
 
 @register.filter
