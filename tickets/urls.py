@@ -1,9 +1,10 @@
 from django.urls import include, path
 
-from . import account_export_views, verification_link_views, views
+from . import accessibility, account_export_views, verification_link_views, views
 
 portal_patterns = [
     path("", views.home, name="home"),
+    path("accessibility/", accessibility.statement, name="accessibility"),
     path("a/<str:account_id>/", views.dashboard, name="dashboard"),
     path("a/<str:account_id>/products/", views.products, name="products"),
     path("a/<str:account_id>/pause/", views.pause, name="pause"),

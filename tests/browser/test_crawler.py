@@ -11,6 +11,13 @@ error pages (ERROR_PAGES: a stale address) are visited directly and held to the 
 Screenshots (JPEG, full page, both widths) go to test-artifacts/crawler/<preset or staff role>/ for review: one
 per page pattern per preset, named after the role that saw it first. One browser, one context per role; the
 window is resized in place, so each page is loaded once. The run prints where its time went.
+
+Accessibility (issue 28): axe-core (the copy the pinned axe-playwright-python ships, never a CDN) runs once per page
+per width with the tags wcag2a, wcag2aa, wcag21a and wcag21aa; a critical or serious violation is a problem, the
+moderate and minor ones are listed in test-artifacts/crawler/axe-report.md (and .json) with the counts by impact.
+axe runs on every page of the walk where the database is PostgreSQL (CI's second pass) and on the first
+AXE_SAMPLE_PER_ROLE pages of each role on SQLite, so CI pays for the full check once; CRAWLER_AXE=full or
+CRAWLER_AXE=sample overrides the choice.
 """
 
 import io
@@ -23,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urldefrag, urlsplit
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 
 from accounts.models import Membership, User
 from tickets.models import Comment, Ticket
@@ -50,6 +58,67 @@ ERROR_PAGES = {
     "former": [],  # a former member is nobody to the rest of the site: every other page sends them to sign in
 }
 LONG_WORD = "x" * 10_000  # issue 17: a comment like this made the case page 57,231 px wide
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_BLOCKING = {"critical", "serious"}
+AXE_SAMPLE_PER_ROLE = 3  # the SQLite pass: the landing page and the next two of each role, both widths
+# One axe.run over the document, answered in the few fields the report needs (whole results are megabytes).
+AXE_RUN = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]}).then(
+  results => results.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(" ")),
+  })))"""
+
+
+def _axe_mode() -> str:
+    """'full' on PostgreSQL (CI's second pass), 'sample' on SQLite, unless CRAWLER_AXE says otherwise."""
+    if chosen := os.environ.get("CRAWLER_AXE"):
+        return chosen
+    return "full" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sample"
+
+
+@dataclass
+class AxeTally:
+    """Every axe violation seen: the blocking ones fail the walk, the others go into the report."""
+
+    views: int = 0
+    pages: set[str] = field(default_factory=set)
+    nodes_by_impact: dict[str, int] = field(default_factory=dict)
+    listed: list[dict] = field(default_factory=list)
+
+    def add(self, role: str, path: str, width: str, violations: list[dict]) -> list[str]:
+        self.views += 1
+        self.pages.add(path)
+        blocking = []
+        for violation in violations:
+            impact = violation["impact"] or "minor"
+            self.nodes_by_impact[impact] = self.nodes_by_impact.get(impact, 0) + len(violation["nodes"])
+            self.listed.append({"role": role, "page": path, "width": width, **violation})
+            if impact in AXE_BLOCKING:
+                where = ", ".join(violation["nodes"][:3])
+                blocking.append(f"axe {impact} {violation['id']} at {width} px ({violation['help']}): {where}")
+        return blocking
+
+    def write(self, mode: str) -> str:
+        """The report under test-artifacts/crawler/; answers the one-line summary."""
+        import json
+
+        counts = ", ".join(f"{impact} {self.nodes_by_impact.get(impact, 0)}" for impact in IMPACTS)
+        summary = f"axe ({mode}): {len(self.pages)} page patterns, {self.views} views; violation nodes: {counts}"
+        lines = ["# axe-core report (WCAG 2.0/2.1 A and AA)", "", summary, ""]
+        for row in sorted(self.listed, key=lambda r: (IMPACTS.index(r["impact"] or "minor"), r["id"], r["page"])):
+            lines.append(
+                f"- {row['impact']} `{row['id']}` {row['page']} ({row['role']}, {row['width']} px): "
+                f"{row['help']}; {len(row['nodes'])} node(s): {', '.join(row['nodes'][:5])}"
+            )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "axe-report.md").write_text("\n".join(lines) + "\n")
+        (ARTIFACTS / "axe-report.json").write_text(
+            json.dumps({"summary": summary, "violations": self.listed}, indent=1)
+        )
+        return summary
+
+
+IMPACTS = ["critical", "serious", "moderate", "minor"]
 
 
 @dataclass
@@ -110,8 +179,9 @@ WIDEST = """() => {
 class Walker:
     """One role's signed-in browser context, checking and photographing pages."""
 
-    def __init__(self, browser, base: str, role: str, clock: dict, shot: set) -> None:
+    def __init__(self, browser, base: str, role: str, clock: dict, shot: set, axe: AxeTally, axe_pages: int) -> None:
         self.base, self.role, self.clock, self.shot = base, role, clock, shot
+        self.axe, self.axe_pages = axe, axe_pages  # how many more of this role's pages axe checks
         self.group = role.split("-")[0]  # the preset for customers, the role for staff
         self.folder = ARTIFACTS / self.group
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -149,8 +219,18 @@ class Walker:
         if status != expected:
             finding.problems.append(f"status {status}, expected {expected}")
         name = f"{re.sub(r'[^a-z0-9]+', '-', path.lower()).strip('-') or 'home'}-{self.role}"
+        audit = self.axe_pages > 0 and "text/html" in ((response and response.headers.get("content-type")) or "")
+        if audit:
+            self.axe_pages -= 1
+            tick = time.monotonic()
+            page.evaluate(AXE_SCRIPT)
+            self.clock["axe"] += time.monotonic() - tick
         for size, label in ((WIDE, "1280"), (NARROW, "390")):
             page.set_viewport_size(size)
+            if audit:
+                tick = time.monotonic()
+                finding.problems += self.axe.add(self.role, path, label, page.evaluate(AXE_RUN, AXE_TAGS))
+                self.clock["axe"] += time.monotonic() - tick
             if (too_wide := _overflow(page)) > 0:
                 culprit = page.evaluate(WIDEST)
                 finding.problems.append(f"{too_wide} px wider than the window at {label} px (widest: {culprit})")
@@ -227,15 +307,21 @@ def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_ser
     icon = browser.new_context().request.get(f"{live_server.url}/favicon.ico")
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
 
-    started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0}
+    started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0, "axe": 0.0}
     shot: set[tuple[str, str, int]] = set()
+    mode, axe = _axe_mode(), AxeTally()
     for role, email in logins:
         audience = "staff" if email in STAFF_LOGINS else "former" if email in FORMER_LOGINS else "customer"
-        walker = Walker(browser, live_server.url, role, clock, shot)
+        axe_pages = 10_000 if mode == "full" else AXE_SAMPLE_PER_ROLE
+        walker = Walker(browser, live_server.url, role, clock, shot, axe, axe_pages)
         findings, visited = _crawl(walker, email, audience)
         total += visited
         assert visited >= 3 or any(f.problems for f in findings), f"{role} reached only {visited} pages"
         problems += [f"{f.role} {f.url.removeprefix(live_server.url)}: {p}" for f in findings for p in f.problems]
     spent = ", ".join(f"{what} {seconds:.0f} s" for what, seconds in clock.items())
     print(f"crawled {total} pages for {len(logins)} roles in {time.monotonic() - started:.0f} s ({spent})")
+    print(axe.write(mode))
+    assert axe.views >= 2 * len(logins), (
+        f"axe checked only {axe.views} views"
+    )  # SPEC §6 accessibility: every role, both widths
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
