@@ -20,7 +20,8 @@ def providers_to_report_to(request: HttpRequest) -> list[Policy]:
     """The policies whose contact routes the statement lists, one per provider name."""
     policies = Policy.objects.order_by("name", "pk")
     if request.user.is_authenticated:
-        mine = [m.account.plan.policy_id for m in selectors.memberships_of(request.user).select_related("account__plan")]
+        memberships = selectors.memberships_of(request.user).select_related("account__plan")
+        mine = [membership.account.plan.policy_id for membership in memberships]
         if mine:
             policies = policies.filter(pk__in=mine)
     by_name: dict[str, Policy] = {}
