@@ -65,7 +65,7 @@ def test_a_customer_cancels_the_account_by_keyboard_alone(presets, cast, live_se
 
 
 def test_a_customer_requests_a_port_out_by_keyboard_alone(presets, cast, live_server, page):
-    # rule A5: a port-out request, numbers ticked with Space
+    # SPEC §6 accessibility, main flows by keyboard: a port-out request, numbers ticked with Space
     people = cast("avoxi")
     provisioning.add_number(account=people.account, number="+12025550142")
     sign_in(page, live_server, people.owner)
@@ -83,7 +83,7 @@ def test_a_customer_requests_a_port_out_by_keyboard_alone(presets, cast, live_se
 
 
 def test_a_customer_comments_with_an_attachment_by_keyboard_alone(presets, cast, live_server, page, tmp_path):
-    # rule U1: a comment and a file on the customer's own case
+    # SPEC §6 accessibility, main flows by keyboard: a comment and a file on the customer's own case
     people = cast("smrtphone")
     ticket = Ticket.objects.create(
         account=people.account,
@@ -110,7 +110,7 @@ def test_a_customer_comments_with_an_attachment_by_keyboard_alone(presets, cast,
 
 
 def test_an_agent_verifies_a_ticket_in_the_desk_by_keyboard_alone(presets, cast, live_server, page):
-    # rule A1: an agent verifies (SPEC §5), from the desk's ticket page
+    # SPEC §6 accessibility, main flows by keyboard: an agent verifies (SPEC §5) from the desk's ticket page
     people = cast("avoxi")
     ticket = Ticket.objects.create(
         account=people.account,
@@ -129,7 +129,7 @@ def test_an_agent_verifies_a_ticket_in_the_desk_by_keyboard_alone(presets, cast,
 
 
 def test_a_manager_claims_from_the_queue_by_keyboard_alone(presets, cast, live_server, page):
-    # rule A1: a manager takes an unassigned ticket from the queue
+    # SPEC §6 accessibility, main flows by keyboard: a manager claims an unassigned ticket from the queue
     people = cast("kixie")
     ticket = Ticket.objects.create(
         account=people.account,
@@ -167,7 +167,7 @@ def test_the_skip_link_comes_first_and_leads_into_the_main_content(presets, cast
 
 
 def test_a_customer_signs_in_by_keyboard_alone(presets, cast, live_server, page):
-    # rule U1: the sign-in form, typed into and sent with Enter
+    # SPEC §6 accessibility, main flows by keyboard: the sign-in form, typed into and sent with Enter
     people = cast("smrtphone")
     page.goto(f"{live_server.url}/accounts/login/")
     keys = Keyboard(page)

@@ -119,6 +119,20 @@ class AxeTally:
 
 
 IMPACTS = ["critical", "serious", "moderate", "minor"]
+REFLOW = {"width": 320, "height": 640}  # WCAG 1.4.10: 1,280 px at 400 % zoom
+# Text at twice its size (WCAG 1.4.4), as a browser's text-only zoom does to a rem-based sheet; then how much the
+# page is wider than the window and which elements clip their text (overflow hidden, content larger than the box).
+LARGE_TEXT = """() => {
+  document.documentElement.style.fontSize = "200%";
+  const wider = document.documentElement.scrollWidth - window.innerWidth;
+  const clipped = [...document.querySelectorAll("body *")].filter(el => {
+    const style = getComputedStyle(el);
+    const hides = /hidden|clip/.test(style.overflowX + style.overflowY) && (el.innerText || "").trim();
+    return hides && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1);
+  }).map(el => el.tagName.toLowerCase() + (el.className ? "." + [...el.classList].join(".") : ""));
+  document.documentElement.style.fontSize = "";
+  return {wider: wider, clipped: clipped.slice(0, 3)};
+}"""
 
 
 @dataclass
@@ -179,8 +193,12 @@ WIDEST = """() => {
 class Walker:
     """One role's signed-in browser context, checking and photographing pages."""
 
-    def __init__(self, browser, base: str, role: str, clock: dict, shot: set, axe: AxeTally, axe_pages: int) -> None:
+    def __init__(
+        self, browser, base: str, role: str, clock: dict, shot: set, axe: AxeTally, axe_pages: int, portal: bool
+    ) -> None:
         self.base, self.role, self.clock, self.shot = base, role, clock, shot
+        self.portal = portal  # a customer's pages: held to 320 px reflow and 200 % text too
+        self.titles: dict[str, set[str]] = {}  # each page's <title>: no two page patterns share one
         self.axe, self.axe_pages = axe, axe_pages  # how many more of this role's pages axe checks
         self.group = role.split("-")[0]  # the preset for customers, the role for staff
         self.folder = ARTIFACTS / self.group
@@ -240,11 +258,44 @@ class Walker:
                 page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
                 self.clock["screenshot"] += time.monotonic() - tick
         self.shot.add((self.group, path, expected))
+        if html := "text/html" in ((response and response.headers.get("content-type")) or ""):
+            finding.problems += self.title_and_language(expected)
+        if html and self.portal:
+            finding.problems += self.reflow()
         page.set_viewport_size(WIDE)
         # An intended error page logs its own status as a failed resource; anything else is a problem.
         intended = f"status of {expected}" if expected != 200 else None
         finding.problems += [f"console: {t}" for t in self.errors if not (intended and intended in t)]
         return finding, bool(response and "text/html" in (response.headers.get("content-type") or ""))
+
+    def title_and_language(self, expected: int) -> list[str]:
+        """WCAG 2.4.2 and 3.1.1: a page says what it is in a title of its own and which language it is in."""
+        title, lang = self.page.evaluate("[document.title.trim(), document.documentElement.lang]")
+        problems = [] if lang else ["no lang on <html>"]
+        if expected == 200:  # filed under where the page is, so a redirect to it is not a page of its own
+            self.titles.setdefault(title, set()).add(_pattern(self.page.url)[0])
+        return problems + ([] if title else ["no <title>"])
+
+    def reflow(self) -> list[str]:
+        """WCAG 1.4.10 and 1.4.4 on a portal page: fits 320 px, and 200 % text neither widens nor clips it."""
+        problems, page = [], self.page
+        page.set_viewport_size(REFLOW)
+        if (too_wide := _overflow(page)) > 0:
+            problems.append(f"{too_wide} px wider than the window at 320 px (widest: {page.evaluate(WIDEST)})")
+        page.set_viewport_size(WIDE)
+        large = page.evaluate(LARGE_TEXT)
+        if large["wider"] > 0:
+            problems.append(f"{large['wider']} px wider than the window with text at 200 %")
+        if large["clipped"]:
+            problems.append(f"text clipped at 200 %: {', '.join(large['clipped'])}")
+        return problems
+
+    def shared_titles(self) -> list[str]:
+        return [
+            f"<title> {t!r} on {len(paths)} pages: {sorted(paths)}"
+            for t, paths in self.titles.items()
+            if len(paths) > 1
+        ]
 
     def links(self) -> list[str]:
         hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
@@ -286,6 +337,7 @@ def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], in
                     (queried if urlsplit(href).query else plain).append(href)
     for url, status in ERROR_PAGES[audience]:  # the error pages a mistyped or stale address leads to
         findings.append(walker.check(base + url, status)[0])
+    findings.append(Finding(walker.role, "(every page)", walker.shared_titles()))
     walker.context.close()
     return findings, visited
 
@@ -313,7 +365,7 @@ def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_ser
     for role, email in logins:
         audience = "staff" if email in STAFF_LOGINS else "former" if email in FORMER_LOGINS else "customer"
         axe_pages = 10_000 if mode == "full" else AXE_SAMPLE_PER_ROLE
-        walker = Walker(browser, live_server.url, role, clock, shot, axe, axe_pages)
+        walker = Walker(browser, live_server.url, role, clock, shot, axe, axe_pages, portal=audience != "staff")
         findings, visited = _crawl(walker, email, audience)
         total += visited
         assert visited >= 3 or any(f.problems for f in findings), f"{role} reached only {visited} pages"
