@@ -11,6 +11,15 @@ error pages (ERROR_PAGES: a stale address) are visited directly and held to the 
 Screenshots (JPEG, full page, both widths) go to test-artifacts/crawler/<preset or staff role>/ for review: one
 per page pattern per preset, named after the role that saw it first. One browser, one context per role; the
 window is resized in place, so each page is loaded once. The run prints where its time went.
+
+Accessibility (issue 28): axe-core (the copy the pinned axe-playwright-python ships, never a CDN) runs once per page
+per width with the tags wcag2a, wcag2aa, wcag21a and wcag21aa; a critical or serious violation is a problem, the
+moderate and minor ones are listed in test-artifacts/crawler/axe-report.md (and .json) with the counts by impact.
+axe reads every page pattern each preset and each staff role reaches where the database is PostgreSQL (CI's second
+pass), and the first AXE_SAMPLE_PER_ROLE new patterns of each role on SQLite, so CI pays for the full check once;
+CRAWLER_AXE=full or CRAWLER_AXE=sample overrides the choice. Every page, checked by axe or not, must have lang and a
+<title> no other page pattern of its role shares; a customer's page (every portal page) must also fit 320 px and take
+text at 200 % without widening or clipping.
 """
 
 import io
@@ -23,6 +32,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urldefrag, urlsplit
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 
 from accounts.models import Membership, User
 from tickets.models import Comment, Ticket
@@ -50,6 +60,82 @@ ERROR_PAGES = {
     "former": [],  # a former member is nobody to the rest of the site: every other page sends them to sign in
 }
 LONG_WORD = "x" * 10_000  # issue 17: a comment like this made the case page 57,231 px wide
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_BLOCKING = {"critical", "serious"}
+AXE_SAMPLE_PER_ROLE = 2  # the SQLite pass: the landing page and the next new page of each role, both widths
+# One axe.run over the document, answered in the few fields the report needs (whole results are megabytes).
+AXE_RUN = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]}).then(
+  results => results.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(" ")),
+  })))"""
+
+
+def _axe_mode() -> str:
+    """'full' on PostgreSQL (CI's second pass), 'sample' on SQLite, unless CRAWLER_AXE says otherwise."""
+    if chosen := os.environ.get("CRAWLER_AXE"):
+        return chosen
+    return "full" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sample"
+
+
+@dataclass
+class AxeTally:
+    """Every axe violation seen: the blocking ones fail the walk, the others go into the report."""
+
+    views: int = 0
+    pages: set[str] = field(default_factory=set)
+    nodes_by_impact: dict[str, int] = field(default_factory=dict)
+    listed: list[dict] = field(default_factory=list)
+    audited: set[tuple[str, str]] = field(default_factory=set)  # (preset or staff role, page pattern)
+
+    def add(self, role: str, path: str, width: str, violations: list[dict]) -> list[str]:
+        self.views += 1
+        self.pages.add(path)
+        blocking = []
+        for violation in violations:
+            impact = violation["impact"] or "minor"
+            self.nodes_by_impact[impact] = self.nodes_by_impact.get(impact, 0) + len(violation["nodes"])
+            self.listed.append({"role": role, "page": path, "width": width, **violation})
+            if impact in AXE_BLOCKING:
+                where = ", ".join(violation["nodes"][:3])
+                blocking.append(f"axe {impact} {violation['id']} at {width} px ({violation['help']}): {where}")
+        return blocking
+
+    def write(self, mode: str) -> str:
+        """The report under test-artifacts/crawler/; answers the one-line summary."""
+        import json
+
+        counts = ", ".join(f"{impact} {self.nodes_by_impact.get(impact, 0)}" for impact in IMPACTS)
+        summary = f"axe ({mode}): {len(self.pages)} page patterns, {self.views} views; violation nodes: {counts}"
+        lines = ["# axe-core report (WCAG 2.0/2.1 A and AA)", "", summary, ""]
+        for row in sorted(self.listed, key=lambda r: (IMPACTS.index(r["impact"] or "minor"), r["id"], r["page"])):
+            lines.append(
+                f"- {row['impact']} `{row['id']}` {row['page']} ({row['role']}, {row['width']} px): "
+                f"{row['help']}; {len(row['nodes'])} node(s): {', '.join(row['nodes'][:5])}"
+            )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "axe-report.md").write_text("\n".join(lines) + "\n")
+        (ARTIFACTS / "axe-report.json").write_text(
+            json.dumps({"summary": summary, "violations": self.listed}, indent=1)
+        )
+        return summary
+
+
+IMPACTS = ["critical", "serious", "moderate", "minor"]
+REFLOW = {"width": 320, "height": 640}  # WCAG 1.4.10: 1,280 px at 400 % zoom
+# Text at twice its size (WCAG 1.4.4), as a browser's text-only zoom does to a rem-based sheet; then how much the
+# page is wider than the window and which elements clip their text (overflow hidden, content larger than the box).
+LARGE_TEXT = """() => {
+  document.documentElement.style.fontSize = "200%";
+  const wider = document.documentElement.scrollWidth - window.innerWidth;
+  const clipped = [...document.querySelectorAll("body *")].filter(el => {
+    const style = getComputedStyle(el);
+    const hides = /hidden|clip/.test(style.overflowX + style.overflowY) && (el.innerText || "").trim();
+    return hides && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1);
+  }).map(el => el.tagName.toLowerCase() + (el.className ? "." + [...el.classList].join(".") : ""));
+  document.documentElement.style.fontSize = "";
+  return {wider: wider, clipped: clipped.slice(0, 3)};
+}"""
 
 
 @dataclass
@@ -110,8 +196,13 @@ WIDEST = """() => {
 class Walker:
     """One role's signed-in browser context, checking and photographing pages."""
 
-    def __init__(self, browser, base: str, role: str, clock: dict, shot: set) -> None:
+    def __init__(
+        self, browser, base: str, role: str, clock: dict, shot: set, axe: AxeTally, axe_pages: int, portal: bool
+    ) -> None:
         self.base, self.role, self.clock, self.shot = base, role, clock, shot
+        self.portal = portal  # a customer's pages: held to 320 px reflow and 200 % text too
+        self.titles: dict[str, set[str]] = {}  # each page's <title>: no two page patterns share one
+        self.axe, self.axe_pages = axe, axe_pages  # how many more of this role's pages axe checks
         self.group = role.split("-")[0]  # the preset for customers, the role for staff
         self.folder = ARTIFACTS / self.group
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -149,8 +240,22 @@ class Walker:
         if status != expected:
             finding.problems.append(f"status {status}, expected {expected}")
         name = f"{re.sub(r'[^a-z0-9]+', '-', path.lower()).strip('-') or 'home'}-{self.role}"
+        html = "text/html" in ((response and response.headers.get("content-type")) or "")
+        # axe reads each page pattern once per preset or staff role (as the screenshots do): the other roles of a
+        # preset, a sort order or a filter add the same markup again at 0.5 s a view.
+        audit = self.axe_pages > 0 and html and (self.group, path) not in self.axe.audited
+        if audit:
+            self.axe_pages -= 1
+            self.axe.audited.add((self.group, path))
+            tick = time.monotonic()
+            page.evaluate(AXE_SCRIPT)
+            self.clock["axe"] += time.monotonic() - tick
         for size, label in ((WIDE, "1280"), (NARROW, "390")):
             page.set_viewport_size(size)
+            if audit:
+                tick = time.monotonic()
+                finding.problems += self.axe.add(self.role, path, label, page.evaluate(AXE_RUN, AXE_TAGS))
+                self.clock["axe"] += time.monotonic() - tick
             if (too_wide := _overflow(page)) > 0:
                 culprit = page.evaluate(WIDEST)
                 finding.problems.append(f"{too_wide} px wider than the window at {label} px (widest: {culprit})")
@@ -160,11 +265,44 @@ class Walker:
                 page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
                 self.clock["screenshot"] += time.monotonic() - tick
         self.shot.add((self.group, path, expected))
+        if html:
+            finding.problems += self.title_and_language(expected)
+        if html and self.portal:
+            finding.problems += self.reflow()
         page.set_viewport_size(WIDE)
         # An intended error page logs its own status as a failed resource; anything else is a problem.
         intended = f"status of {expected}" if expected != 200 else None
         finding.problems += [f"console: {t}" for t in self.errors if not (intended and intended in t)]
         return finding, bool(response and "text/html" in (response.headers.get("content-type") or ""))
+
+    def title_and_language(self, expected: int) -> list[str]:
+        """WCAG 2.4.2 and 3.1.1: a page says what it is in a title of its own and which language it is in."""
+        title, lang = self.page.evaluate("[document.title.trim(), document.documentElement.lang]")
+        problems = [] if lang else ["no lang on <html>"]
+        if expected == 200:  # filed under where the page is, so a redirect to it is not a page of its own
+            self.titles.setdefault(title, set()).add(_pattern(self.page.url)[0])
+        return problems + ([] if title else ["no <title>"])
+
+    def reflow(self) -> list[str]:
+        """WCAG 1.4.10 and 1.4.4 on a portal page: fits 320 px, and 200 % text neither widens nor clips it."""
+        problems, page = [], self.page
+        page.set_viewport_size(REFLOW)
+        if (too_wide := _overflow(page)) > 0:
+            problems.append(f"{too_wide} px wider than the window at 320 px (widest: {page.evaluate(WIDEST)})")
+        page.set_viewport_size(WIDE)
+        large = page.evaluate(LARGE_TEXT)
+        if large["wider"] > 0:
+            problems.append(f"{large['wider']} px wider than the window with text at 200 %")
+        if large["clipped"]:
+            problems.append(f"text clipped at 200 %: {', '.join(large['clipped'])}")
+        return problems
+
+    def shared_titles(self) -> list[str]:
+        return [
+            f"<title> {t!r} on {len(paths)} pages: {sorted(paths)}"
+            for t, paths in self.titles.items()
+            if len(paths) > 1
+        ]
 
     def links(self) -> list[str]:
         hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
@@ -206,6 +344,7 @@ def _crawl(walker: Walker, email: str, audience: str) -> tuple[list[Finding], in
                     (queried if urlsplit(href).query else plain).append(href)
     for url, status in ERROR_PAGES[audience]:  # the error pages a mistyped or stale address leads to
         findings.append(walker.check(base + url, status)[0])
+    findings.append(Finding(walker.role, "(every page)", walker.shared_titles()))
     walker.context.close()
     return findings, visited
 
@@ -227,15 +366,21 @@ def test_every_demo_role_every_reachable_page_fits_and_answers(presets, live_ser
     icon = browser.new_context().request.get(f"{live_server.url}/favicon.ico")
     assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
 
-    started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0}
+    started, problems, total, clock = time.monotonic(), [], 0, {"load": 0.0, "screenshot": 0.0, "axe": 0.0}
     shot: set[tuple[str, str, int]] = set()
+    mode, axe = _axe_mode(), AxeTally()
     for role, email in logins:
         audience = "staff" if email in STAFF_LOGINS else "former" if email in FORMER_LOGINS else "customer"
-        walker = Walker(browser, live_server.url, role, clock, shot)
+        axe_pages = 10_000 if mode == "full" else AXE_SAMPLE_PER_ROLE
+        walker = Walker(browser, live_server.url, role, clock, shot, axe, axe_pages, portal=audience != "staff")
         findings, visited = _crawl(walker, email, audience)
         total += visited
         assert visited >= 3 or any(f.problems for f in findings), f"{role} reached only {visited} pages"
         problems += [f"{f.role} {f.url.removeprefix(live_server.url)}: {p}" for f in findings for p in f.problems]
     spent = ", ".join(f"{what} {seconds:.0f} s" for what, seconds in clock.items())
     print(f"crawled {total} pages for {len(logins)} roles in {time.monotonic() - started:.0f} s ({spent})")
+    print(axe.write(mode))
+    assert axe.views >= 2 * len(logins), (
+        f"axe checked only {axe.views} views"
+    )  # SPEC §6 accessibility: every role, both widths
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)

@@ -83,7 +83,7 @@ def test_lowercase_confirm_is_refused(presets, cast, live_server, page, browser_
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Type CONFIRM to confirm").fill("confirm")
     page.get_by_role("button", name=re.compile("^Cancel ")).click()
-    expect(page.get_by_text("Type CONFIRM exactly to confirm.")).to_be_visible()
+    expect(page.get_by_text("Type CONFIRM exactly to confirm.", exact=True)).to_be_visible()
     expect(page.get_by_label("Type CONFIRM to confirm")).to_have_value("confirm")
     shoot(page, "smrtphone-confirm-refused")
     assert not Ticket.objects.filter(account=people.account).exists()
@@ -123,7 +123,7 @@ def test_avoxi_super_admin_cancels_licenses_but_not_below_the_minimum(
     page.get_by_label("Quantity").fill("3")
     page.get_by_role("button", name="Request the cancellation").click()
     refusal = "At least 3 Contact Center licenses must remain; you can cancel at most 2."
-    expect(page.get_by_text(refusal)).to_be_visible()
+    expect(page.get_by_text(refusal, exact=True)).to_be_visible()
     shoot(page, "avoxi-license-minimum-refused")
     assert not Ticket.objects.filter(account=people.account).exists()
     page.get_by_label("Quantity").fill("2")

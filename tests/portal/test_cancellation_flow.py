@@ -262,7 +262,7 @@ def test_confirmation_box_where_the_policy_has_no_verification(cast, signed_in):
     response = client.post(url(people.account, "verify"), {"full_name": "", "company": "", "contact": ""})
     page = response.content.decode()
     assert "Tick the box to confirm the cancellation." in page
-    assert page.count("This field is required.") == 3
+    assert page.count("This field is required.") == 6  # by each of the three fields and in the summary (issue 28)
     response = client.post(
         url(people.account, "verify"),
         {"full_name": "Ann Owner", "company": "Acme", "contact": "ann@example.test", "confirm": "on"},

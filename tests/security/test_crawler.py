@@ -211,6 +211,7 @@ def _site_pages(user) -> list[tuple[str, str, list[str], bool]]:
         ("queues:assign", reverse("queues:assign"), COMMON + ["claim", "tickets", "assignee"], False),
         ("portal:home", reverse("portal:home"), COMMON, False),
         ("portal:cancel_done", reverse("portal:cancel_done"), COMMON, False),
+        ("portal:accessibility", reverse("portal:accessibility"), COMMON, False),
         ("inbound:triage", reverse("inbound:triage"), COMMON, False),
     ]
     message = InboundMessage.objects.order_by("pk").first()

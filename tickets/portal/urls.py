@@ -1,11 +1,12 @@
 from django.urls import include, path
 
+from tickets.portal import accessibility, views
 from tickets.portal import account_export as account_export_views
 from tickets.portal import owner_confirmation as verification_link_views
-from tickets.portal import views
 
 portal_patterns = [
     path("", views.home, name="home"),
+    path("accessibility/", accessibility.statement, name="accessibility"),
     path("a/<str:account_id>/", views.dashboard, name="dashboard"),
     path("a/<str:account_id>/products/", views.products, name="products"),
     path("a/<str:account_id>/pause/", views.pause, name="pause"),

@@ -94,7 +94,7 @@ def _tz_label(tz: zoneinfo.ZoneInfo) -> str:
 
 # -- charts: server-side SVG, each shown with its numbers' table ---------------------------------------------
 
-PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#c53030", "#6b46c1", "#718096", "#d69e2e", "#319795"]
+PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#c53030", "#6b46c1", "#718096", "#b7791f", "#319795"]
 
 
 # SLA states in colours of their own (the badges' hues), always beside their names: never colour alone.
