@@ -62,6 +62,7 @@ DATA_MIGRATIONS = [
     ("accounts.migrations.0003_staff_groups", "create_groups"),
     ("accounts.migrations.0006_access_permissions", "grant"),
     ("tickets.inbound.migrations.0002_staff_permissions", "grant"),
+    ("tickets.webhooks.migrations.0002_manage_webhooks_permission", "grant"),
 ]
 
 
