@@ -21,6 +21,9 @@ EVENT_CHOICES = [(ALL_EVENTS, "Every event"), *((kind.value, kind.value) for kin
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=1000, assume_scheme="https", help_text=WebhookEndpoint._meta.get_field("url").help_text
+    )
     events = forms.MultipleChoiceField(choices=EVENT_CHOICES, initial=[ALL_EVENTS], widget=forms.CheckboxSelectMultiple)
 
     class Meta:

@@ -326,7 +326,7 @@ def _endpoint_health(endpoint: WebhookEndpoint, answer: transport.Answer, delive
     since = endpoints.values_list("failing_since", flat=True).first()
     if since is not None and now - since >= dt.timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS):
         days = settings.WEBHOOK_DISABLE_AFTER_DAYS
-        disable(endpoint, reason=f"Every delivery failed for {days} days.", now=now)
+        disable(endpoint, reason=f"Every delivery failed for {days:g} days.", now=now)
 
 
 def disable(endpoint: WebhookEndpoint, *, reason: str, now: dt.datetime) -> bool:
