@@ -130,3 +130,19 @@ def worker_quiet_at_teardown(request):
         return not waiting and not state.active_requests and not state.reserved_requests
 
     wait_for(lambda: idle() and (time.sleep(0.3) or idle()), timeout=30, what="the worker to finish its tasks")
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: an API client sending that user's token (None: anonymous), as in tests/api."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def build(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return build
