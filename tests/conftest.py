@@ -167,6 +167,18 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
+    """On SQLite with a broker (where the worker tests run): the test database in a file rather than in memory. A
+    worker thread's connection to a shared in-memory database fails at once with "database table is locked"; to a
+    file it waits for the write lock (WAL, busy timeout) as the embedded default's processes do."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and settings.CELERY_BROKER_URL:
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True). One for the
     session, shared by every directory that uses it (tests/purge, tests/webhooks)."""
@@ -186,10 +198,16 @@ def celery_worker(django_db_setup, django_db_blocker):
         connections.close_all()
 
     task_postrun.connect(close_connections, weak=False)
+    # Celery's Django fixup checks the database connections as the worker starts and stops, outside any test: let it
+    # then (on SQLite it connects), and only then; during the tests the worker thread has the test's own access.
+    running = start_worker(app, pool="solo", concurrency=1, shutdown_timeout=10, perform_ping_check=False)
+    with django_db_blocker.unblock():
+        worker = running.__enter__()
     try:
-        with start_worker(app, pool="solo", concurrency=1, shutdown_timeout=10, perform_ping_check=False) as worker:
-            yield worker
+        yield worker
     finally:
+        with django_db_blocker.unblock():
+            running.__exit__(None, None, None)
         task_postrun.disconnect(close_connections)
 
 
