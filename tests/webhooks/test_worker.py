@@ -14,6 +14,7 @@ import pytest
 from django.db.models import Count
 
 from accounts import services as provisioning
+from accounts.models import OutboxEvent
 from accounts.outbox import EventType, event_recorded, record
 from tests.factories import PIN
 from tests.lifecycle.test_walk import INFO, cancel, requester_for
@@ -161,6 +162,7 @@ def test_every_kinds_completion_reaches_the_receiver(receiver, endpoint_for, cas
     )
     done.append(walk_to_completion(kixie, downgrade))
     assert {ticket.kind for ticket in done} == set(Kind.values)
+    assert OutboxEvent.objects.filter(type="ticket.completed").count() == len(done)
     wait_for(lambda: delivered(endpoint, len(done)), timeout=60, what="a ticket.completed of every kind")
     bodies = [entry["body"] for entry in hook.log()]
     assert all(entry["verified"] == [True] for entry in hook.log())
