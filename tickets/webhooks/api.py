@@ -200,6 +200,10 @@ class Resend(APIView):
     @extend_schema(
         tags=TAGS,
         summary="Send deliveries again: everything that failed since a time, or the events named",
+        description=business_rules(
+            "400 `invalid_request`: give exactly one of `since` and `event_ids`.",
+            intro="Each delivery goes again with its own webhook-id, attempts counted from 0; `queued` says how many.",
+        ),
         request=ResendSerializer,
         responses={
             200: inline_serializer("Resent", {"queued": serializers.IntegerField(min_value=0)}),
