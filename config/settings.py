@@ -320,6 +320,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"WEBHOOK_ALLOW_NETWORKS must be CIDRs such as 10.1.0.0/16: {exc}") from exc
 WEBHOOK_TIMEOUT = _read("WEBHOOK_TIMEOUT", env.float, 15.0)
 WEBHOOK_DNS_TIMEOUT = _read("WEBHOOK_DNS_TIMEOUT", env.float, 2.0)
+# Certificate authorities receivers' certificates are checked against: a PEM file; empty, the system's store.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="").strip() or None
 # Seconds before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then the delivery is exhausted.
 WEBHOOK_RETRY_SCHEDULE = [
     float(value) for value in _read("WEBHOOK_RETRY_SCHEDULE", env.list, [0, 5, 300, 1800, 7200, 18000, 36000, 36000])

@@ -270,3 +270,61 @@ def test_the_connection_goes_to_the_checked_address_with_the_urls_host(receiver)
     (seen,) = hook.log()
     assert answer.status_code == 200
     assert (seen["host"], seen["path"]) == (f"hooks.example.test:{hook.port}", "/in")
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_urls_host(tmp_path, settings):
+    # issue 26: the pinned address keeps TLS's SNI and certificate name: the URL's host, not the address
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ]
+        + ["-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"],
+        check=True,
+        capture_output=True,
+    )
+    seen, names = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append((self.headers["Host"], names[-1]))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            return
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda connection, name, _context: names.append(name)
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.WEBHOOK_CA_BUNDLE = str(cert)
+    port = server.server_address[1]
+    try:
+        good = Target(scheme="https", host="hooks.example.test", port=port, path="/", address="127.0.0.1")
+        wrong = Target(scheme="https", host="other.example.test", port=port, path="/", address="127.0.0.1")
+        answered = transport.post(good, b"{}", {}, timeout=5)
+        refused = transport.post(wrong, b"{}", {}, timeout=5)
+    finally:
+        server.shutdown()
+    assert answered.status_code == 204 and seen == [(f"hooks.example.test:{port}", "hooks.example.test")]
+    assert refused.status_code is None and "doesn't match 'hooks.example.test'" in refused.error

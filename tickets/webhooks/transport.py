@@ -9,6 +9,7 @@ import threading
 import time
 
 import urllib3
+from django.conf import settings
 
 from .addresses import Target
 
@@ -28,7 +29,7 @@ class Answer:
 
 
 def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
-    key = (target.scheme, target.address, target.port, target.host, timeout)
+    key = (target.scheme, target.address, target.port, target.host, timeout, settings.WEBHOOK_CA_BUNDLE)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
@@ -44,6 +45,7 @@ def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
                     server_hostname=target.host,
                     assert_hostname=target.host,
                     cert_reqs="CERT_REQUIRED",
+                    ca_certs=settings.WEBHOOK_CA_BUNDLE,
                     **options,
                 )
             else:
