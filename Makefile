@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # Management commands refuse to start without a SECRET_KEY unless DEBUG is on.
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
-.PHONY: run test lint browser clean-venv
+.PHONY: run test lint bench browser clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ lint: $(DEV_STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py check
 	@# Medium and high findings fail; numbers/__init__.py's exec is the reviewed shim loading the stdlib `numbers`.
 	$(BIN)/bandit -q -r accounts billing numbers tickets config -ll -x numbers/__init__.py
+	@# lint-imports: the house's layers (pyproject.toml [tool.importlinter]), with the numbers app findable by grimp.
+	$(BIN)/python -m config.import_contracts
+
+# Every benchmark in its short mode, one table of ratios (bench/all.py); BENCH_ARGS=--readme rewrites the README's.
+BENCH_ARGS ?=
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

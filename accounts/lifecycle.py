@@ -2,7 +2,7 @@
 field whose transitions live on the model; `move_account` is the one way to run them. It runs the transition,
 saves what it changed and writes the `AccountEvent` (actor, channel, note) in the caller's transaction.
 
-Callers: completing an account cancellation or a reactivation (tickets.effects), the purge (accounts.purge). Each
+Callers: completing an account cancellation or a reactivation (tickets.effects), the purge (tickets.purge). Each
 holds the account's row lock first (config/locking.py), so two moves of one account are decided one after the
 other.
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from django_fsm import can_proceed
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, AccountEvent, User
-from tickets.exceptions import Code, Refusal
 
 # The event each move leaves: a move without one fails at import, not in a customer's request.
 EVENTS: dict[str, str] = {

@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from tickets.vocabulary import LogChannel, Role
+from accounts.tokens import revoke_tokens
+from accounts.vocabulary import LogChannel, Role
 
 
 class UserManager(BaseUserManager):
@@ -67,16 +68,8 @@ class User(AbstractUser):
         password_changed = self.pk is not None and self._password is not None
         super().save(*args, **kwargs)
         if password_changed:
-            from .tokens import revoke_tokens
-
             # A password change or reset ends the API tokens too, as Django ends the other sessions (issue 24).
             revoke_tokens(self)
-
-    @property
-    def is_support_manager(self) -> bool:
-        from tickets.access import is_manager  # the rule lives there; this name stays for templates and admin
-
-        return is_manager(self)
 
 
 STAFF_GROUP_AGENTS = "Support agents"
@@ -256,7 +249,7 @@ class Account(models.Model):
 
 
 class Membership(models.Model):
-    Role = Role  # defined once in tickets.vocabulary
+    Role = Role  # defined once in accounts.vocabulary
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")

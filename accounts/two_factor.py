@@ -2,12 +2,13 @@
 
 django-otp holds the devices (TOTP, RFC 6238, with replay protection and throttling of wrong codes) and marks a
 session verified (`django_otp.login`); this module decides where a verified session is needed, once for every
-staff surface: the admin, the manager queues, the API in a staff session, and a staff API token (accounts.api).
+staff surface: the admin, the manager queues, the API in a staff session, and a staff API token (tickets.api.accounts).
 A staff member signs in with their password as anyone does, then gives a code on /accounts/two-factor/.
 
 With settings.STAFF_OTP_REQUIRED off (local development, most of the test suite) the password alone is enough.
 """
 
+from base64 import b32encode
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -50,8 +51,6 @@ def create_authenticator(user, name: str = "Authenticator app") -> TOTPDevice:
 
 def secret_of(device: TOTPDevice) -> str:
     """The base32 secret an authenticator app takes by hand (the otpauth:// URI carries the same)."""
-    from base64 import b32encode
-
     return b32encode(device.bin_key).decode()
 
 

@@ -5,7 +5,7 @@
 It (re)creates the benchmark database, migrates it, and for each size:
 1. generates an account holding `size` rows (40 % invoices, 40 % credit entries, 20 % numbers) beside a bystander
    account holding a tenth as many, with INSERT … SELECT generate_series, then VACUUM ANALYZE;
-2. purges it in a fresh subprocess (accounts.purge.purge_account, the code the worker runs) and reads the time
+2. purges it in a fresh subprocess (tickets.purge.purge_account, the code the worker runs) and reads the time
    and the subprocess's peak resident memory (ru_maxrss);
 3. generates the same rows again and times one raw DELETE per table of them: the floor.
 Targets (issue 7): peak memory at 1M ≤ 1.1 × at 100k; purge time within 3 × the raw floor.
@@ -40,7 +40,7 @@ def child(account_id: int) -> None:
     """Purge one account and print time and peak memory as JSON (run in a fresh process)."""
     from django.db import connection
 
-    from accounts import purge
+    from tickets import purge
 
     connection.ensure_connection()
     started = time.perf_counter()

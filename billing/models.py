@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from tickets.vocabulary import Channel, ExitReason, Kind, Role
+from accounts.vocabulary import Channel, ExitReason, Kind, Role
 
 # What the customer ticks before an account cancellation; a policy lists the keys it requires.
 ACKNOWLEDGEMENT_TEXTS = {

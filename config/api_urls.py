@@ -4,12 +4,12 @@ from django.urls import include, path, re_path, register_converter
 from django.views import View
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts import api as accounts_api
-from billing import api as billing_api
+from tickets.api import accounts as accounts_api
+from tickets.api import billing as billing_api
+from tickets.api import inbound as inbound_api
 from tickets.api import views as tickets_api
 from tickets.api.account_export import AccountExport
 from tickets.api.common import IdConverter, api_not_found
-from tickets.inbound import api as inbound_api
 from tickets.webhooks import api as webhooks_api
 
 register_converter(IdConverter, "id")

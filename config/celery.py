@@ -13,6 +13,7 @@ app.autodiscover_tasks()
 def _json_logs() -> None:
     """LOG_FORMAT=json (config/logs.py): the worker and beat log through LOGGING, not Celery's own handlers, and each
     task's lines carry the request id its publisher sent in the task's headers (django-structlog)."""
+    # Only with LOG_FORMAT=json: django-structlog's worker step and the desk's logging are loaded then.
     from django_structlog.celery.steps import DjangoStructLogInitStep
 
     from config.logs import use_desk_logging_in_celery

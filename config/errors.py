@@ -51,6 +51,7 @@ def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) 
 
 def start_error_reports(dsn: str, *, environment: str, release: str | None) -> None:
     """sentry_sdk.init with the Django and Celery integrations and the scrubbers above."""
+    # Only with SENTRY_DSN set: sentry-sdk loads for error reports alone.
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration

@@ -19,6 +19,7 @@ def on_starting(server) -> None:
 
 def child_exit(server, worker) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # only with multiprocess metrics
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -20,7 +20,7 @@ def let_sqlite_compare_oversized_ints() -> None:
     """Bind an integer past SQLite's 64-bit range as text, so comparing it with an id finds nothing (as on
     PostgreSQL) instead of raising OverflowError: an admin filter such as `?account=99999999999999999999`, or a
     form's choice id, is then "no such row", never a 500. In-range integers are bound as before."""
-    import sqlite3
+    import sqlite3  # the SQLite driver: only when the database is SQLite (config/settings.py)
 
     low, high = -MAX_ID - 1, MAX_ID
     sqlite3.register_adapter(int, lambda value: value if low <= value <= high else str(value))

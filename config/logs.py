@@ -8,9 +8,11 @@ the headers of each task the request queues, so the worker's lines for that task
 """
 
 import logging
+import logging.config
 from typing import Any
 
 import structlog
+from django.conf import settings
 
 from config.redaction import redact
 
@@ -88,10 +90,6 @@ def configure_structlog(log_format: str) -> None:
 def use_desk_logging_in_celery(**kwargs: Any) -> None:
     """Celery's `setup_logging` signal: with JSON logs the worker and beat keep the LOGGING setting instead of
     Celery's own handlers, so their lines are JSON too."""
-    import logging.config
-
-    from django.conf import settings
-
     logging.config.dictConfig(settings.LOGGING)
 
 

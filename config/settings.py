@@ -337,7 +337,8 @@ WEBHOOK_SWEEP_LOOKBACK = _read("WEBHOOK_SWEEP_LOOKBACK", env.int, 7 * 86400)
 WEBHOOK_STALE_SECONDS = _read("WEBHOOK_STALE_SECONDS", env.int, 600)
 if WEBHOOK_TIMEOUT <= 0 or WEBHOOK_DNS_TIMEOUT <= 0 or not WEBHOOK_RETRY_SCHEDULE or WEBHOOK_SWEEP_SECONDS < 1:
     raise ImproperlyConfigured(
-        "WEBHOOK_TIMEOUT, WEBHOOK_DNS_TIMEOUT, WEBHOOK_RETRY_SCHEDULE and WEBHOOK_SWEEP_SECONDS."
+        "WEBHOOK_TIMEOUT and WEBHOOK_DNS_TIMEOUT must be positive, WEBHOOK_RETRY_SCHEDULE not empty and "
+        "WEBHOOK_SWEEP_SECONDS at least 1."
     )
 if any(delay < 0 for delay in WEBHOOK_RETRY_SCHEDULE) or not 0 <= WEBHOOK_RETRY_JITTER < 1:
     raise ImproperlyConfigured(
@@ -347,7 +348,7 @@ CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "tickets.webhooks.tasks.sweep_outbox",
     "schedule": WEBHOOK_SWEEP_SECONDS,
 }
-# The purge (accounts/purge.py): rows per batch transaction, and how long a claim lives without progress.
+# The purge (tickets/purge.py): rows per batch transaction, and how long a claim lives without progress.
 # The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.
 PORT_OUT_WITHDRAW_LINK_HOURS = _read("PORT_OUT_WITHDRAW_LINK_HOURS", env.int, 72)
 if PORT_OUT_WITHDRAW_LINK_HOURS < 1:
@@ -414,7 +415,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Uploads (tickets/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
+# Uploads (tickets/portal/forms.py checks each file: 5 MB, type and contents). Per ticket at most ATTACHMENTS_PER_TICKET
 # files and ATTACHMENT_MB_PER_TICKET in all; per person ATTACHMENTS_PER_USER_HOUR files an hour. A request body
 # larger than REQUEST_MAX_MB is refused with 413 from its Content-Length, before any of it is read
 # (config/hostile_input.py); form fields without files are held to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).

@@ -12,15 +12,13 @@ see and do nothing. Another account's object is a 404, never a 403: the queryset
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from django.contrib.auth.models import Permission
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from accounts.models import Account, Membership
-from billing.models import Route
+from accounts.models import Account, Membership, User
+from billing.models import Policy, Route
 
-if TYPE_CHECKING:
-    from .models import Comment, Ticket, TransitionLog
+from .models import OPEN_STATES, Comment, Kind, Ticket, TransitionLog
 
 # Roles that see every case of their account and hold "access billing & account info" (U1).
 ACCOUNT_WIDE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.SUPER_ADMIN, Membership.Role.BILLING_ADMIN})
@@ -128,8 +126,6 @@ def is_former_member(user) -> bool:
 def former_member_by_email(email: str):
     """The former member (a customer of a cancelled, not purged, account) with this address, or None: the email
     channel's sender and the password reset's addressee once their access was removed."""
-    from accounts.models import User
-
     if not email:
         return None
     former = Membership.objects.filter(account__status__in=FORMER_ACCOUNT_STATUSES).values("user_id")
@@ -139,11 +135,22 @@ def former_member_by_email(email: str):
 def former_requesters(account: Account):
     """Who may be recorded as asking for this cancelled account's reactivation: its former members (their access
     was removed, K8, U5); nobody for an account that is not cancelled."""
-    from accounts.models import User
-
     if account.status not in FORMER_ACCOUNT_STATUSES:
         return User.objects.none()
     return User.objects.filter(memberships__account=account, is_staff=False).distinct()
+
+
+def requester_choices(account: Account | int) -> QuerySet[User]:
+    """Who may be recorded as asking for a request on this account, the one answer the API's `requester` and the
+    admin's "Record a request" both take: an active account's active customers among its members; a cancelled
+    account's former members (their access was removed, K8, U5: they ask for its reactivation); nobody of any other
+    account (purged). Staff are never requesters. Whether their role may ask for the kind is may_request's."""
+    return User.objects.filter(
+        Q(memberships__account__status=Account.Status.ACTIVE, is_active=True)
+        | Q(memberships__account__status__in=FORMER_ACCOUNT_STATUSES),
+        memberships__account=account,
+        is_staff=False,
+    ).distinct()
 
 
 def only_former(memberships) -> bool:
@@ -161,8 +168,6 @@ def memberships_for(user) -> QuerySet[Membership]:
 
 
 def visible_tickets(user) -> QuerySet[Ticket]:
-    from .models import Ticket
-
     if staff_may(user, "tickets.view_ticket"):
         return Ticket.objects.all()
     if not is_customer(user):
@@ -179,8 +184,6 @@ def visible_tickets(user) -> QuerySet[Ticket]:
 def queue_for(user) -> QuerySet[Ticket]:
     """The manager queues' rows: a manager (the queues' permission) works the whole desk; an agent their own
     tickets and the open, unassigned pool they claim from (they still open any ticket in the admin)."""
-    from .models import OPEN_STATES, Ticket
-
     if is_manager(user):
         return Ticket.objects.all()
     tickets = visible_tickets(user)
@@ -389,6 +392,27 @@ def may_assign(user, ticket: Ticket, assignee) -> bool:
     return assignee is not None and assignee.pk == getattr(user, "pk", None) and may_claim(user, ticket)
 
 
+def _holders_of(perm: str) -> Q:
+    """The users holding this Django permission: superusers, and through their groups or their own permissions."""
+    app_label, codename = perm.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    through_group = User.groups.through.objects.filter(group__permissions__in=permission).values("user_id")
+    own = User.user_permissions.through.objects.filter(permission__in=permission).values("user_id")
+    return Q(is_superuser=True) | Q(pk__in=through_group) | Q(pk__in=own)
+
+
+def assignable_staff() -> QuerySet[User]:
+    """Whom a ticket may be given to, in every list and check of assignees (the queues, their bulk assignment, the
+    admin's form and filter, tickets.services.assign_ticket): active staff who work tickets (view_ticket). Staff in
+    no group hold no permission and see nothing (this module's rule), so nobody gives them a ticket."""
+    staff = User.objects.filter(is_staff=True, is_active=True)
+    return staff.filter(_holders_of("tickets.view_ticket")).order_by("email")
+
+
+def may_be_assigned(user) -> bool:
+    return user is not None and assignable_staff().filter(pk=user.pk).exists()
+
+
 def may_assign_anyone(user) -> bool:
     return staff_may(user, ASSIGN_PERMISSION)
 
@@ -398,6 +422,17 @@ def may_provision(user, part: str) -> bool:
     if part == "accounts":
         return staff_may(user, "accounts.add_account")
     return staff_may(user, ACCOUNT_PARTS[part][2])
+
+
+def may_request(policy: Policy, role: str | None, kind: str) -> bool:
+    """S4, A5, U1: whether a member in this role may request this kind, on an account of this policy (its
+    request_roles): the portal's links and pages, its offers (K1's downgrade), the submission and the way back ask."""
+    return policy.allows_role(kind, role)
+
+
+def requesting_roles(policy: Policy, kind: str) -> str:
+    """The roles that may request this kind, as a refusal names them ("Owner, Super admin"; "nobody")."""
+    return ", ".join(Membership.Role(role).label for role in policy.roles_for(kind)) or "nobody"
 
 
 def may_submit_for_others(user) -> bool:
@@ -481,8 +516,6 @@ def notice_recipients(ticket: Ticket, event: str) -> list[str]:
     reach customers through public comments. Once the account is not active, nobody hears about its other cases:
     its cancellation (U10's confirmation lists the cases it closed) and a reactivation alone still write (SPEC §4,
     "Account lifecycle")."""
-    from .models import Kind
-
     if ticket.account.status != Account.Status.ACTIVE and ticket.kind not in (
         Kind.ACCOUNT_CANCELLATION,
         Kind.REACTIVATION,

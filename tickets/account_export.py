@@ -27,10 +27,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, AccountEvent, User
 
 from . import access
-from .exceptions import Code, Refusal
 from .models import Comment
 
 security_log = logging.getLogger("exitdesk.security")

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from .exceptions import Code, Refusal
+from accounts.exceptions import Code, Refusal
+
 from .models import Attachment, Ticket
 
 if TYPE_CHECKING:

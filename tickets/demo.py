@@ -7,11 +7,11 @@ import datetime as dt
 
 from django.utils import timezone
 
-from accounts import purge
 from accounts import services as provisioning
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, License, Plan, Policy
 from numbers.models import PhoneNumber
+from tickets import purge
 
 from .models import Kind, LogChannel, RetentionOutcome, Ticket
 from .services import Request, submit_ticket, transition_ticket

@@ -12,16 +12,16 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts.exceptions import Code, Refusal
 from accounts.invitations import invite
 from accounts.lifecycle import move_account
 from accounts.models import Account, User
-from accounts.purge import deletable_users
-from accounts.tasks import purge_account
 from billing.models import AddOn, CreditEntry, License, Policy, Subscription
 from billing.services import lower_seats, restore_billing
 from numbers.models import PhoneNumber
+from tickets.purge import deletable_users
+from tickets.purge_tasks import purge_account
 
-from .exceptions import Code, Refusal
 from .models import Kind, Ticket
 from .notifications import render_ticket_email_ahead, send_port_out_alert, send_ticket_email
 
@@ -59,6 +59,22 @@ def after_transition(ticket: Ticket, name: str, source: str, *, log_id: int, qui
         notify(ticket, ticket.state, log_id=log_id)
 
 
+def _engine_not_loaded(account: Account, *, cancellation: Ticket) -> list[Ticket]:
+    raise RuntimeError("TicketsConfig.ready hands in tickets.services.settle_account (uses_settle_account)")
+
+
+# Closing an account's other open cases runs the transition engine again (tickets.services.settle_account). The
+# engine sits above this module and calls into it, so start-up hands that one step in (TicketsConfig.ready): no
+# import points up.
+settle_account = _engine_not_loaded
+
+
+def uses_settle_account(step) -> None:
+    """TicketsConfig.ready: completing an account cancellation settles the account's other cases with this step."""
+    global settle_account
+    settle_account = step
+
+
 def cancel_account(ticket: Ticket) -> None:
     """K8, U5, S6–S8, K4, U6, U10: everything an account cancellation does, in the caller's transaction."""
     now = timezone.now()
@@ -81,9 +97,7 @@ def cancel_account(ticket: Ticket) -> None:
         purge_after=now + dt.timedelta(days=policy.retention_days) if policy.purge_scheduled else None,
     )
     # SPEC §4, "Account lifecycle": the other open cases close now, before the numbers they name are released and
-    # before the confirmation that lists them is rendered. (services imports this module: imported here.)
-    from .services import settle_account
-
+    # before the confirmation that lists them is rendered (start-up hands the step in: uses_settle_account).
     settle_account(account, cancellation=ticket)
     _remove_access(account)  # K8, U5
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8

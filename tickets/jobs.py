@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts.exceptions import Refusal
+
 from . import sla
-from .exceptions import Refusal
 from .models import OPEN_STATES, Kind, LogChannel, State, Ticket
 from .notifications import send_sla_warning
 from .rules.table import movable

@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, transition
 
-from .vocabulary import Channel, ExitReason, Kind, LogChannel
+from accounts.vocabulary import Channel, ExitReason, Kind, LogChannel
 
-__all__ = ["Channel", "Kind", "LogChannel"]  # defined once in tickets.vocabulary, read from here by most of tickets
+__all__ = ["Channel", "Kind", "LogChannel"]  # defined once in accounts.vocabulary, read from here by most of tickets
 
 
 class State(models.TextChoices):
@@ -48,14 +48,26 @@ SETTLED_CODE = "account_cancelled"
 
 
 def _permitted(name: str):
-    """django-fsm's permission for a transition: tickets.access decides (read lazily: it imports this module)."""
+    """django-fsm's permission for a transition: tickets.access decides. Access reads these models, so its answer is
+    handed in at start-up (TicketsConfig.ready, answer_transition_permissions) rather than imported: no circle."""
 
     def check(instance: "Ticket", user) -> bool:
-        from .access import may_run
-
-        return may_run(user, name, instance)
+        return _transition_permission(user, name, instance)
 
     return check
+
+
+def _nobody(user, name: str, ticket: "Ticket") -> bool:
+    return False  # before start-up has handed in tickets.access.may_run, nobody may run a transition
+
+
+_transition_permission = _nobody
+
+
+def answer_transition_permissions(rule) -> None:
+    """Called once by TicketsConfig.ready with tickets.access.may_run: from then on it answers django-fsm."""
+    global _transition_permission
+    _transition_permission = rule
 
 
 class Ticket(models.Model):

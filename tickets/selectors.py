@@ -307,7 +307,8 @@ def page_of(
 
 
 def staff_choices() -> QuerySet[User]:
-    return User.objects.filter(is_staff=True, is_active=True).only("pk", "email", "full_name").order_by("email")
+    """Whom the queues offer as assignees: tickets.access.assignable_staff."""
+    return access.assignable_staff().only("pk", "email", "full_name")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Every interface (portal, admin, API, Celery tasks) calls these functions; none of them changes a ticket's
 state any other way. A refusal is a `Refusal` with a stable code.
 
-Locks, in one order for every service here, in accounts/purge.py and tickets/effects.py (config/locking.py says
+Locks, in one order for every service here, in tickets/purge.py and tickets/effects.py (config/locking.py says
 why): the account row first, then its tickets, then licenses and add-ons, then phone numbers. `submit_ticket`
 locks the account; `transition_ticket` locks the account, then the ticket (a reactivation's completion and the
 purge of the same account both start with the account, so they queue instead of deadlocking). A lock conflict the
@@ -18,13 +18,13 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from accounts.exceptions import Code, Refusal
 from accounts.lifecycle import cancelled_on
 from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
 from . import access, effects, sla
-from .exceptions import Code, Refusal
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     OPEN_STATES,
@@ -282,8 +282,8 @@ def _check_requester(account: Account, policy, kind: str, requester: User) -> No
     # A reactivation is asked for by someone whose access the cancellation removed (K9, U7).
     if role is None or not (requester.is_active or kind == Kind.REACTIVATION):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "You are not a member of this account.")
-    if not policy.allows_role(kind, role):
-        allowed = ", ".join(Membership.Role(r).label for r in policy.roles_for(kind)) or "nobody"
+    if not access.may_request(policy, role, kind):
+        allowed = access.requesting_roles(policy, kind)
         raise Refusal(
             Code.ROLE_NOT_ALLOWED,
             f"Your role ({Membership.Role(role).label}) may not request a {Kind(kind).label.lower()}; "
@@ -577,7 +577,7 @@ def assign_ticket(
     3. Write the assignee and a log row (transition `assign`, note "from → to") the history shows; assigning
        the ticket to whoever already holds it changes nothing and logs nothing.
     """
-    if assignee is not None and not (assignee.is_staff and assignee.is_active):
+    if assignee is not None and not access.may_be_assigned(assignee):
         raise Refusal(Code.INVALID_REQUEST, "Tickets are assigned to active staff only.", field="assignee")
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     with transaction.atomic():

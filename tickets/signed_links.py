@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from django.core import signing
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Membership, User
 
 from . import access
-from .exceptions import Code, Refusal
 from .models import Kind, Ticket
 
 

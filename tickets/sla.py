@@ -21,16 +21,13 @@ import datetime as dt
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
 from billing.models import Plan, Policy, closed_days, valid_sla_hours
-
-if TYPE_CHECKING:
-    from .models import Ticket
+from tickets.models import OPEN_STATES, Kind, Ticket
 
 # The policy fields the SLA arithmetic reads (a page loads these only).
 POLICY_FIELDS = (
@@ -339,8 +336,6 @@ def ticket_sla(ticket: Ticket, policy: Policy, now: dt.datetime | None = None) -
 
 def pause_clock(ticket: Ticket, when: dt.datetime | None = None) -> bool:
     """The ticket now waits on the customer: the clock stops. Returns False if it was already paused."""
-    from .models import Ticket
-
     when = when or timezone.now()
     done = Ticket.objects.filter(pk=ticket.pk, waiting_on_customer_since__isnull=True, closed_at__isnull=True).update(
         waiting_on_customer_since=when
@@ -356,8 +351,6 @@ def resume_clock(ticket: Ticket, policy: Policy, when: dt.datetime | None = None
     The new start is `elapsed` business hours before `when`, so business_hours_between(start, t) for any later
     t counts the time before the pause plus the time after it, and the queue filters need no per-row sums.
     """
-    from .models import Ticket
-
     when = when or timezone.now()
     if ticket.waiting_on_customer_since is None:
         return False
@@ -396,8 +389,6 @@ def policy_scopes() -> list[PolicyScope]:
 
 
 def _kind_groups(policy: Policy) -> dict[tuple[float, float], list[str]]:
-    from .models import Kind
-
     groups: dict[tuple[float, float], list[str]] = {}
     for kind in Kind.values:
         goal = targets(policy, kind)
@@ -427,8 +418,6 @@ def used_share_q(scopes: list[PolicyScope], share: float, now: dt.datetime, pref
 
 def status_q(status: str, scopes: list[PolicyScope], now: dt.datetime, prefix: str = "") -> Q:
     """A filter for the SLA status of open tickets, exactly matching ticket_sla()."""
-    from .models import OPEN_STATES
-
     is_open = Q(**{f"{prefix}state__in": OPEN_STATES})
     running = is_open & Q(**{f"{prefix}waiting_on_customer_since__isnull": True})
     breached = used_share_q(scopes, 1.0, now, prefix)

@@ -8,16 +8,16 @@ the owner as actor, and the log row names the evidence used. The link is single-
 ticket: a second use finds it verified.
 
 The agent's side is `send_confirmation_link` (the admin's verify form and the API's verify transition call it);
-the owner's side is `confirm_with_link` (the page at /verify/confirm/<token>/, tickets/verification_link_views.py).
+the owner's side is `confirm_with_link` (the page at /verify/confirm/<token>/, tickets/portal/owner_confirmation.py).
 """
 
 from django.db import transaction
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, User
 from billing.models import CardOnFile, Policy
 
 from . import access
-from .exceptions import Code, Refusal
 from .models import Kind, LogChannel, State, Ticket, TransitionLog
 from .notifications import send_owner_confirmation_link
 from .services import actor_label, run_authorized

@@ -6,10 +6,11 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD
 from accounts.models import Account, Membership, Tombstone, User
 from billing.models import AddOn, CardOnFile, CreditEntry, Invoice, License
 from numbers.models import PhoneNumber
+from tickets import access
+from tickets.management.commands.demo import ACCOUNTS, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = ["accounts", "billing", "numbers", "tickets"]
@@ -81,7 +82,7 @@ def test_demo_prints_logins_that_work():
         assert authenticate(email=email, password=DEMO_PASSWORD) is not None, email
     assert DEMO_PASSWORD in output
     assert authenticate(email="admin@exitdesk.demo", password=DEMO_PASSWORD).is_superuser
-    assert authenticate(email="manager@exitdesk.demo", password=DEMO_PASSWORD).is_support_manager
+    assert access.is_manager(authenticate(email="manager@exitdesk.demo", password=DEMO_PASSWORD))
 
 
 def test_demo_has_a_former_member_who_signs_in_and_a_purged_account(client):

@@ -10,11 +10,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts import purge
+from accounts.exceptions import Refusal
 from accounts.lifecycle import move_account
 from accounts.models import Account, AccountEvent
 from tests.admin_forms import changeform_post_data
-from tickets.exceptions import Refusal
+from tickets import purge
 from tickets.models import Kind
 from tickets.services import Request, submit_ticket, transition_ticket
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from accounts.exceptions import Refusal
 from tests.tickets.conftest import SMRTPHONE_ACKS
-from tickets.exceptions import Refusal
 from tickets.models import Kind
 from tickets.services import Request, submit_ticket
 

@@ -8,9 +8,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from tests.factories import PASSWORD, PIN
 from tickets import services
-from tickets.exceptions import Refusal
 from tickets.models import Ticket
 
 # A Monday, 10:00 in Los Angeles: inside Kixie's intake hours (K6).

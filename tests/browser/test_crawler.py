@@ -30,7 +30,7 @@ from tickets.models import Comment, Ticket
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "crawler"
-PASSWORD = "demo-pass-2026"  # accounts/management/commands/demo.py DEMO_PASSWORD
+PASSWORD = "demo-pass-2026"  # tickets/management/commands/demo.py DEMO_PASSWORD
 WIDE, NARROW = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 STAFF_LOGINS = ["agent@exitdesk.demo", "manager@exitdesk.demo"]
 # The demo's former member (tickets/demo.py FORMER_LOGINS): the sign-in leads to the former-member page alone.

@@ -7,10 +7,10 @@ import logging
 import pytest
 import time_machine
 
-from accounts import purge
 from accounts.models import Tombstone
 from tests.inbound.conftest import email_bytes
 from tests.purge.conftest import cancel
+from tickets import purge
 from tickets.inbound import addresses
 from tickets.inbound.imap import fetch_all
 from tickets.inbound.models import InboundMessage

@@ -110,7 +110,7 @@ def test_intake_imap_url_is_parsed_from_the_environment():
 
 
 def test_beat_reads_the_mailboxes_with_the_same_code(cast, intake, settings):
-    from tickets.inbound.tasks import fetch_mail
+    from tickets.inbound.imap import fetch_mail
 
     assert settings.CELERY_BEAT_SCHEDULE["fetch-mail"]["task"] == fetch_mail.name
     intake.mailbox()

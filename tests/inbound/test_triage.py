@@ -184,7 +184,7 @@ def test_agents_converting_one_email_at_once_make_one_ticket(cast):
 
     from django.db import connection
 
-    from tickets.exceptions import Refusal
+    from accounts.exceptions import Refusal
     from tickets.inbound.services import convert_message
     from tickets.services import Request
 

@@ -18,14 +18,14 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts import purge
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from accounts.models import Account, Membership, User
 from billing.models import AddOn, Plan, Subscription
 from tests.factories import PASSWORD, PIN, StaffFactory
 from tests.former_members import text
 from tests.inbound.conftest import email_bytes
-from tickets.exceptions import Refusal
+from tickets import purge
 from tickets.inbound import addresses
 from tickets.inbound.models import InboundMessage
 from tickets.inbound.services import receive

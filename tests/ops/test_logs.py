@@ -16,11 +16,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from accounts.management.commands.demo import ACCOUNTS, DEMO_PASSWORD, DEMO_PIN, ROLE_MAILBOXES, STAFF
 from bench.stack import Processes, drop_database, free_port, fresh_database
 from tests.processes import CELERY, clean_env, on_postgres, run
 from tests.purge.conftest import wait_for
 from tests.test_settings import refused, start
+from tickets.management.commands.demo import ACCOUNTS, DEMO_PASSWORD, DEMO_PIN, ROLE_MAILBOXES, STAFF
 
 SECRET_KEY = "k3y-for-the-log-tests-only-9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a"
 

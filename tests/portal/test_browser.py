@@ -139,7 +139,7 @@ def test_every_demo_login_is_offered_what_its_role_may_and_nothing_else(presets,
     from django.core.management import call_command
 
     from accounts.models import Membership
-    from tickets.portal_selectors import kind_applies
+    from tickets.portal.selectors import kind_applies
 
     call_command("demo", stdout=io.StringIO())
     memberships = Membership.objects.filter(user__email__endswith=".demo").select_related("account__plan__policy")

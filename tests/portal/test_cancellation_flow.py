@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts import services as provisioning
 from accounts.models import Account
 from tickets.models import Kind, RetentionOutcome, Ticket
-from tickets.portal_selectors import cancellation_steps
+from tickets.portal.selectors import cancellation_steps
 
 pytestmark = pytest.mark.django_db
 

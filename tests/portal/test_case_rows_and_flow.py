@@ -13,7 +13,7 @@ from accounts import services as provisioning
 from billing.models import Plan
 from tickets import services
 from tickets.models import Kind, Ticket
-from tickets.portal_selectors import cancellation_steps
+from tickets.portal.selectors import cancellation_steps
 
 pytestmark = pytest.mark.django_db
 

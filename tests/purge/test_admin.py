@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 import time_machine
 
-from accounts import purge
 from accounts.models import Tombstone
 from tests.purge.conftest import cancel
+from tickets import purge
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ import threading
 import pytest
 from django.db import connections
 
-from accounts import purge
+from accounts.exceptions import Refusal
 from accounts.models import Account
 from tests.purge.conftest import account_state, cancel, late_reactivation
-from tickets.exceptions import Refusal
+from tickets import purge
 from tickets.models import Ticket
 from tickets.services import transition_ticket
 

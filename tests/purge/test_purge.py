@@ -9,14 +9,14 @@ import time_machine
 from django.core import mail
 from django.core.management import call_command
 
-from accounts import purge
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from accounts.models import Account, Membership, Tombstone, User
 from billing.models import CardOnFile, CreditEntry, Invoice, Subscription
 from numbers.models import PhoneNumber
 from tests.factories import TicketFactory
 from tests.purge.conftest import account_state, cancel, footprint, late_reactivation
-from tickets.exceptions import Refusal
+from tickets import purge
 from tickets.models import Attachment, Comment, EmailNotice, Kind, Ticket, TransitionLog
 from tickets.services import Request, submit_ticket, transition_ticket
 

@@ -11,12 +11,13 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from accounts import purge, tasks
 from accounts import services as provisioning
 from accounts.models import Tombstone
 from tests.factories import PASSWORD, CommentFactory
 from tests.inbound.conftest import email_bytes
 from tests.purge.conftest import cancel
+from tickets import purge
+from tickets import purge_tasks as tasks
 from tickets.inbound import addresses
 from tickets.inbound.models import InboundMessage
 from tickets.inbound.services import receive

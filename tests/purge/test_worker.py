@@ -20,14 +20,14 @@ from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from accounts import purge
 from accounts.models import Account, Tombstone
-from accounts.tasks import purge_account, purge_expired
 from tests.factories import TicketFactory
 from tests.purge.conftest import account_state, cancel, footprint, late_reactivation, wait_for
 from tests.purge.test_jobs import MONDAY_9AM, FlakySMTPBackend, verified_port_out
 from tests.purge.test_purge import EXPECTED_COUNTS
+from tickets import purge
 from tickets.models import EmailNotice, Kind, LogChannel
+from tickets.purge_tasks import purge_account, purge_expired
 from tickets.services import transition_ticket
 from tickets.tasks import approve_overdue_port_outs, send_ticket_email
 

@@ -401,7 +401,7 @@ def test_query_count_is_the_same_at_10_and_1000_rows(client, kixie, django_asser
 
 
 # What a page costs, whatever the desk's size: session, user, then the page's own. The queue pages read the user's
-# permissions in one query (tickets.queues.read_permissions), the admin in Django's two.
+# permissions in one query (tickets.queues.views.read_permissions), the admin in Django's two.
 BUDGETS = [
     ("queues:list", {}, 6),  # permissions, plans for the rows and the filter form, the page's rows with the capped
     # count, staff for the filter form
@@ -432,7 +432,7 @@ def _logs(tickets) -> None:
 
 @pytest.mark.django_db
 def test_the_transition_log_changelist_never_counts_every_row(client, kixie, django_assert_max_num_queries):
-    from tickets import queue_admin
+    from tickets.desk import changelist as queue_admin
 
     login(client, kixie.manager)
     _logs(bulk_tickets(kixie.account, 10))
@@ -481,7 +481,7 @@ def test_csv_query_count_does_not_grow_with_rows(client, kixie, django_assert_ma
 
 @pytest.mark.django_db
 def test_admin_assignee_and_route_filters_and_capped_count(client, kixie, monkeypatch):
-    from tickets import queue_admin
+    from tickets.desk import changelist as queue_admin
 
     mine = ticket(kixie.account, assignee=kixie.agent, route="support_case")
     pool = ticket(kixie.account, route="self_service")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.queues.conftest import bulk_tickets, ticket
-from tickets.queues import SLA_COLORS, bar_chart, read_permissions
+from tickets.queues.views import SLA_COLORS, bar_chart, read_permissions
 
 
 @pytest.mark.parametrize("peak", [1, 3, 5, 7, 9, 12, 17, 41, 99, 101, 1234])

@@ -6,9 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from accounts.exceptions import Refusal
 from tests.factories import AttachmentFactory
 from tickets.attachments import add_attachment
-from tickets.exceptions import Refusal
 from tickets.models import Attachment
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"

@@ -20,7 +20,7 @@ from accounts.models import Membership, User
 from tickets import verification_links, withdraw_links
 from tickets.inbound.models import InboundMessage
 from tickets.models import Attachment, Kind, Ticket
-from tickets.portal_selectors import cancellation_steps
+from tickets.portal.selectors import cancellation_steps
 from tickets.selectors import QueueFilters
 
 pytestmark = pytest.mark.django_db

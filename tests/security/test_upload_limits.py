@@ -10,8 +10,8 @@ from django.test.client import FakePayload
 from django.urls import reverse
 
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from tickets import services
-from tickets.exceptions import Refusal
 from tickets.models import Attachment, Kind, Ticket
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"

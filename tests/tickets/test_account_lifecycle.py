@@ -11,11 +11,11 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
+from accounts.exceptions import Refusal
 from accounts.models import Account
 from billing.models import Plan
 from numbers.models import PhoneNumber
 from tests.factories import PIN, TicketFactory, move_account
-from tickets.exceptions import Refusal
 from tickets.jobs import approve_overdue_port_outs, warn_sla_at_risk
 from tickets.models import Kind, LogChannel, State
 from tickets.services import transition_ticket

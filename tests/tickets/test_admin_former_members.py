@@ -9,9 +9,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Account
-from accounts.purge import purge_account
 from tests.former_members import cancel, text
 from tickets.models import Channel, Kind, Ticket
+from tickets.purge import purge_account
 
 pytestmark = pytest.mark.django_db
 

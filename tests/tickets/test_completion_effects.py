@@ -11,15 +11,14 @@ from django.contrib.auth import authenticate
 from django.core import mail
 from django.utils import timezone
 
-from accounts import purge
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from accounts.models import Account, Membership, User
 from billing.models import CreditEntry, Invoice, Plan, Policy, Subscription
 from tests.factories import PASSWORD
-from tickets import sla
-from tickets.exceptions import Refusal
+from tickets import purge, sla
 from tickets.models import Kind, State, Ticket
-from tickets.portal_selectors import cancellation_impact
+from tickets.portal.selectors import cancellation_impact
 from tickets.services import transition_ticket
 
 from .conftest import KUSTOMER_ACKS, SMRTPHONE_ACKS

@@ -4,8 +4,8 @@ the downgrade kind (its roles and its route), and to no higher plan than that (i
 
 import pytest
 
+from accounts.exceptions import Refusal
 from billing.models import Plan, Subscription
-from tickets.exceptions import Refusal
 from tickets.models import Kind, State
 from tickets.services import transition_ticket
 

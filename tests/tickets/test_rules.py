@@ -10,10 +10,10 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from accounts.models import Account
 from billing.models import AddOn, CreditEntry, Invoice, License, Plan, Subscription
 from numbers.models import PhoneNumber
-from tickets.exceptions import Refusal
 from tickets.models import Kind, State, VerificationAttempt
 from tickets.services import transition_ticket
 

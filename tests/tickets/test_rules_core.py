@@ -8,9 +8,9 @@ import time_machine
 from django.utils import timezone
 
 from accounts import services as provisioning
+from accounts.exceptions import Refusal
 from accounts.models import Account
 from billing.models import AddOn, Policy
-from tickets.exceptions import Refusal
 from tickets.models import Kind, State
 from tickets.services import transition_ticket
 

@@ -7,7 +7,7 @@ from django.core import mail
 from django.db import connection
 
 from accounts import services as provisioning
-from tickets.exceptions import Refusal
+from accounts.exceptions import Refusal
 from tickets.models import Kind, State, TransitionLog
 from tickets.services import available_transitions, transition_ticket
 

@@ -8,9 +8,9 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
+from accounts.exceptions import Refusal
 from billing.models import Plan
 from tickets import verification_links
-from tickets.exceptions import Refusal
 from tickets.models import Kind, State, Ticket
 from tickets.services import transition_ticket
 

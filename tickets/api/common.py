@@ -6,6 +6,8 @@ a submission's guard refusals are 400, as the fixed contract has it). Anything b
 is not on is a 404, never a 403, so ids reveal nothing.
 """
 
+import copy
+
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -79,6 +81,24 @@ def account_for(request, pk: int, *, part: str | None = None, provision: str | N
     if provision is not None and not access.may_provision(request.user, provision):
         raise exceptions.PermissionDenied("You do not have permission to provision this.")
     return account
+
+
+class FieldsBuiltOnce:
+    """Mixed into a ModelSerializer: its fields are built from the model once per class, not once per instance.
+
+    DRF's ModelSerializer reads the model's fields and builds a serializer field for each on every instance (a ticket
+    has 33): on a ticket's creation that was about a sixth of the request. The fields built once are handed out as a
+    deep copy, as DRF does with declared fields, so no instance shares a bound field with another. Only for
+    serializers whose fields do not depend on the instance or the context.
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_fields_built_once")
+        if built is None:
+            built = super().get_fields()
+            cls._fields_built_once = built
+        return copy.deepcopy(built)
 
 
 class IdField(serializers.IntegerField):

@@ -18,7 +18,7 @@ from rest_framework import exceptions, parsers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
-from tickets.exceptions import Refusal
+from accounts.exceptions import Refusal
 
 # -- parsing ---------------------------------------------------------------------------------------------------
 

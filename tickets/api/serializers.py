@@ -11,7 +11,7 @@ from billing.models import ACKNOWLEDGEMENT_TEXTS
 from tickets import access, services
 from tickets.models import TRANSITIONS, Attachment, Channel, Comment, ExitReason, Kind, Ticket, TransitionLog
 
-from .common import IdField
+from .common import FieldsBuiltOnce, IdField
 
 # -- creating a ticket -----------------------------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ CREATE_SERIALIZERS: dict[str, type[TicketCreateSerializer]] = {
 # -- reading a ticket ------------------------------------------------------------------------------------------
 
 
-class HistorySerializer(serializers.ModelSerializer):
+class HistorySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor_label", help_text='Who acted: an email for staff readers; customers read "Support" for staff.'
     )
@@ -187,7 +187,7 @@ class HistorySerializer(serializers.ModelSerializer):
         return data
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.account_id", read_only=True)
     plan = serializers.PrimaryKeyRelatedField(source="target_plan", read_only=True, allow_null=True)
     numbers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)

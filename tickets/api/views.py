@@ -4,15 +4,11 @@ Views parse input and call tickets.services; a Refusal comes back as `{"code", "
 """
 
 import datetime as dt
-import hashlib
-import json
 
 from django import forms
-from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_field
@@ -21,22 +17,22 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Account, Membership
-from tickets import access, services, verification_links
+from accounts.exceptions import Code, Refusal
+from accounts.models import Account
+from tickets import access, idempotency, services, verification_links
 from tickets.attachments import ATTACHMENT_TYPES, add_attachment
-from tickets.exceptions import Code, Refusal
 from tickets.models import (
     TRANSITIONS,
     Attachment,
     Channel,
     Comment,
-    IdempotencyKey,
     Kind,
     LogChannel,
     State,
     Ticket,
     TransitionLog,
 )
+from tickets.portal.views import attachment_response
 from tickets.rules.table import blockers
 
 from .common import (
@@ -193,8 +189,8 @@ class TicketList(generics.ListAPIView):
 
         1. Validate the kind's fields with that kind's serializer; the account must be one the caller sees (404).
         2. Work out the requester and channel: the caller and `api`, or for staff the member they name.
-        3. With an Idempotency-Key, a key already used returns its ticket; otherwise claim the key.
-        4. Submit through tickets.services.submit_ticket; a refusal releases the key.
+        3. Submit through tickets.services.submit_ticket, once per Idempotency-Key (tickets.idempotency: a key
+           already used returns its ticket, a refusal releases the key).
         """
         kind = request.data.get("kind") if isinstance(request.data, dict) else None
         form_class = CREATE_SERIALIZERS.get(kind if isinstance(kind, str) else None, TicketCreateSerializer)
@@ -207,27 +203,22 @@ class TicketList(generics.ListAPIView):
         account = Account(pk=values["account"])
         requester, channel = self._requester_and_channel(account, values)
 
-        key = self._idempotency_key(request)
-        if key is not None:
-            replayed = self._claim(request.user, key, _fingerprint(values))
-            if replayed is not None:
-                body = TicketSerializer(replayed, context=self.get_serializer_context()).data
-                return Response(body, status=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
-        try:
-            ticket = services.submit_ticket(
+        ticket, replayed = idempotency.submit_once(
+            user=request.user,
+            key=self._idempotency_key(request),
+            values=values,
+            submit=lambda: services.submit_ticket(
                 account=account,
                 kind=values["kind"],
                 requester=requester,
                 request=form.to_request(),
                 channel=channel,
                 actor=request.user,
-            )
-        except BaseException:
-            if key is not None:
-                IdempotencyKey.objects.filter(user=request.user, key=key, ticket__isnull=True).delete()
-            raise
-        if key is not None:
-            IdempotencyKey.objects.filter(user=request.user, key=key).update(ticket=ticket)
+            ),
+        )
+        if replayed:
+            body = TicketSerializer(_reload(ticket), context=self.get_serializer_context()).data
+            return Response(body, status=status.HTTP_201_CREATED, headers={"Idempotent-Replayed": "true"})
         return Response(
             # The service hands back the ticket as it left the transaction, its history and numbers included.
             TicketSerializer(ticket, context=self.get_serializer_context()).data,
@@ -246,18 +237,16 @@ class TicketList(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"requester": ["Staff submit on a customer's behalf: give the member's user id."]}
             )
-        members = Membership.objects.select_related("user").filter(account=account, user_id=values["requester"])
-        if values["kind"] != Kind.REACTIVATION:  # a reactivation is asked by someone whose access was removed
-            members = members.filter(user__is_active=True)
-        membership = members.first()
-        if membership is None:
+        # Who may be named: tickets.access.requester_choices, as the admin's "Record a request" offers them.
+        requester = access.requester_choices(account).filter(pk=values["requester"]).first()
+        if requester is None:
             # SPEC §4, S11: the account's rules come before anything about the requester (a purged account's
             # former members are gone; its reactivation is refused for what it is).
             refused = blockers(Account.objects.select_related("plan__policy").get(pk=account.pk), values["kind"])
             if refused:
                 raise refused[0]
             raise exceptions.ValidationError({"requester": ["No active member of this account has that user id."]})
-        return membership.user, values.get("channel") or Channel.API
+        return requester, values.get("channel") or Channel.API
 
     @staticmethod
     def _idempotency_key(request) -> str | None:
@@ -268,43 +257,6 @@ class TicketList(generics.ListAPIView):
         if not key or len(key) > 200:
             raise exceptions.ValidationError({"Idempotency-Key": ["Give a key of 1 to 200 characters."]})
         return key
-
-    @staticmethod
-    def _claim(user, key: str, fingerprint: str) -> Ticket | None:
-        """Claim the key, or return the ticket an earlier request with it (and the same fields) created."""
-        try:
-            with transaction.atomic():  # a savepoint: a lost race must not break the caller's transaction
-                IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
-            return None
-        except IntegrityError:
-            pass
-        earlier = IdempotencyKey.objects.filter(user=user, key=key).select_related("ticket").first()
-        if earlier is not None and earlier.fingerprint not in ("", fingerprint):
-            raise Refusal(
-                Code.IDEMPOTENCY_KEY_REUSED,
-                "This Idempotency-Key was used for a different request; use a new key for a new request.",
-                field="Idempotency-Key",
-            )
-        if earlier is not None and earlier.ticket is None:
-            # A claim left by a request that died before creating its ticket is taken over once it is stale.
-            now = timezone.now()
-            taken = IdempotencyKey.objects.filter(
-                pk=earlier.pk, ticket__isnull=True, created_at__lt=now - STALE_IDEMPOTENCY_CLAIM
-            ).update(created_at=now, fingerprint=fingerprint)
-            if taken:
-                return None
-        if earlier is None or earlier.ticket is None:
-            raise Refusal(Code.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed.")
-        return _reload(earlier.ticket)
-
-
-STALE_IDEMPOTENCY_CLAIM = dt.timedelta(minutes=5)
-
-
-def _fingerprint(values: dict) -> str:
-    """A hash of the request as validated (whitespace trimmed, ids as numbers), so a reformatted body is the same."""
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _reload(ticket: Ticket) -> Ticket:
@@ -451,8 +403,6 @@ class TicketAttachmentFile(APIView):
         },
     )
     def get(self, request, pk: int, attachment_pk: int):
-        from tickets.views import attachment_response
-
         ticket = ticket_for(request, pk)
         return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
 

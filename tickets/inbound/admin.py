@@ -8,8 +8,10 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.exceptions import Refusal
 from config.admin_mixins import ValidInitialIdsMixin
 from tickets import access
+from tickets.inbound.services import ignore_message
 
 from . import preview
 from .models import InboundMessage, Mailbox
@@ -209,10 +211,6 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Dismiss the selected emails waiting in triage")
     def dismiss(self, request, queryset) -> None:
-        from tickets.exceptions import Refusal
-
-        from .services import ignore_message
-
         done = 0
         for message in queryset.filter(status=InboundMessage.Status.TRIAGE):
             try:

@@ -8,8 +8,10 @@ class InboundConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Receivers and tasks are wired once the apps are loaded (Django's ready()).
         from anymail.signals import inbound
 
+        from . import imap  # noqa: F401 - registers the fetch_mail task (Celery's autodiscover reads only tasks.py)
         from .webhooks import handle_inbound
 
         inbound.connect(handle_inbound, dispatch_uid="exitdesk-inbound")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from email.utils import parseaddr
 from pathlib import Path
 
 from django.conf import settings
@@ -18,13 +19,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, User
-from accounts.purge import count_refused_mail
 from tickets import access
 from tickets import services as tickets
 from tickets.attachments import add_attachment, check_file, display_name
-from tickets.exceptions import Code, Refusal
+from tickets.inbound import tasks
 from tickets.models import Channel, Comment, Ticket
+from tickets.purge import count_refused_mail
 from tickets.rules.verification import record_failed_attempt
 
 from . import addresses
@@ -49,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 def own_addresses() -> set[str]:
     """Every address the desk itself sends from or reads: mail from one of them is our own, come back."""
-    from email.utils import parseaddr
-
     own = {addresses.desk_address(), parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()}
     own.update(u.lower() for u in Mailbox.objects.values_list("username", flat=True) if "@" in u)
     return {a for a in own if a}
@@ -320,8 +320,6 @@ def save_attachments(
 
 
 def _after(message: InboundMessage) -> None:
-    from . import tasks
-
     pk = message.pk
     if message.status == Status.TRIAGE:
         _acknowledge(message)
@@ -337,8 +335,6 @@ def _acknowledge(message: InboundMessage) -> None:
     desk-wide limit the acknowledgement is skipped, marked on the message and counted where staff look (the admin's
     "acknowledgement" filter).
     """
-    from . import tasks
-
     if not message.authenticated or is_staff_address(message.from_email):
         return  # issue 24: only an authenticated customer hears from the desk (no backscatter to spoofed addresses)
     pk, since = message.pk, message.fetched_at - ACK_WINDOW

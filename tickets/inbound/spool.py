@@ -184,6 +184,7 @@ def store_raw(message: InboundMessage, spool: BinaryIO, size: int) -> None:
                 blob.write(chunk)
         return
     if connection.vendor == "postgresql":
+        # psycopg is the driver on PostgreSQL only
         from psycopg.generators import copy_to
 
         with connection.cursor() as cursor:

@@ -43,11 +43,3 @@ def tell_assignee(self, message_id: int) -> str:
         context={"message": message, "ticket": ticket, "site_url": settings.SITE_URL},
         ticket=ticket,
     )
-
-
-@shared_task
-def fetch_mail() -> int:
-    """Every minute on beat: read every intake mailbox once (the same code as `manage.py fetch_mail`)."""
-    from .imap import fetch_all
-
-    return sum(result.stored for result in fetch_all())

@@ -8,6 +8,7 @@ class OpsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Receivers are connected once the apps are loaded (Django's ready()).
         from celery.signals import beat_init, task_failure
 
         from .tasks import count_task_failure, first_heartbeat

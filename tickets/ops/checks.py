@@ -22,8 +22,8 @@ from health_check.contrib.celery import Ping
 from health_check.contrib.redis import Redis
 from health_check.exceptions import HealthCheckException, ServiceUnavailable
 
-from accounts.purge import OVERDUE_AFTER, overdue_accounts
 from tickets.inbound.models import InboundMessage, Mailbox
+from tickets.purge import OVERDUE_AFTER, overdue_accounts
 from tickets.webhooks.selectors import backlog
 
 from .models import Heartbeat
@@ -38,6 +38,7 @@ IN_PROCESS = "no broker configured: tasks run in-process"
 
 
 def _celery_app():
+    # Read when a check runs: the probes' middleware loads before Celery is wanted.
     from config.celery import app
 
     return app
@@ -89,6 +90,7 @@ def broker_check() -> HealthCheck | str:
         return IN_PROCESS
     url = settings.CELERY_BROKER_URL
     if url.startswith(("redis://", "rediss://", "unix://")):
+        # Only for a Redis broker (its client is then installed).
         from redis.asyncio import Redis as RedisClient
 
         timeout = BROKER_TIMEOUT.total_seconds()
@@ -171,7 +173,7 @@ class Mailboxes(HealthCheck):
 
 @dataclasses.dataclass
 class Purge(HealthCheck):
-    """No account is past its purge date by more than a day without a legal hold (accounts.purge.overdue_accounts)."""
+    """No account is past its purge date by more than a day without a legal hold (tickets.purge.overdue_accounts)."""
 
     def run(self) -> str:
         overdue = overdue_accounts()

@@ -14,10 +14,10 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from accounts.purge import overdue_accounts
 from tickets import sla
 from tickets.inbound.models import InboundMessage, Mailbox
 from tickets.models import OPEN_STATES, Kind, Ticket
+from tickets.purge import overdue_accounts
 from tickets.webhooks.selectors import backlog
 
 from .models import Heartbeat, TaskFailures

@@ -55,6 +55,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def readyz(request: HttpRequest) -> HttpResponse:
     if not (_allowed_network(request) or _bearer(request, settings.HEALTH_TOKEN)):
         raise Http404
+    # Loaded on the first /readyz: /healthz, answered here too, touches nothing.
     from .checks import readiness
 
     results = readiness()
@@ -69,6 +70,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _bearer(request, settings.METRICS_TOKEN):
         raise Http404
+    # Loaded on the first scrape, not with the middleware that answers /healthz.
     from .metrics import exposition
 
     try:

@@ -10,11 +10,11 @@ import datetime as dt
 
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.lifecycle import cancelled_on
 from accounts.models import Account
 from billing.models import Policy
 
-from ..exceptions import Code, Refusal
 from .objects import check_one_open_request, port_outs_pending
 
 PORT_OUTS_PENDING = (

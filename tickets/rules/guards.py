@@ -4,11 +4,11 @@ tickets.access's call (checked by the service before these)."""
 
 from __future__ import annotations
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account
 from billing.models import License, Policy
 
 from .. import access
-from ..exceptions import Code, Refusal
 from ..models import PORT_OUT_REJECTION_CODES
 from . import verification
 from .account import PORT_OUTS_PENDING, not_active_sentence, reactivation_closed_sentence

@@ -4,10 +4,10 @@ per kind, in the order they run."""
 
 from __future__ import annotations
 
+from accounts.exceptions import Code, Refusal
 from billing.models import REQUIRED_INFO_FIELDS, AddOn, License, Plan, Policy
 from config.ids import as_id
 
-from ..exceptions import Code, Refusal
 from ..models import Channel, ExitReason, Kind
 from . import verification
 from .context import Submission

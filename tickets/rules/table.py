@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
+from accounts.exceptions import Refusal
 from accounts.models import Account
 
 from .. import effects
-from ..exceptions import Refusal
 from ..models import TRANSITIONS, Kind
 from . import account as acct
 from . import guards as g

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import Account, AccountEvent, Membership, User
 
-from ..exceptions import Code, Refusal
 from ..models import VerificationAttempt
 from ..notifications import send_verification_locked
 

@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from tickets.portal_selectors import national_number
+from tickets.portal.selectors import national_number
 
 register = template.Library()
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from tickets.exceptions import Code, Refusal
+from accounts.exceptions import Code, Refusal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # getaddrinfo has no timeout of its own: it runs in one of these threads and is abandoned past WEBHOOK_DNS_TIMEOUT.

@@ -9,10 +9,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts.exceptions import Refusal
 from accounts.outbox import EventType
 from config.admin_mixins import ValidInitialIdsMixin
 from tickets import access
-from tickets.exceptions import Refusal
 
 from . import addresses, services
 from .models import ALL_EVENTS, Delivery, DeliveryAttempt, WebhookEndpoint

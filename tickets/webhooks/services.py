@@ -21,10 +21,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.exceptions import Code, Refusal
 from accounts.models import OutboxEvent
 from accounts.outbox import EventType
 from tickets import access
-from tickets.exceptions import Code, Refusal
 
 from . import addresses, signing, transport
 from .models import ALL_EVENTS, Delivery, DeliveryAttempt, WebhookEndpoint, new_secret

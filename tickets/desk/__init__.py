@@ -1,0 +1,1 @@
+"""The agents' desk: the Django admin for tickets, accounts and billing (imported by TicketsConfig.ready)."""

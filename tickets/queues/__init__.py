@@ -1,0 +1,1 @@
+"""The managers' and agents' queues at /queues/: overview, list, insights, CSV export and assignment."""
