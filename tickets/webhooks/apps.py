@@ -10,7 +10,10 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from accounts.outbox import event_recorded
 
+        from . import services, tasks
         from .receivers import queue_fan_out
+
+        services.queue_delivery = tasks.deliver.delay
 
         # After the commit of the change: the request path has paid for the event row only.
         event_recorded.connect(queue_fan_out, dispatch_uid="exitdesk-webhooks-fan-out")

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -136,11 +136,13 @@ def resend(
     return len(ids)
 
 
-def _queue(ids: Iterable[int]) -> None:
-    from .tasks import deliver
+# How a delivery is queued: tasks.deliver.delay, handed in at start-up (apps.py), so services import no task.
+queue_delivery: Callable[[int], object] = lambda delivery_id: None  # noqa: E731 - replaced in WebhooksConfig.ready
 
+
+def _queue(ids: Iterable[int]) -> None:
     for pk in ids:
-        deliver.delay(pk)
+        queue_delivery(pk)
 
 
 # -- fan-out --------------------------------------------------------------------------------------------------
