@@ -8,6 +8,7 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Here, not at the top: models and tasks load once the apps are ready.
         from accounts.outbox import event_recorded
 
         from . import services, tasks

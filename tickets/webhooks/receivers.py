@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 def queue_fan_out(sender, event, **kwargs) -> None:
     """Queue the fan-out of a committed event. A broker that does not answer loses nothing: the event row is
     committed and the beat sweep (tasks.sweep_outbox) fans out every event left without deliveries."""
-    from .tasks import fan_out_event
+    from .tasks import fan_out_event  # the Celery app loads the tasks after the apps; receivers load with them
 
     try:
         fan_out_event.delay(event.pk)

@@ -9,7 +9,7 @@ from . import services
 
 
 def _in_process() -> bool:
-    from config.celery import app
+    from config.celery import app  # config imports the apps: read the app when a task runs
 
     return bool(app.conf.task_always_eager)
 

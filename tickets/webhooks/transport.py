@@ -59,7 +59,7 @@ def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
     if value.isdigit():
         return float(value)
     if value:
-        from email.utils import parsedate_to_datetime
+        from email.utils import parsedate_to_datetime  # only for the rare HTTP-date Retry-After
 
         try:
             return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
