@@ -16,6 +16,7 @@ from typing import Any
 
 from django_fsm import can_proceed
 
+from accounts.events import record_move
 from accounts.exceptions import Code, Refusal
 from accounts.models import Account, AccountEvent, User
 
@@ -63,6 +64,7 @@ def move_account(
     1. Refuse a move the machine does not allow from the account's status (`invalid_state`).
     2. Run the model's transition (it changes the instance only), save the status and the fields it wrote.
     3. Write the AccountEvent: the move's kind, who ran it (None: the system), the channel and the note.
+    4. Cancel, reactivate and purge write their outbox event too (accounts.events), in the same transaction.
     """
     if name not in EVENTS:
         raise Refusal(Code.UNKNOWN_TRANSITION, f"Unknown account move {name!r}; one of {', '.join(EVENTS)}.")
@@ -74,7 +76,9 @@ def move_account(
     method(**kwargs)
     move = next(m for m in moves() if m.name == name)
     account.save(update_fields=["status", *move.fields])
-    return AccountEvent.objects.create(account=account, kind=EVENTS[name], actor=actor, channel=channel, note=note)
+    logged = AccountEvent.objects.create(account=account, kind=EVENTS[name], actor=actor, channel=channel, note=note)
+    record_move(account, name, actor=actor, channel=channel)
+    return logged
 
 
 def cancelled_on(account: Account) -> str:

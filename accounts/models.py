@@ -136,6 +136,16 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
 
+    def save(self, *args, **kwargs) -> None:
+        # The outbox's counter moves only by accounts.outbox.record's UPDATE: a whole-row save of an instance read
+        # before an event was recorded (the admin's change form) would write the old number back, and the next event
+        # would collide with one already numbered.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "event_sequence"
+            ]
+        super().save(*args, **kwargs)
+
     def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
         # The protected FSMField refuses any assignment once loaded; a reload is not a transition.
         if fields is None or "status" in fields:

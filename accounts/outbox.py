@@ -11,8 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.dispatch import Signal
 
 from accounts.models import Account, OutboxEvent
@@ -48,10 +47,22 @@ def record(account: Account, type: EventType | str, data: dict[str, Any]) -> Out
     account waits for this one to commit and gets the next number; numbers rise in commit order with no gaps.
     """
     event_type = EventType(type)
-    with transaction.atomic():
-        Account.objects.filter(pk=account.pk).update(event_sequence=F("event_sequence") + 1)
-        sequence = Account.objects.filter(pk=account.pk).values_list("event_sequence", flat=True).get()
+    # No savepoint of its own: the event stands or falls with the caller's transaction (and two round trips a change
+    # fewer); called outside one, this block is the transaction.
+    with transaction.atomic(savepoint=False):
+        sequence = _next_sequence(account.pk)
         account.event_sequence = sequence
         event = OutboxEvent.objects.create(account=account, sequence=sequence, type=event_type.value, data=data)
     transaction.on_commit(lambda: event_recorded.send(sender=OutboxEvent, event=event))
     return event
+
+
+def _next_sequence(account_pk: int) -> int:
+    """Bump the account's event counter and read it in one statement (UPDATE … RETURNING, PostgreSQL and SQLite
+    3.35+): a change pays two statements for its event, not three. Django's update() cannot return the row."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_account SET event_sequence = event_sequence + 1 WHERE id = %s RETURNING event_sequence",
+            [account_pk],
+        )
+        return cursor.fetchone()[0]

@@ -64,17 +64,19 @@ def coming_bill(account, *, asked_at: dt.datetime | dt.date | None = None) -> Co
     )
 
 
-def lower_seats(license_: License, quantity: int) -> None:
+def lower_seats(license_: License, quantity: int) -> Subscription | None:
     """K5: a completed license cancellation of the plan's seat product takes its seats off the subscription, so the
-    next bill is for the seats that remain. Call inside the completing transaction."""
+    next bill is for the seats that remain. Call inside the completing transaction. Returns the subscription it
+    changed (its event is the caller's), or None."""
     account = license_.account
     if not quantity or license_.product != account.plan.seat_product:
-        return
+        return None
     subscription = Subscription.objects.select_for_update().filter(account=account).first()
     if subscription is None:
-        return
+        return None
     subscription.seats = max(subscription.seats - quantity, 0)
     subscription.save(update_fields=["seats"])
+    return subscription
 
 
 def months_after(day: dt.date, months: int) -> dt.date:
@@ -93,7 +95,7 @@ def next_period_boundary(anchor: dt.date, after: dt.date) -> dt.date:
     return boundary if boundary > after else months_after(anchor, months + 1)
 
 
-def restore_billing(account, now: dt.datetime) -> None:
+def restore_billing(account, now: dt.datetime) -> tuple[Subscription | None, list[int]]:
     """K9, U7: what a completed reactivation bills again, in the reactivation's transaction.
 
     1. The subscription is active again, with the seats it had at the cancellation (the cancellation only ended
@@ -102,6 +104,7 @@ def restore_billing(account, now: dt.datetime) -> None:
     2. Licenses are as at the cancellation (the cancellation leaves them as they are).
     3. The add-ons the cancellation itself ended come back, except those of a number the account no longer has
        (inbound recording of a released number); add-ons cancelled on their own before stay cancelled.
+    Returns the subscription and the ids of the add-ons it restored (their events are the caller's).
     """
     today = now.astimezone(account.plan.policy.tz).date()
     subscription = Subscription.objects.select_for_update().filter(account=account).first()
@@ -110,10 +113,12 @@ def restore_billing(account, now: dt.datetime) -> None:
         subscription.ended_at = None
         subscription.next_billing_date = next_period_boundary(subscription.next_billing_date, today)
         subscription.save(update_fields=["status", "ended_at", "next_billing_date"])
+    restored: list[int] = []
     if account.cancelled_at is not None:
         ended_with_account = AddOn.objects.filter(
             account=account, status=AddOn.Status.CANCELLED, cancelled_at__gte=account.cancelled_at
         )
-        ended_with_account.filter(Q(number__isnull=True) | Q(number__status=PhoneNumber.Status.ACTIVE)).update(
-            status=AddOn.Status.ACTIVE, cancelled_at=None
-        )
+        coming_back = ended_with_account.filter(Q(number__isnull=True) | Q(number__status=PhoneNumber.Status.ACTIVE))
+        restored = list(coming_back.order_by("pk").values_list("pk", flat=True))
+        AddOn.objects.filter(pk__in=restored).update(status=AddOn.Status.ACTIVE, cancelled_at=None)
+    return subscription, restored

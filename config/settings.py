@@ -405,6 +405,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tickets.api.common.require_request_bodies",
+        # After the enums' hook: the event components keep their one-value `type` enums inline.
+        "tickets.api.events.describe_events",
     ],
     # `<id:pk>` in config/api_urls.py: a database id that fits a bigint.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},

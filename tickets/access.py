@@ -12,6 +12,8 @@ see and do nothing. Another account's object is a 404, never a 403: the queryset
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import Permission
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
@@ -272,6 +274,30 @@ def may_see_part(user, account: Account, part: str) -> bool:
 
 def hidden_ticket_fields(user) -> frozenset[str]:
     return frozenset() if is_staff(user) else CUSTOMER_HIDDEN_TICKET_FIELDS
+
+
+# SPEC §6a: what names or reaches a person on a ticket, or is free text someone wrote. Customers read these of their
+# own cases; an event does not carry them, because it outlives the purge that erases them (accounts.purge).
+PERSONAL_TICKET_FIELDS = frozenset(
+    {
+        "requester",
+        "assignee",
+        "full_name",
+        "company",
+        "contact",
+        "comment",
+        "authorized_name",
+        "gaining_carrier",
+        "rejection_reason",
+    }
+)
+
+
+def event_ticket_fields(fields: Iterable[str]) -> list[str]:
+    """Of these ticket fields, the ones an event tells the provider's systems (SPEC §6a): what a customer may read
+    (never the verification's check results), less what is personal."""
+    withheld = hidden_ticket_fields(None) | PERSONAL_TICKET_FIELDS
+    return [name for name in fields if name not in withheld]
 
 
 def writable_ticket_fields(user, ticket: Ticket | None = None) -> frozenset[str]:

@@ -22,6 +22,7 @@ from numbers.models import PhoneNumber
 from tickets.purge import deletable_users
 from tickets.purge_tasks import purge_account
 
+from . import events
 from .models import Kind, Ticket
 from .notifications import render_ticket_email_ahead, send_port_out_alert, send_ticket_email
 
@@ -100,10 +101,15 @@ def cancel_account(ticket: Ticket) -> None:
     # before the confirmation that lists them is rendered (start-up hands the step in: uses_settle_account).
     settle_account(account, cancellation=ticket)
     _remove_access(account)  # K8, U5
+    released = list(account.numbers.on_account().values_list("pk", flat=True))
     account.numbers.on_account().update(status=PhoneNumber.Status.RELEASED, released_at=now)  # K8, S8
+    events.numbers_left(account, events.read_numbers(released), ticket)
     REFUNDS[policy.refunds](account, ticket)  # K4, S7
-    Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now)
-    account.addons.filter(status=AddOn.Status.ACTIVE).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
+    if Subscription.objects.filter(account=account).update(status=Subscription.Status.ENDED, ended_at=now):
+        events.subscription_changed(account, Subscription.objects.get(account=account), events.ENDED, ticket)
+    ending = list(account.addons.filter(status=AddOn.Status.ACTIVE).values_list("pk", flat=True))
+    AddOn.objects.filter(pk__in=ending).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
+    events.addons_changed(account, events.read_addons(ending), ticket)
     CREDIT_AT_CANCELLATION[policy.credit_at_cancellation](account, ticket)  # S7 or U7
     # U10: the confirmation is rendered and queued before anything it names is erased (SPEC §4), so it goes
     # out even when the users go at once (K8) or the purge follows at once (S6).
@@ -203,7 +209,10 @@ def reactivate_account(ticket: Ticket) -> None:
     )
     member_ids = account.memberships.values_list("user_id", flat=True)
     User.objects.filter(pk__in=list(member_ids)).update(is_active=True)
-    restore_billing(account, now)  # K9: seats, licenses, add-ons and a billing date ahead
+    subscription, restored = restore_billing(account, now)  # K9: seats, licenses, add-ons and a billing date ahead
+    if subscription is not None:
+        events.subscription_changed(account, subscription, events.RESTORED, ticket)
+    events.addons_changed(account, events.read_addons(restored), ticket)
     if account.plan.policy.credit_at_cancellation == Policy.CreditAtCancellation.KEEP:
         _restore_forfeited_credit(account, ticket)  # U7
     # K9: where the cancellation erased the users (K8), the owner is invited anew to set a password.
@@ -230,24 +239,34 @@ def _restore_forfeited_credit(account: Account, ticket: Ticket) -> None:
 def reduce_license(ticket: Ticket) -> None:
     """A2, A10; K5: the seats it takes off the plan's seat license are off the next bill too."""
     license_ = License.objects.select_for_update().select_related("account__plan").get(pk=ticket.license_id)
+    previous = license_.quantity
     license_.quantity -= ticket.quantity or 0
     license_.save(update_fields=["quantity"])
-    lower_seats(license_, ticket.quantity or 0)
+    events.license_changed(ticket.account, license_, previous, ticket)
+    subscription = lower_seats(license_, ticket.quantity or 0)
+    if subscription is not None:
+        events.subscription_changed(ticket.account, subscription, events.SEATS, ticket)
 
 
 def release_numbers(ticket: Ticket) -> None:
     now = timezone.now()
-    ticket.numbers.filter(status__in=["active", "porting_out"]).update(
+    released = list(ticket.numbers.filter(status__in=["active", "porting_out"]).values_list("pk", flat=True))
+    PhoneNumber.objects.filter(pk__in=released).update(
         status=PhoneNumber.Status.RELEASED, released_at=now, inbound_recording=False
     )
+    events.numbers_left(ticket.account, events.read_numbers(released), ticket)
     _end_number_addons(ticket, now)
 
 
 def _end_number_addons(ticket: Ticket, now) -> None:
     """A7: inbound recording is bought per number; a number that leaves takes its recording add-on with it."""
-    AddOn.objects.filter(
-        product=AddOn.Product.INBOUND_RECORDING, number__in=ticket.numbers.all(), status=AddOn.Status.ACTIVE
-    ).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
+    ending = list(
+        AddOn.objects.filter(
+            product=AddOn.Product.INBOUND_RECORDING, number__in=ticket.numbers.all(), status=AddOn.Status.ACTIVE
+        ).values_list("pk", flat=True)
+    )
+    AddOn.objects.filter(pk__in=ending).update(status=AddOn.Status.CANCELLED, cancelled_at=now)
+    events.addons_changed(ticket.account, events.read_addons(ending), ticket)
 
 
 def end_addon(ticket: Ticket) -> None:
@@ -258,11 +277,13 @@ def end_addon(ticket: Ticket) -> None:
     addon.save(update_fields=["status", "cancelled_at"])
     if addon.product == AddOn.Product.INBOUND_RECORDING and addon.number_id:
         PhoneNumber.objects.filter(pk=addon.number_id).update(inbound_recording=False)
+    events.addons_changed(ticket.account, events.read_addons([addon.pk]), ticket)
 
 
 def port_out(ticket: Ticket) -> None:
     now = timezone.now()
     ticket.numbers.update(status=PhoneNumber.Status.PORTED_OUT, ported_out_at=now, inbound_recording=False)
+    events.numbers_left(ticket.account, events.read_numbers(ticket.numbers.values_list("pk", flat=True)), ticket)
     _end_number_addons(ticket, now)
 
 
@@ -275,6 +296,7 @@ def downgrade(ticket: Ticket) -> None:
     Account.objects.filter(pk=ticket.account_id).update(plan=target)
     ticket.account.plan = target
     subscription = Subscription.objects.filter(account_id=ticket.account_id).select_related("downgraded_from").first()
+    events.subscription_changed(ticket.account, subscription, events.PLAN, ticket)
     if subscription is None:
         return
     remembered = subscription.downgraded_from
@@ -297,7 +319,9 @@ PRORATION = {Policy.Proration.NONE: _no_proration}
 
 def change_addon_tier(ticket: Ticket) -> None:
     """A8, A9, A11: the add-on moves to its new tier or package."""
+    previous = AddOn.objects.filter(pk=ticket.addon_id).values_list("tier", flat=True).first()
     AddOn.objects.filter(pk=ticket.addon_id).update(tier=ticket.tier)
+    events.addons_changed(ticket.account, events.read_addons([ticket.addon_id]), ticket, previous_tier=previous)
 
 
 COMPLETERS = {

@@ -24,7 +24,7 @@ from accounts.models import Account, AccountEvent, Membership, User
 from billing.models import Route
 from config.locking import BUSY_DETAIL, is_lock_conflict, retrying
 
-from . import access, effects, sla
+from . import access, effects, events, sla
 from .models import (
     ONE_OPEN_REQUEST_CONSTRAINTS,
     OPEN_STATES,
@@ -100,6 +100,8 @@ def _log(ticket: Ticket, *, transition: str, source: str, actor: User | None, ch
     cached = getattr(ticket, "_prefetched_objects_cache", {}).get("log")
     if cached is not None:
         cached._result_cache.append(row)
+    # SPEC §6a: every transition logged here is told to the provider's systems, in the same transaction.
+    events.ticket_moved(ticket, row)
     return row
 
 

@@ -17,8 +17,8 @@ from tests.factories import PIN, StaffFactory, move_account
 from tests.queues.conftest import ticket
 from tickets import access, services
 from tickets.desk.tickets import RecordRequestForm
-from tickets.forms import KIND_FORMS
 from tickets.models import Kind
+from tickets.portal.forms import KIND_FORMS
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
