@@ -23,6 +23,7 @@ class Code(StrEnum):
     UNKNOWN_TRANSITION = "unknown_transition"
     INVALID_PLAN = "invalid_plan"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    URL_NOT_ALLOWED = "url_not_allowed"
     # the policy or the state of things: 409
     ACCOUNT_NOT_ACTIVE = "account_not_active"
     ALREADY_HANDLED = "already_handled"
@@ -73,6 +74,7 @@ BAD_REQUEST_CODES = frozenset(
         Code.UNKNOWN_TRANSITION,
         Code.INVALID_PLAN,
         Code.IDEMPOTENCY_KEY_REUSED,
+        Code.URL_NOT_ALLOWED,
     }
 )
 

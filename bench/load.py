@@ -18,9 +18,13 @@ the targets so a busy machine slows them alike:
 - queue:       GET /queues/list/ as the support manager (session cookie), over the tickets created so far;
 - tickets_metrics: the same ticket creation on a second gunicorn with metrics on (METRICS_TOKEN: django-prometheus's
                middleware and database and cache wrappers; PROMETHEUS_MULTIPROC_DIR and config/gunicorn.py), scraped
-               once a round.
+               once a round;
+- tickets_webhook: the same ticket creation with a webhook endpoint subscribed to every event (issue 26: the
+               request pays for the event row only; the fan-out is queued to Redis after the commit, and no worker
+               runs here). The endpoint is enabled for this target only.
 Prints requests/s of each; the target is tickets / bare-ticket >= 0.5, and tickets / bare (one Group row) is
-printed beside it, with tickets_metrics / tickets (issue 27: at least 0.95). The run is bounded (--budget seconds),
+printed beside it, with tickets_metrics / tickets (issue 27: at least 0.95) and tickets_webhook / tickets (issue 26:
+at least 0.9). The run is bounded (--budget seconds),
 and the servers, database and Redis queue are cleaned up at the end (--keep keeps the database).
 """
 
@@ -49,6 +53,7 @@ TARGETS = {
     "tickets": "ticket creation (POST /api/v1/tickets/)",
     "queue": "queue page (GET /queues/list/)",
     "tickets_metrics": "ticket creation, metrics on (POST /api/v1/tickets/)",
+    "tickets_webhook": "ticket creation, a webhook endpoint subscribed",
 }
 METRICS_TOKEN = "bench-metrics-token"
 
@@ -141,12 +146,23 @@ def load_data() -> dict:
     first = PhoneNumber.objects.filter(account=account).order_by("pk").values_list("pk", flat=True).first()
     client = Client()
     client.force_login(manager)
+    from tickets.webhooks.models import WebhookEndpoint
+
+    # Enabled for the tickets_webhook target only (subscribe()); a literal address, never connected to here.
+    WebhookEndpoint.objects.create(url="https://203.0.113.10/exitdesk", events=["*"], enabled=False)
     return {
         "account": account.pk,
         "first_number": first,
         "token": Token.objects.create(user=owner).key,
         "session": client.cookies["sessionid"].value,
     }
+
+
+def subscribe(enabled: bool) -> None:
+    """Turn the bench's webhook endpoint on or off (the web processes read it from the database)."""
+    from tickets.webhooks.models import WebhookEndpoint
+
+    WebhookEndpoint.objects.update(enabled=enabled)
 
 
 def run_wrk(wrk: str, url: str, script: Path, seconds: int, connections: int) -> dict:
@@ -221,6 +237,7 @@ def main() -> int:
         port, metrics_port = stack.free_port(), stack.free_port()
         base = f"http://127.0.0.1:{port}"
         bases = {name: base for name in TARGETS} | {"tickets_metrics": f"http://127.0.0.1:{metrics_port}"}
+        numbered = ("tickets_metrics", "tickets_webhook")  # their scripts start after the numbers used so far
         metrics_env = {**env, "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus")}
         totals = {name: {"requests": 0, "seconds": 0.0, "bad": 0} for name in TARGETS}
         used = 0
@@ -245,18 +262,21 @@ def main() -> int:
                         % {"token": data["token"], "account": data["account"], "first": data["first_number"] + used},
                         "queue": QUEUE_LUA % {"session": data["session"]},
                         "tickets_metrics": "",  # written below: it starts after the numbers `tickets` used
+                        "tickets_webhook": "",
                     }
                     for name, lua in scripts.items():
                         script = work / f"{name}.lua"
                         script.write_text(lua)
-                        if name == "tickets_metrics":  # the numbers the tickets target used are taken
+                        if name in numbered:  # the numbers the tickets targets used are taken
                             lua = TICKETS_LUA % {
                                 "token": data["token"],
                                 "account": data["account"],
                                 "first": data["first_number"] + used,
                             }
                             script.write_text(lua)
+                        subscribe(name == "tickets_webhook")
                         result = run_wrk(wrk, bases[name], script, seconds, args.connections)
+                        subscribe(False)
                         if name == "tickets_metrics":
                             scraped = scrape(bases[name])
                             if "exitdesk_tickets_open" not in scraped or "django_db_execute_total" not in scraped:
@@ -300,6 +320,9 @@ def main() -> int:
     with_metrics = rates["tickets_metrics"] / rates["tickets"]
     verdict = "meets" if with_metrics >= 0.95 else "MISSES"
     print(f"ratio ticket creation metrics on / off: {with_metrics:.2f} ({verdict} the target of 0.95)")
+    with_webhook = rates["tickets_webhook"] / rates["tickets"]
+    verdict = "meets" if with_webhook >= 0.9 else "MISSES"
+    print(f"ratio ticket creation with / without a webhook endpoint: {with_webhook:.2f} ({verdict} the target of 0.9)")
     return 0 if ratio >= 0.5 and not any(t["bad"] for t in totals.values()) else 1
 
 

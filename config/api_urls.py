@@ -10,6 +10,7 @@ from tickets.api import inbound as inbound_api
 from tickets.api import views as tickets_api
 from tickets.api.account_export import AccountExport
 from tickets.api.common import IdConverter, api_not_found
+from tickets.webhooks import api as webhooks_api
 
 register_converter(IdConverter, "id")
 
@@ -40,6 +41,11 @@ v1 = [
     # Downloads (issue 24, "Size"): the item shows a bounded preview.
     path("inbound/<id:pk>/text/", inbound_api.InboundDownload.as_view(), {"part": "text"}, name="inbound-text"),
     path("inbound/<id:pk>/raw/", inbound_api.InboundDownload.as_view(), {"part": "raw"}, name="inbound-raw"),
+    path("webhook-endpoints/", webhooks_api.EndpointList.as_view(), name="webhook-endpoints"),
+    path("webhook-endpoints/<id:pk>/", webhooks_api.EndpointDetail.as_view(), name="webhook-endpoint"),
+    path("webhook-endpoints/<id:pk>/deliveries/", webhooks_api.EndpointDeliveries.as_view(), name="webhook-deliveries"),
+    path("webhook-endpoints/<id:pk>/rotate-secret/", webhooks_api.RotateSecret.as_view(), name="webhook-rotate-secret"),
+    path("webhook-endpoints/<id:pk>/resend/", webhooks_api.Resend.as_view(), name="webhook-resend"),
 ]
 
 

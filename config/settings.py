@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "tickets",
     "tickets.inbound",
     "tickets.ops",
+    "tickets.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,46 @@ CELERY_BEAT_SCHEDULE: dict = {
     "warn-sla-at-risk": {"task": "tickets.tasks.warn_sla_at_risk", "schedule": 15 * 60},
     "fetch-mail": {"task": "tickets.inbound.tasks.fetch_mail", "schedule": FETCH_MAIL_SECONDS},
     "beat-heartbeat": {"task": "tickets.ops.tasks.beat_heartbeat", "schedule": 60},
+}
+# Events out (tickets/webhooks/, SPEC §6a): where webhooks may go, how long one waits, and its retry schedule.
+WEBHOOK_ALLOWED_HOSTS = [host.strip().lower() for host in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if host.strip()]
+try:
+    WEBHOOK_ALLOW_NETWORKS = [
+        str(ipaddress.ip_network(cidr.strip(), strict=False))
+        for cidr in env.list("WEBHOOK_ALLOW_NETWORKS", default=[])
+        if cidr.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"WEBHOOK_ALLOW_NETWORKS must be CIDRs such as 10.1.0.0/16: {exc}") from exc
+WEBHOOK_TIMEOUT = _read("WEBHOOK_TIMEOUT", env.float, 15.0)
+WEBHOOK_DNS_TIMEOUT = _read("WEBHOOK_DNS_TIMEOUT", env.float, 2.0)
+# Certificate authorities receivers' certificates are checked against: a PEM file; empty, the system's store.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="").strip() or None
+# Seconds before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then the delivery is exhausted.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(value) for value in _read("WEBHOOK_RETRY_SCHEDULE", env.list, [0, 5, 300, 1800, 7200, 18000, 36000, 36000])
+]
+WEBHOOK_RETRY_JITTER = _read("WEBHOOK_RETRY_JITTER", env.float, 0.1)
+WEBHOOK_DISABLE_AFTER_DAYS = _read("WEBHOOK_DISABLE_AFTER_DAYS", env.float, 5.0)
+# Retries due within this many seconds are queued with a countdown; later ones are found by the sweep.
+WEBHOOK_COUNTDOWN_MAX = _read("WEBHOOK_COUNTDOWN_MAX", env.float, 300.0)
+WEBHOOK_SWEEP_SECONDS = _read("WEBHOOK_SWEEP_SECONDS", env.int, 30)
+WEBHOOK_SWEEP_GRACE = _read("WEBHOOK_SWEEP_GRACE", env.int, 10)  # an event's own fan-out goes first
+WEBHOOK_SWEEP_LOOKBACK = _read("WEBHOOK_SWEEP_LOOKBACK", env.int, 7 * 86400)
+# /readyz: the outbox is stalled when a delivery has been due, or an event without deliveries, for this long.
+WEBHOOK_STALE_SECONDS = _read("WEBHOOK_STALE_SECONDS", env.int, 600)
+if WEBHOOK_TIMEOUT <= 0 or WEBHOOK_DNS_TIMEOUT <= 0 or not WEBHOOK_RETRY_SCHEDULE or WEBHOOK_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "WEBHOOK_TIMEOUT and WEBHOOK_DNS_TIMEOUT must be positive, WEBHOOK_RETRY_SCHEDULE not empty and "
+        "WEBHOOK_SWEEP_SECONDS at least 1."
+    )
+if any(delay < 0 for delay in WEBHOOK_RETRY_SCHEDULE) or not 0 <= WEBHOOK_RETRY_JITTER < 1:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_SCHEDULE takes seconds, 0 or more; WEBHOOK_RETRY_JITTER a fraction below 1."
+    )
+CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
+    "task": "tickets.webhooks.tasks.sweep_outbox",
+    "schedule": WEBHOOK_SWEEP_SECONDS,
 }
 # The purge (tickets/purge.py): rows per batch transaction, and how long a claim lives without progress.
 # The withdraw link in a port-out alert (SPEC §4, fraud protection) stops working after this many hours.

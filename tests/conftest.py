@@ -6,6 +6,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.db import connections
 
 from accounts import services
 from accounts.models import Membership
@@ -62,6 +63,7 @@ DATA_MIGRATIONS = [
     ("accounts.migrations.0003_staff_groups", "create_groups"),
     ("accounts.migrations.0006_access_permissions", "grant"),
     ("tickets.inbound.migrations.0002_staff_permissions", "grant"),
+    ("tickets.webhooks.migrations.0002_manage_webhooks_permission", "grant"),
 ]
 
 
@@ -162,6 +164,51 @@ def pytest_collection_modifyitems(config, items) -> None:
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
+    """On SQLite with a broker (where the worker tests run): the test database in a file rather than in memory. A
+    worker thread's connection to a shared in-memory database fails at once with "database table is locked"; to a
+    file it waits for the write lock (WAL, busy timeout) as the embedded default's processes do."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and settings.CELERY_BROKER_URL:
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True). One for the
+    session, shared by every directory that uses it (tests/purge, tests/webhooks)."""
+    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+
+    from config.celery import app
+
+    assert not app.conf.task_always_eager, "worker tests need CELERY_BROKER_URL"
+    with app.connection_for_write() as connection:
+        # Tasks left on the test broker by earlier runs would act on this run's reused ids.
+        connection.default_channel.queue_purge(app.conf.task_default_queue)
+
+    def close_connections(**kwargs) -> None:
+        # The worker thread's connections must not outlive the session (the test database is dropped then).
+        connections.close_all()
+
+    task_postrun.connect(close_connections, weak=False)
+    # Celery's Django fixup checks the database connections as the worker starts and stops, outside any test: let it
+    # then (on SQLite it connects), and only then; during the tests the worker thread has the test's own access.
+    running = start_worker(app, pool="solo", concurrency=1, shutdown_timeout=10, perform_ping_check=False)
+    with django_db_blocker.unblock():
+        worker = running.__enter__()
+    try:
+        yield worker
+    finally:
+        with django_db_blocker.unblock():
+            running.__exit__(None, None, None)
+        task_postrun.disconnect(close_connections)
 
 
 @pytest.fixture

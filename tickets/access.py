@@ -483,6 +483,12 @@ def may_read_email(user) -> bool:
     return staff_may(user, "inbound.view_inboundmessage")
 
 
+def may_manage_webhooks(user) -> bool:
+    """Webhook endpoints, their secrets and deliveries (SPEC §6a): staff holding manage_webhooks (managers'
+    group by default; superusers hold every permission)."""
+    return staff_may(user, "webhooks.manage_webhooks")
+
+
 def may_use_queues(user) -> bool:
     return is_manager(user) or is_agent(user)
 

@@ -27,6 +27,7 @@ from tests.factories import PIN
 from tickets import services
 from tickets.inbound.models import InboundMessage
 from tickets.models import Ticket
+from tickets.webhooks.models import WebhookEndpoint
 
 
 @pytest.fixture(autouse=True)
@@ -78,12 +79,19 @@ def _build_world(cast):
             numbers=[number.pk], gaining_carrier="Telnyx", authorized_name=people.owner.full_name, pin=PIN
         ),
     )
+    # A webhook endpoint to read, change, rotate and resend (a literal address: nothing is resolved or connected to).
+    WebhookEndpoint.objects.create(url="https://203.0.113.10/hooks", events=["*"], created_by=people.manager)
     return people
 
 
-ID_MODELS = (Account, Ticket, InboundMessage, User, License, PhoneNumber, AddOn, Plan)
+ID_MODELS = (Account, Ticket, InboundMessage, User, License, PhoneNumber, AddOn, Plan, WebhookEndpoint)
 # Which table an id names: the path's `{id}` by the path's collection, a body or query field by its name.
-PATH_MODELS = {"/api/v1/accounts/": Account, "/api/v1/tickets/": Ticket, "/api/v1/inbound/": InboundMessage}
+PATH_MODELS = {
+    "/api/v1/accounts/": Account,
+    "/api/v1/tickets/": Ticket,
+    "/api/v1/inbound/": InboundMessage,
+    "/api/v1/webhook-endpoints/": WebhookEndpoint,
+}
 FIELD_MODELS = {
     "account": Account,
     "requester": User,

@@ -32,7 +32,7 @@ def test_readyz_is_200_naming_every_check(client, beat_alive):
     assert list(body["checks"]) == SPEC_CHECKS == list(CHECKS)
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["workers"]["detail"] == "no broker configured: tasks run in-process"
-    assert body["checks"]["outbox"]["detail"] == "no outbox"
+    assert body["checks"]["outbox"]["detail"] == "0 deliveries pending"
     assert body["checks"]["beat"]["detail"].startswith("last heartbeat")
 
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from accounts import services as provisioning
@@ -149,32 +148,6 @@ def now():
 
 
 # -- a real worker (PostgreSQL + Redis in CI) ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True)."""
-    import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
-    from celery.contrib.testing.worker import start_worker
-    from celery.signals import task_postrun
-
-    from config.celery import app
-
-    assert not app.conf.task_always_eager, "worker tests need CELERY_BROKER_URL"
-    with app.connection_for_write() as connection:
-        # Tasks left on the test broker by earlier runs would act on this run's reused ids.
-        connection.default_channel.queue_purge(app.conf.task_default_queue)
-
-    def close_connections(**kwargs) -> None:
-        # The worker thread's connections must not outlive the session (the test database is dropped then).
-        connections.close_all()
-
-    task_postrun.connect(close_connections, weak=False)
-    try:
-        with start_worker(app, pool="solo", concurrency=1, shutdown_timeout=10, perform_ping_check=False) as worker:
-            yield worker
-    finally:
-        task_postrun.disconnect(close_connections)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from health_check.exceptions import HealthCheckException, ServiceUnavailable
 
 from tickets.inbound.models import InboundMessage, Mailbox
 from tickets.purge import OVERDUE_AFTER, overdue_accounts
+from tickets.webhooks.selectors import backlog
 
 from .models import Heartbeat
 from .tasks import BEAT
@@ -186,6 +187,22 @@ class Purge(HealthCheck):
         return "no account overdue"
 
 
+@dataclasses.dataclass
+class Outbox(HealthCheck):
+    """No webhook delivery has been due, and no event left without its deliveries, for WEBHOOK_STALE_SECONDS:
+    the workers and the sweep keep up (a receiver that fails is retried on its schedule, and is not stalled)."""
+
+    def run(self) -> str:
+        found = backlog()
+        limit = dt.timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
+        if found.stalled:
+            raise ServiceUnavailable(
+                f"{found.stalled} webhook deliveries overdue by more than {_seconds(limit)}: are the workers and "
+                "beat (the outbox sweep) running?"
+            )
+        return f"{found.pending} deliveries pending"
+
+
 # The names are SPEC §6b's, in its order; each builds its check afresh (the broker and eager mode may change).
 CHECKS: dict[str, Callable[[], HealthCheck | str]] = {
     "database": Database,
@@ -196,8 +213,7 @@ CHECKS: dict[str, Callable[[], HealthCheck | str]] = {
     "beat": Beat,
     "mailboxes": Mailboxes,
     "purge": Purge,
-    # The events-out outbox has not landed: nothing can be stalled.
-    "outbox": lambda: "no outbox",
+    "outbox": Outbox,
 }
 
 

@@ -18,6 +18,7 @@ from tickets import sla
 from tickets.inbound.models import InboundMessage, Mailbox
 from tickets.models import OPEN_STATES, Kind, Ticket
 from tickets.purge import overdue_accounts
+from tickets.webhooks.selectors import backlog
 
 from .models import Heartbeat, TaskFailures
 from .tasks import BEAT
@@ -39,10 +40,16 @@ class DeskCollector:
             value=overdue_accounts(now).count(),
         )
         yield purge
-        # The events-out outbox has not landed yet: nothing is pending.
-        yield GaugeMetricFamily("exitdesk_outbox_pending", "Outbox events not yet delivered.", value=0)
+        outbox = backlog(now)
         yield GaugeMetricFamily(
-            "exitdesk_outbox_oldest_pending_seconds", "Age of the oldest undelivered outbox event.", value=0
+            "exitdesk_outbox_pending",
+            "Webhook deliveries owed: open deliveries and events not yet fanned out.",
+            value=outbox.pending,
+        )
+        yield GaugeMetricFamily(
+            "exitdesk_outbox_oldest_pending_seconds",
+            "Age of the oldest event with a delivery still owed (0: none).",
+            value=max((now - outbox.oldest).total_seconds(), 0) if outbox.oldest else 0,
         )
         beat = Heartbeat.objects.filter(name=BEAT).values_list("at", flat=True).first()
         yield GaugeMetricFamily(
