@@ -6,6 +6,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from pytest_django.plugin import blocking_manager_key
 
 from accounts import services
 from accounts.models import Membership
@@ -23,6 +24,48 @@ def _fast_password_hashing(settings) -> None:
 def pytest_configure(config) -> None:
     # WhiteNoise warns once per client that STATIC_ROOT does not exist; tests never run collectstatic.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+    _own_celery_queue()
+
+
+# -- two processes (pytest-xdist, `make test`): each worker its own database, Celery queue and process tests -----------
+# The Celery broker is shared: the tests that start Celery workers on it run one after another, on one xdist worker.
+CELERY_WORKERS_GROUP = "celery-workers"
+
+
+def xdist_worker() -> str:
+    """This process's pytest-xdist worker id ("gw0", "gw1"), or "" when the suite runs in one process."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _own_celery_queue() -> None:
+    """Give this xdist worker a Celery queue of its own on the shared broker.
+
+    pytest-django gives each worker its own test database (test_..._gw0, _gw1). A task queued by one worker's tests
+    names rows of that worker's database: were it on the common queue, the other worker's Celery worker thread
+    (tests/purge/conftest.py) could take it and act on the same ids in the wrong database.
+    """
+    if not xdist_worker():
+        return
+    from django.conf import settings
+
+    from config.celery import app
+
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-{xdist_worker()}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    # The app reads Django's CELERY_-prefixed settings; nothing has been sent yet, so no queue was declared.
+    app.conf.update(CELERY_TASK_DEFAULT_QUEUE=queue)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Tests that run Celery workers on the broker share one xdist group (`--dist loadgroup`).
+
+    A Celery worker answers every ping on its broker database, whoever sent it: /readyz's workers check
+    (tests/ops/test_probes_processes.py) would hear the other xdist worker's Celery workers, which consume
+    another queue, and fail. Marked `worker` (a worker on the real broker) or `celery_workers` (a test that starts
+    one on whatever broker the suite has), they run one after another, in the suite's order, on one xdist worker.
+    """
+    if item.get_closest_marker("worker") or item.get_closest_marker("celery_workers"):
+        item.add_marker(pytest.mark.xdist_group(CELERY_WORKERS_GROUP))
 
 
 @pytest.fixture(autouse=True)
@@ -34,20 +77,27 @@ def _plain_static_files(settings) -> None:
     }
 
 
-@pytest.fixture(autouse=True)
-def _data_migration_rows(request) -> None:
-    """Put the presets and staff groups back before a transactional test.
-
-    A transactional test ends by flushing every table, data migrations' rows included, and pytest-django runs
-    those tests last: without this, every one after the first would find no plans and no staff groups.
-    Both loaders are idempotent.
-    """
-    marker = request.node.get_closest_marker("django_db")
+def _flushes(item: pytest.Item) -> bool:
+    """A transactional test (marker, transactional_db or live_server) ends by flushing every table."""
+    marker = item.get_closest_marker("django_db")
     transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
-    if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
-        return
-    request.getfixturevalue("transactional_db")
-    reload_data_migrations()
+    return transactional or bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """Put the presets and staff groups back as soon as a transactional test has flushed them.
+
+    A transactional test ends by flushing every table, data migrations' rows included. pytest-django runs those
+    tests after the others, but under pytest-xdist a worker may be handed a group of transactional tests
+    (`--dist loadgroup`) before its other tests: the rows go back right after the flush, so whatever test comes
+    next, on either worker, finds the database as `migrate` left it. Both loaders are idempotent.
+    """
+    result = yield
+    if _flushes(item) and blocking_manager_key in item.config.stash:
+        with item.config.stash[blocking_manager_key].unblock():
+            reload_data_migrations()
+    return result
 
 
 # The data migrations whose rows a flush removes, with their idempotent loaders, in migration order.

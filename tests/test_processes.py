@@ -108,6 +108,7 @@ def get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+@pytest.mark.celery_workers
 def test_gunicorn_a_worker_and_beat_start_with_production_settings_and_stay_up(production_env, tmp_path):
     # issue 19: `celery -A config beat` exited at once, so no purge (U6, S6), port-out deadline or SLA warning ran
     port = free_port()
@@ -135,6 +136,7 @@ def test_gunicorn_a_worker_and_beat_start_with_production_settings_and_stay_up(p
     assert "Traceback" not in beat_log + worker_log, beat_log + worker_log
 
 
+@pytest.mark.celery_workers
 def test_beat_stays_up_with_debug_on_too(production_env, tmp_path):
     # issue 19, its reproduction: with DEBUG=true the system checks import in another order, and beat died at once
     env = {**production_env, "DEBUG": "true"}
