@@ -165,8 +165,12 @@ def celery_worker(django_db_setup, django_db_blocker):
         # Tasks left on the test broker by earlier runs would act on this run's reused ids.
         connection.default_channel.queue_purge(app.conf.task_default_queue)
 
-    def close_connections(**kwargs) -> None:
-        # The worker thread's connections must not outlive the session (the test database is dropped then).
+    def close_connections(task=None, **kwargs) -> None:
+        # The worker thread's connections must not outlive the session (the test database is dropped then). A task run
+        # in-process (tasks_in_process) ran on the test's own connection, inside its transaction: that one stays open,
+        # for the worker may start before the suite's other tests (pytest-xdist runs the worker tests first).
+        if task is not None and task.request.is_eager:
+            return
         connections.close_all()
 
     task_postrun.connect(close_connections, weak=False)
