@@ -151,9 +151,13 @@ def now():
 # -- a real worker (PostgreSQL + Redis in CI) ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker):
-    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True)."""
+    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True).
+
+    Stopped after the module: under pytest-xdist the worker tests run first (tests/conftest.py), and a worker left
+    running would take the tasks that later tests on the same xdist worker leave queued, which no worker ran before.
+    """
     import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
