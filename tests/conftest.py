@@ -62,7 +62,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     A Celery worker answers every ping on its broker database, whoever sent it: /readyz's workers check
     (tests/ops/test_probes_processes.py) would hear the other xdist worker's Celery workers, which consume
     another queue, and fail. Marked `worker` (a worker on the real broker) or `celery_workers` (a test that starts
-    one on whatever broker the suite has), they run one after another, in the suite's order, on one xdist worker.
+    one on whatever broker the suite has, or pings them), they run one after another, in the suite's order, on one
+    xdist worker.
     """
     if item.get_closest_marker("worker") or item.get_closest_marker("celery_workers"):
         item.add_marker(pytest.mark.xdist_group(CELERY_WORKERS_GROUP))
