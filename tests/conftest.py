@@ -95,7 +95,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     next, on either worker, finds the database as `migrate` left it. Both loaders are idempotent.
     """
     result = yield
-    if _flushes(item) and blocking_manager_key in item.config.stash:
+    # No next test: the session's teardown has just dropped the test database, and nothing needs the rows.
+    if nextitem is not None and _flushes(item) and blocking_manager_key in item.config.stash:
         with item.config.stash[blocking_manager_key].unblock():
             reload_data_migrations()
     return result
