@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# The suite runs in two processes (pytest-xdist; the machines CI runs on have two cores); PYTEST_WORKERS=0 runs it in
+# one. `loadgroup` keeps the tests that start Celery workers on the shared broker together (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 # Management commands refuse to start without a SECRET_KEY unless DEBUG is on.
 DEV_ENV := DEBUG=$${DEBUG:-true}
 
@@ -37,7 +41,7 @@ browser:
 
 # pytest's exit code 5 (no tests collected) fails like any other.
 test: $(DEV_STAMP) browser
-	@rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; exit $$rc
 
 lint: $(DEV_STAMP)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connections
+from pytest_django.plugin import blocking_manager_key
 
 from accounts import services
 from accounts.models import Membership
@@ -24,6 +25,49 @@ def _fast_password_hashing(settings) -> None:
 def pytest_configure(config) -> None:
     # WhiteNoise warns once per client that STATIC_ROOT does not exist; tests never run collectstatic.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+    _own_celery_queue()
+
+
+# -- two processes (pytest-xdist, `make test`): each worker its own database, Celery queue and process tests -----------
+# The Celery broker is shared: the tests that start Celery workers on it run one after another, on one xdist worker.
+CELERY_WORKERS_GROUP = "celery-workers"
+
+
+def xdist_worker() -> str:
+    """This process's pytest-xdist worker id ("gw0", "gw1"), or "" when the suite runs in one process."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _own_celery_queue() -> None:
+    """Give this xdist worker a Celery queue of its own on the shared broker.
+
+    pytest-django gives each worker its own test database (test_..._gw0, _gw1). A task queued by one worker's tests
+    names rows of that worker's database: were it on the common queue, the other worker's Celery worker thread
+    (tests/purge/conftest.py) could take it and act on the same ids in the wrong database.
+    """
+    if not xdist_worker():
+        return
+    from django.conf import settings
+
+    from config.celery import app
+
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-{xdist_worker()}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    # The app reads Django's CELERY_-prefixed settings; nothing has been sent yet, so no queue was declared.
+    app.conf.update(CELERY_TASK_DEFAULT_QUEUE=queue)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Tests that run Celery workers on the broker share one xdist group (`--dist loadgroup`).
+
+    A Celery worker answers every ping on its broker database, whoever sent it: /readyz's workers check
+    (tests/ops/test_probes_processes.py) would hear the other xdist worker's Celery workers, which consume
+    another queue, and fail. Marked `worker` (a worker on the real broker) or `celery_workers` (a test that starts
+    one on whatever broker the suite has, or pings them), they run one after another, in the suite's order, on one
+    xdist worker.
+    """
+    if item.get_closest_marker("worker") or item.get_closest_marker("celery_workers"):
+        item.add_marker(pytest.mark.xdist_group(CELERY_WORKERS_GROUP))
 
 
 @pytest.fixture(autouse=True)
@@ -35,20 +79,28 @@ def _plain_static_files(settings) -> None:
     }
 
 
-@pytest.fixture(autouse=True)
-def _data_migration_rows(request) -> None:
-    """Put the presets and staff groups back before a transactional test.
-
-    A transactional test ends by flushing every table, data migrations' rows included, and pytest-django runs
-    those tests last: without this, every one after the first would find no plans and no staff groups.
-    Both loaders are idempotent.
-    """
-    marker = request.node.get_closest_marker("django_db")
+def _flushes(item: pytest.Item) -> bool:
+    """A transactional test (marker, transactional_db or live_server) ends by flushing every table."""
+    marker = item.get_closest_marker("django_db")
     transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
-    if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
-        return
-    request.getfixturevalue("transactional_db")
-    reload_data_migrations()
+    return transactional or bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """Put the presets and staff groups back as soon as a transactional test has flushed them.
+
+    A transactional test ends by flushing every table, data migrations' rows included. pytest-django runs those
+    tests after the others, but under pytest-xdist a worker may be handed a group of transactional tests
+    (`--dist loadgroup`) before its other tests: the rows go back right after the flush, so whatever test comes
+    next, on either worker, finds the database as `migrate` left it. Both loaders are idempotent.
+    """
+    result = yield
+    # No next test: the session's teardown has just dropped the test database, and nothing needs the rows.
+    if nextitem is not None and _flushes(item) and blocking_manager_key in item.config.stash:
+        with item.config.stash[blocking_manager_key].unblock():
+            reload_data_migrations()
+    return result
 
 
 # The data migrations whose rows a flush removes, with their idempotent loaders, in migration order.
@@ -178,10 +230,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker):
-    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True). One for the
-    session, shared by every directory that uses it (tests/purge, tests/webhooks)."""
+    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True), shared by
+    the tests of one module (tests/purge, tests/webhooks).
+
+    Stopped after the module: under pytest-xdist the worker tests run first (tests/conftest.py), and a worker left
+    running would take the tasks that later tests on the same xdist worker leave queued, which no worker ran before.
+    """
     import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
@@ -193,8 +249,12 @@ def celery_worker(django_db_setup, django_db_blocker):
         # Tasks left on the test broker by earlier runs would act on this run's reused ids.
         connection.default_channel.queue_purge(app.conf.task_default_queue)
 
-    def close_connections(**kwargs) -> None:
-        # The worker thread's connections must not outlive the session (the test database is dropped then).
+    def close_connections(task=None, **kwargs) -> None:
+        # The worker thread's connections must not outlive the module (the test database is dropped at the end). A
+        # task run in-process (tasks_in_process) ran on the test's own connection, inside its transaction: that one
+        # stays open, for the worker may start before the suite's other tests (xdist runs the worker tests first).
+        if task is not None and task.request.is_eager:
+            return
         connections.close_all()
 
     task_postrun.connect(close_connections, weak=False)

@@ -66,3 +66,15 @@ def stay_up(processes: Processes, seconds: float = STAY_UP_SECONDS) -> None:
         processes.require_alive()
         time.sleep(0.5)
     processes.require_alive()
+
+
+def wait_for_log(processes: Processes, name: str, text: str, timeout: float = 90) -> None:
+    """Wait until process `name` has written `text` (its start-up line): on a busy machine, as CI's is when the suite
+    runs in two processes, a Python process can take longer than STAY_UP_SECONDS only to start. A process that
+    dies meanwhile fails at once, named, with the end of its log."""
+    deadline = time.monotonic() + timeout
+    while text not in processes.tail(name, 400):
+        processes.require_alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not write {text!r} in {timeout:.0f} s:\n{processes.tail(name)}")
+        time.sleep(0.3)

@@ -16,7 +16,17 @@ import pytest
 from django.conf import settings
 
 from bench.stack import Processes, free_port, wait_for_http
-from tests.processes import CELERY, GUNICORN, PRODUCTION, clean_env, on_postgres, run, stay_up, suite_database_url
+from tests.processes import (
+    CELERY,
+    GUNICORN,
+    PRODUCTION,
+    clean_env,
+    on_postgres,
+    run,
+    stay_up,
+    suite_database_url,
+    wait_for_log,
+)
 
 # -- imports in every order --------------------------------------------------------------------------------------
 
@@ -108,6 +118,7 @@ def get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+@pytest.mark.celery_workers
 def test_gunicorn_a_worker_and_beat_start_with_production_settings_and_stay_up(production_env, tmp_path):
     # issue 19: `celery -A config beat` exited at once, so no purge (U6, S6), port-out deadline or SLA warning ran
     port = free_port()
@@ -128,6 +139,8 @@ def test_gunicorn_a_worker_and_beat_start_with_production_settings_and_stay_up(p
         assert status == 200 and "Sign in" in page
         stylesheet = next(part.split('"')[0] for part in page.split('href="') if part.split('"')[0].endswith(".css"))
         assert get(f"http://127.0.0.1:{port}{stylesheet}")[0] == 200  # a hashed name from the manifest, by WhiteNoise
+        wait_for_log(processes, "worker", "ready.")
+        wait_for_log(processes, "beat", "beat: Starting...")
         stay_up(processes)  # names the process that died, with the end of its log
         worker_log, beat_log = processes.tail("worker", 200), processes.tail("beat", 200)
     assert "ready." in worker_log, worker_log
@@ -135,11 +148,13 @@ def test_gunicorn_a_worker_and_beat_start_with_production_settings_and_stay_up(p
     assert "Traceback" not in beat_log + worker_log, beat_log + worker_log
 
 
+@pytest.mark.celery_workers
 def test_beat_stays_up_with_debug_on_too(production_env, tmp_path):
     # issue 19, its reproduction: with DEBUG=true the system checks import in another order, and beat died at once
     env = {**production_env, "DEBUG": "true"}
     with Processes(tmp_path / "logs") as processes:
         processes.start("beat", [*CELERY, "beat", "-s", str(tmp_path / "s"), "-l", "INFO"], env)
+        wait_for_log(processes, "beat", "beat: Starting...")
         stay_up(processes)
         assert "beat: Starting..." in processes.tail("beat", 200)
 

@@ -60,6 +60,7 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.celery_workers
 def test_json_logs_of_a_demo_run_carry_request_ids_into_tasks_and_no_secret(stack_env, tmp_path):
     for command in (["migrate", "-v", "0"], ["demo", "-v", "0"]):
         done = run(["manage.py", *command], stack_env)
