@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Sum
+from django.http import FileResponse, Http404
 from django.utils import timezone
 
 from accounts.exceptions import Code, Refusal
@@ -128,3 +130,25 @@ def add_attachment(
             uploaded_by=uploaded_by,
             public=public,
         )
+
+
+def attachment_response(attachment) -> FileResponse:
+    """A stored attachment as a download, under its own name and the type we detected (portal, desk and API)."""
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("The file is no longer available.") from exc
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.content_type or "application/octet-stream",
+    )
+
+
+def clean_attachment(upload):
+    """A form's check of an uploaded file (check_file), its refusal as the field's error."""
+    try:
+        return check_file(upload)
+    except Refusal as refusal:
+        raise ValidationError(refusal.detail) from refusal

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.exceptions import Code, Refusal
 from accounts.models import Account
 from tickets import access, idempotency, services, verification_links
-from tickets.attachments import ATTACHMENT_TYPES, add_attachment
+from tickets.attachments import ATTACHMENT_TYPES, add_attachment, attachment_response
 from tickets.kinds.serializers import TicketCreateSerializer
 from tickets.models import (
     TRANSITIONS,
@@ -33,7 +33,6 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
-from tickets.portal.views import attachment_response
 from tickets.rules.table import blockers
 
 from .common import (

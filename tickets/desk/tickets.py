@@ -26,7 +26,7 @@ from config.admin_mixins import ValidInitialIdsMixin
 from config.ids import as_id
 from numbers.models import PhoneNumber
 from tickets import access, selectors, services, sla, verification_links
-from tickets.attachments import add_attachment, check_quota
+from tickets.attachments import add_attachment, attachment_response, check_quota, clean_attachment
 from tickets.desk import wording as admin_desk
 from tickets.desk.changelist import AssigneeListFilter, CappedCountPaginator, RouteListFilter, fixed_choices_filter
 from tickets.models import (
@@ -45,8 +45,6 @@ from tickets.models import (
     Ticket,
     TransitionLog,
 )
-from tickets.portal.forms import clean_attachment
-from tickets.portal.views import attachment_response
 from tickets.rules.objects import plans_to_move_to
 from tickets.rules.table import blockers
 from tickets.sla import SlaStatusListFilter

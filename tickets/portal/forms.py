@@ -1,12 +1,11 @@
 """The portal's forms: they parse what a customer typed into a services.Request; the services decide."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from accounts.exceptions import Refusal
 from accounts.models import User
 from billing.models import Policy
-from tickets.attachments import ATTACHMENT_TYPES, add_attachment, check_file
+from tickets.attachments import ATTACHMENT_TYPES, add_attachment, clean_attachment
 from tickets.kinds import registry
 from tickets.kinds.forms import RequiredInfoForm
 from tickets.models import Attachment, ExitReason
@@ -122,14 +121,6 @@ class AttachmentForm(forms.Form):
     def save(self, *, ticket, user: User) -> Attachment:
         """Attach the file through tickets.attachments.add_attachment (a Refusal for the case's or person's limits)."""
         return add_attachment(ticket=ticket, upload=self.cleaned_data["file"], uploaded_by=user)
-
-
-def clean_attachment(upload):
-    """A form's check of an uploaded file (tickets.attachments.check_file), its refusal as the field's error."""
-    try:
-        return check_file(upload)
-    except Refusal as refusal:
-        raise ValidationError(refusal.detail) from refusal
 
 
 class PortOutLockForm(forms.Form):

@@ -17,6 +17,7 @@ from billing.models import AddOn, Route
 from billing.services import coming_bill
 from config.ids import as_id
 from tickets import access, retention
+from tickets.attachments import attachment_response
 from tickets.kinds import registry
 from tickets.models import Channel, ExitReason, Kind, LogChannel, RetentionOutcome, State, Ticket
 from tickets.portal import selectors
@@ -686,20 +687,6 @@ def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> Fi
     """Attachments are served only through here, to those who may see the case; never from MEDIA_URL."""
     ticket, _ = selectors.ticket_for_user_or_404(request.user, pk)
     return attachment_response(get_object_or_404(access.attachments_for(request.user, ticket), pk=attachment_pk))
-
-
-def attachment_response(attachment) -> FileResponse:
-    """A stored attachment as a download, under its own name and the type we detected (portal and admin)."""
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("The file is no longer available.") from exc
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.name,
-        content_type=attachment.content_type or "application/octet-stream",
-    )
 
 
 @never_cache
