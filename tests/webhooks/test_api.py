@@ -139,5 +139,10 @@ def test_deliveries_list_and_resend(people, client_for, tasks_in_process):
         "queued": 1
     }
     assert client.post(f"{URL}{pk}/resend/", {}, format="json").status_code == 400
+    # an endpoint subscribed to ticket events only is never resent an account's
+    narrow = create(client, events=["ticket.completed"]).json()["id"]
+    resent = client.post(f"{URL}{narrow}/resend/", {"event_ids": [events[2].public_id]}, format="json").json()
+    assert resent == {"queued": 0}
+    assert not Delivery.objects.filter(endpoint_id=narrow).exists()
     assert Delivery.objects.get(endpoint=endpoint, event=events[0]).attempts in (0, 1)  # reset, then sent again
     assert client.get(f"{URL}999999/deliveries/").status_code == 404

@@ -117,11 +117,11 @@ def resend(
     now = timezone.now()
     with transaction.atomic():
         if event_ids is not None:
-            events = list(
-                OutboxEvent.objects.filter(public_id__in=list(event_ids), created_at__lte=now).values_list(
-                    "pk", flat=True
-                )
-            )
+            # Only events of the types it subscribes to, however old: a resend never sends what the endpoint refused.
+            named = OutboxEvent.objects.filter(public_id__in=list(event_ids), created_at__lte=now)
+            if ALL_EVENTS not in endpoint.events:
+                named = named.filter(type__in=endpoint.events)
+            events = list(named.values_list("pk", flat=True))
             Delivery.objects.bulk_create(
                 [Delivery(endpoint=endpoint, event_id=pk, next_attempt_at=now) for pk in events],
                 ignore_conflicts=True,
