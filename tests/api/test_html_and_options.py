@@ -26,8 +26,9 @@ DOCS = [f"/api/{route}" for route in ROUTES if route and not route.startswith("v
 def _url(route: str, account, ticket) -> str:
     if "<" in route:
         owner = route.split("/")[1]
-        # inbound/<id>/convert/ takes POST only: any id shows that GET is refused the same way in HTML and JSON.
-        ids = {"accounts": account.pk, "tickets": ticket.pk, "inbound": 1}
+        # inbound/<id>/convert/ takes POST only: any id shows that GET is refused the same way in HTML and JSON; so
+        # do the webhook endpoints, which none of these callers may manage (a 403 in both, whichever id).
+        ids = {"accounts": account.pk, "tickets": ticket.pk, "inbound": 1, "webhook-endpoints": 1}
         assert owner in ids and route.count("<id:pk>") == 1, f"give this test an id for {route}"
         route = route.replace("<id:pk>", str(ids[owner]))
         # A ticket's file (the world holds none: a 404, the same in HTML and JSON).
