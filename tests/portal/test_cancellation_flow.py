@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services as provisioning
 from accounts.models import Account
@@ -215,7 +216,8 @@ def test_preview_shows_the_accounts_real_impact(cast, signed_in):
 def test_preview_says_when_the_request_misses_the_billing_date(cast, signed_in):
     # rule K5
     people = cast("avoxi")
-    people.account.subscription.next_billing_date = dt.date.today()
+    # Today where the provider bills (its policy's time zone), not the machine's: they differ for hours each night.
+    people.account.subscription.next_billing_date = timezone.now().astimezone(people.policy.tz).date()
     people.account.subscription.save()
     client = signed_in(people.owner)
     run_to(client, people.account, "preview")
