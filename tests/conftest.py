@@ -230,13 +230,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
-    """A Celery worker thread on the real broker, consuming the default queue (tests: transaction=True), shared by
-    the tests of one module (tests/purge, tests/webhooks).
+    """A Celery worker thread on the real broker, consuming this xdist worker's queue (tests: transaction=True), one
+    for the session, shared by every module that asks for it (tests/purge, tests/webhooks).
 
-    Stopped after the module: under pytest-xdist the worker tests run first (tests/conftest.py), and a worker left
-    running would take the tasks that later tests on the same xdist worker leave queued, which no worker ran before.
+    One start only: Celery's worker state is process-wide, and a second worker thread started in the same process
+    after the first stopped consumed nothing (the webhooks' worker tests timed out after the purge's on PostgreSQL).
     """
     import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping
     from celery.contrib.testing.worker import start_worker
@@ -250,7 +250,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         connection.default_channel.queue_purge(app.conf.task_default_queue)
 
     def close_connections(task=None, **kwargs) -> None:
-        # The worker thread's connections must not outlive the module (the test database is dropped at the end). A
+        # The worker thread's connections must not outlive the session (the test database is dropped then). A
         # task run in-process (tasks_in_process) ran on the test's own connection, inside its transaction: that one
         # stays open, for the worker may start before the suite's other tests (xdist runs the worker tests first).
         if task is not None and task.request.is_eager:
