@@ -38,6 +38,7 @@ def test_managers_and_superusers_manage_webhooks_agents_and_customers_do_not(peo
     for refused in (people.agent, people.owner):
         assert create(client_for(refused)).status_code == 403
         assert client_for(refused).get(URL).status_code == 403
+        assert client_for(refused).get(URL).json()["code"] == "role_not_allowed"
     assert client_for(None).get(URL).status_code == 401
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, generics, serializers
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.outbox import EventType
-from tickets import access
 from tickets.api.common import business_rules, error_responses
 
 from . import services
@@ -78,13 +77,8 @@ class ResendSerializer(serializers.Serializer):
         return data
 
 
-def _require_manager(request) -> None:
-    if not access.may_manage_webhooks(request.user):
-        raise exceptions.PermissionDenied("Only staff allowed to manage webhooks see endpoints.")
-
-
 def _endpoint(request, pk: int) -> WebhookEndpoint:
-    _require_manager(request)
+    services.check_may_manage(request.user)
     endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
     if endpoint is None:
         raise Http404
@@ -101,7 +95,7 @@ class EndpointList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WebhookEndpoint.objects.none()
-        _require_manager(self.request)
+        services.check_may_manage(self.request.user)
         return WebhookEndpoint.objects.order_by("pk")
 
     @extend_schema(
@@ -120,7 +114,7 @@ class EndpointList(generics.ListAPIView):
         responses={201: CreatedEndpointSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request):
-        _require_manager(request)
+        services.check_may_manage(request.user)
         form = EndpointWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

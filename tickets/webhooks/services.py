@@ -41,7 +41,8 @@ CLAIM_MARGIN = dt.timedelta(seconds=30)
 # -- endpoints ----------------------------------------------------------------------------------------------------
 
 
-def _require_manager(actor) -> None:
+def check_may_manage(actor) -> None:
+    """The one refusal for anyone who may not manage webhooks (403 `role_not_allowed`): services and the API ask it."""
     if not access.may_manage_webhooks(actor):
         raise Refusal(Code.ROLE_NOT_ALLOWED, "Only staff allowed to manage webhooks set up endpoints.")
 
@@ -60,7 +61,7 @@ def create_endpoint(
     *, actor, url: str, events: Iterable[str] = (ALL_EVENTS,), description: str = "", ordered: bool = False
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret, which only this answer shows. The URL's host is resolved and checked now."""
-    _require_manager(actor)
+    check_may_manage(actor)
     addresses.check_url(url)
     endpoint = WebhookEndpoint.objects.create(
         url=url, events=_clean_events(events), description=description, ordered=ordered, created_by=actor
@@ -72,7 +73,7 @@ def create_endpoint(
 def update_endpoint(*, endpoint: WebhookEndpoint, actor, **changes) -> WebhookEndpoint:
     """Change the URL (checked again), the events, the description, ordering or whether it is enabled. Enabling it
     again forgets the failures that disabled it; its open deliveries go out at the sweep."""
-    _require_manager(actor)
+    check_may_manage(actor)
     fields = []
     if "url" in changes and changes["url"] != endpoint.url:
         addresses.check_url(changes["url"])
@@ -98,7 +99,7 @@ def update_endpoint(*, endpoint: WebhookEndpoint, actor, **changes) -> WebhookEn
 
 def rotate_secret(*, endpoint: WebhookEndpoint, actor) -> str:
     """A new secret, shown once; the old one keeps signing beside it for 24 hours so receivers can switch over."""
-    _require_manager(actor)
+    check_may_manage(actor)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         endpoint.previous_secret = endpoint.secret
@@ -113,7 +114,7 @@ def resend(
 ) -> int:
     """Queue deliveries again, with their own webhook-ids: every one that failed or was exhausted since `since`,
     or those of the events named (delivered ones too, and an event the endpoint never had yet). Returns how many."""
-    _require_manager(actor)
+    check_may_manage(actor)
     now = timezone.now()
     with transaction.atomic():
         if event_ids is not None:
